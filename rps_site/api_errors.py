@@ -1,0 +1,117 @@
+"""Every API error in upstream's wire shapes, from one exception handler.
+
+- validation failures: express-validator's `{"errors": [{type, value?, msg, path, location}]}`;
+- business errors: `{"error": <name>, "message": <text>}`;
+- concurrency: 409 (412 with `If-Match`) with the current record, secrets removed, and `ETag`;
+- unknown routes and verbs: 404, as Express answers them.
+Nothing here echoes a stack, SQL, a settings value, a Vault path or a request body.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+from django.http import Http404, HttpRequest, JsonResponse
+from rest_framework import exceptions
+from rest_framework.response import Response
+
+from rps_site.vault import SecretVersionConflict, VaultUnavailable
+
+logger = logging.getLogger(__name__)
+
+
+class ApiError(Exception):
+    """A business error sent as `{"error": name, "message": text}`."""
+
+    status = 400
+    error = "Error"
+
+    def __init__(self, message: str, *, error: str | None = None, status: int | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        if error is not None:
+            self.error = error
+        if status is not None:
+            self.status = status
+
+
+class ResourceNotFound(ApiError):
+    status = 404
+    error = "Not Found"
+
+
+class UniqueKeyViolation(ApiError):
+    error = "Unique key violation"
+
+
+class ForeignKeyViolation(ApiError):
+    error = "Foreign key violation"
+
+
+class ValidationFailed(Exception):
+    """A list of express-validator style errors, already in their wire order."""
+
+    def __init__(self, errors: list[dict[str, Any]]) -> None:
+        super().__init__(f"{len(errors)} validation error(s)")
+        self.errors = errors
+
+
+class VersionConflict(Exception):
+    """The record changed since the client read it (or the version never matched)."""
+
+    def __init__(self, current_record: Mapping[str, Any], current_version: str) -> None:
+        super().__init__("record version does not match")
+        self.current_record = dict(current_record)
+        self.current_version = current_version
+
+
+def error_body(error: str, message: str) -> dict[str, str]:
+    return {"error": error, "message": message}
+
+
+def api_exception_handler(exc: Exception, context: Mapping[str, Any]) -> Response:
+    request = context.get("request")
+    if isinstance(exc, ValidationFailed):
+        return Response({"errors": exc.errors}, status=400)
+    if isinstance(exc, ApiError):
+        return Response(error_body(exc.error, exc.message), status=exc.status)
+    if isinstance(exc, VersionConflict):
+        status = 412 if request is not None and "HTTP_IF_MATCH" in request.META else 409
+        return Response(exc.current_record, status=status, headers={"ETag": exc.current_version})
+    if isinstance(exc, VaultUnavailable):
+        return Response(
+            error_body("Service Unavailable", "The secret store is unavailable; nothing was changed."),
+            status=503,
+        )
+    if isinstance(exc, SecretVersionConflict):
+        return Response(error_body("Conflict", "A secret of this record changed concurrently; retry."), status=409)
+    if isinstance(exc, (exceptions.NotAuthenticated, exceptions.AuthenticationFailed)):
+        return Response(
+            error_body("Unauthorized", str(exc.detail)),
+            status=401,
+            headers={"WWW-Authenticate": 'Bearer realm="rps"'},
+        )
+    if isinstance(exc, exceptions.PermissionDenied):
+        return Response(error_body("Forbidden", str(exc.detail)), status=403)
+    if isinstance(exc, (exceptions.MethodNotAllowed, exceptions.NotFound, Http404)):
+        path = request.path if request is not None else ""
+        method = request.method if request is not None else ""
+        return Response(error_body("Not Found", f"Cannot {method} {path}"), status=404)
+    if isinstance(exc, exceptions.ParseError):
+        return Response(error_body("Bad Request", "The request body is not valid JSON."), status=400)
+    if isinstance(exc, exceptions.UnsupportedMediaType):
+        return Response(error_body("Unsupported Media Type", "Send the request body as application/json."), status=415)
+    if isinstance(exc, exceptions.Throttled):
+        headers = {"Retry-After": str(int(exc.wait))} if exc.wait else {}
+        return Response(error_body("Too Many Requests", "Request was throttled."), status=429, headers=headers)
+    if isinstance(exc, exceptions.APIException):
+        return Response(error_body("Error", str(exc.detail)), status=exc.status_code)
+    logger.exception("unexpected API error (%s)", type(exc).__name__)
+    return Response(error_body("Internal Server Error", "Operation failed."), status=500)
+
+
+def unknown_route(request: HttpRequest, *args: Any, **kwargs: Any) -> JsonResponse:
+    """Any path under the API that no route serves: 404 like Express, never 405."""
+    return JsonResponse(error_body("Not Found", f"Cannot {request.method} {request.path}"), status=404)

@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class RpsSiteConfig(AppConfig):
+    name = "rps_site"
+    verbose_name = "RPS site"

