@@ -1,0 +1,1 @@
+"""The device side: rpc-go protocol, WS-Man session and provisioning flows."""
