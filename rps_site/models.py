@@ -14,3 +14,9 @@ class TenantMembership(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user} → {self.tenant_id or '(default tenant)'}"
+
+
+class VersionTick(models.Model):
+    """A draw from the record-version sequence (see rps_site.api.versions)."""
+
+    id = models.BigAutoField(primary_key=True)

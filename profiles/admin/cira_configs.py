@@ -1,0 +1,1 @@
+"""Admin portal pages for cira configs (to be built)."""

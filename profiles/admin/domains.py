@@ -1,0 +1,1 @@
+"""Admin portal pages for domains (to be built)."""

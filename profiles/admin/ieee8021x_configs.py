@@ -1,0 +1,1 @@
+"""Admin portal pages for ieee8021x configs (to be built)."""

@@ -1,0 +1,1 @@
+"""Admin portal pages for profiles (to be built)."""

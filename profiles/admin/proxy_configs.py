@@ -1,0 +1,1 @@
+"""Admin portal pages for proxy configs (to be built)."""

@@ -1,0 +1,1 @@
+"""Admin portal pages for wireless configs (to be built)."""

@@ -1,0 +1,5 @@
+"""REST endpoints for ieee8021x configs (to be built)."""
+
+from django.urls import URLPattern
+
+urlpatterns: list[URLPattern] = []

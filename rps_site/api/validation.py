@@ -1,0 +1,217 @@
+"""Request validation with express-validator 7's observable semantics (rest-api.md §1.10).
+
+Upstream clients and the Postman suites compare errors by index, so the rules are copied:
+every chain runs; a chain does not stop at its first failure; built-in validators test
+`String(value)` (null → "", objects → "[object Object]") and run once per element of an array;
+`optional()` skips on undefined, `optional(nullable=True)` also on null; `default()` writes back;
+`if_()` skips the rest of a chain. A validator without its own message says `Invalid value`.
+
+A chain is declared like the upstream validator file:
+
+    Field("profileName").not_empty("AMT Domain profile name is required").matches(NAME, "...")
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Callable, Iterable, Mapping, MutableMapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from rps_site.api_errors import ValidationFailed
+
+INVALID_VALUE = "Invalid value"
+
+
+class _Missing:
+    """JavaScript's `undefined`: the key is absent."""
+
+    def __repr__(self) -> str:
+        return "undefined"
+
+
+MISSING: Any = _Missing()
+
+
+class CustomCheckFailed(Exception):
+    """Raised by a custom validator: its text becomes the error's `msg`."""
+
+
+def js_string(value: Any) -> str:
+    """`String(value)` as express-validator's built-ins see it."""
+    if value is MISSING or value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float):
+        if math.isnan(value):
+            return ""
+        return str(int(value)) if value.is_integer() else repr(value)
+    if isinstance(value, (dict,)):
+        return "[object Object]"
+    if isinstance(value, list):
+        return ",".join(js_string(item) for item in value)
+    return str(value)
+
+
+def js_truthy(value: Any) -> bool:
+    if value is MISSING or value is None:
+        return False
+    if isinstance(value, float) and math.isnan(value):
+        return False
+    return bool(value) if isinstance(value, (bool, int, float, str)) else True
+
+
+INTEGER_TEXT = re.compile(r"[+-]?[0-9]+\Z")
+
+
+def is_int_text(text: str, *, minimum: int | None = None, maximum: int | None = None) -> bool:
+    """validator.js `isInt` with optional inclusive bounds (leading `+` and zeros allowed)."""
+    if not INTEGER_TEXT.match(text):
+        return False
+    number = int(text)
+    return (minimum is None or number >= minimum) and (maximum is None or number <= maximum)
+
+
+@dataclass
+class _Step:
+    """One validator (or sanitizer, or condition) in a chain."""
+
+    kind: str  # "check", "custom", "default", "if", "optional"
+    run: Callable[..., Any]
+    message: str | None = None
+    per_element: bool = True
+
+
+@dataclass
+class Field:
+    """One express-validator chain on one request field."""
+
+    path: str
+    location: str = "body"
+    steps: list[_Step] = field(default_factory=list)
+
+    # --- chain modifiers ------------------------------------------------------------------
+    def optional(self, *, nullable: bool = False) -> Field:
+        self.steps.append(_Step("optional", lambda value: value is MISSING or (nullable and value is None)))
+        return self
+
+    def default(self, replacement: Any) -> Field:
+        def replace(value: Any) -> Any:
+            empty = value is MISSING or value is None or value == "" or (isinstance(value, float) and math.isnan(value))
+            return replacement if empty else value
+
+        self.steps.append(_Step("default", replace))
+        return self
+
+    def if_(self, condition: Callable[[Mapping[str, Any]], Any]) -> Field:
+        """Skip the rest of the chain unless `condition(body)` is truthy (an exception skips too)."""
+        self.steps.append(_Step("if", condition))
+        return self
+
+    # --- built-in validators (they see String(value), once per array element) -------------------
+    def check(self, predicate: Callable[[str], bool], message: str | None = None) -> Field:
+        self.steps.append(_Step("check", predicate, message))
+        return self
+
+    def exists(self, message: str | None = None) -> Field:
+        self.steps.append(_Step("check", lambda value: value is not MISSING, message, per_element=False))
+        return self
+
+    def not_empty(self, message: str | None = None) -> Field:
+        return self.check(lambda text: len(text) > 0, message)
+
+    def is_empty(self, message: str | None = None) -> Field:
+        return self.check(lambda text: len(text) == 0, message)
+
+    def matches(self, pattern: str | re.Pattern[str], message: str | None = None) -> Field:
+        regex = re.compile(pattern) if isinstance(pattern, str) else pattern
+        return self.check(lambda text: regex.search(text) is not None, message)
+
+    def is_length(self, *, minimum: int = 0, maximum: int | None = None, message: str | None = None) -> Field:
+        return self.check(lambda text: minimum <= len(text) and (maximum is None or len(text) <= maximum), message)
+
+    def is_in(self, allowed: Iterable[Any], message: str | None = None) -> Field:
+        allowed_texts = {js_string(item) for item in allowed}
+        return self.check(lambda text: text in allowed_texts, message)
+
+    def is_int(self, *, minimum: int | None = None, maximum: int | None = None, message: str | None = None) -> Field:
+        return self.check(lambda text: is_int_text(text, minimum=minimum, maximum=maximum), message)
+
+    def is_boolean(self, message: str | None = None) -> Field:
+        return self.check(lambda text: text in {"true", "false", "1", "0"}, message)
+
+    # --- validators that see the raw value ---------------------------------------------------
+    def custom(self, validator: Callable[[Any, Mapping[str, Any]], Any], message: str | None = None) -> Field:
+        """`validator(value, body)`: raise CustomCheckFailed(msg) to fail with msg, or return False."""
+        self.steps.append(_Step("custom", validator, message, per_element=False))
+        return self
+
+    def raw(self, predicate: Callable[[Any], bool], message: str | None = None) -> Field:
+        """A check on the raw (unstringified) value, e.g. `isArray` or a JSON-number test."""
+        self.steps.append(_Step("check", predicate, message, per_element=False))
+        return self
+
+    def is_array(self, message: str | None = None, *, maximum: int | None = None) -> Field:
+        return self.raw(lambda value: isinstance(value, list) and (maximum is None or len(value) <= maximum), message)
+
+    # --- running ------------------------------------------------------------------------------
+    def run(self, body: MutableMapping[str, Any], errors: list[dict[str, Any]]) -> None:
+        value = body.get(self.path, MISSING) if self.location == "body" else body.get(self.path, MISSING)
+        for step in self.steps:
+            if step.kind == "optional":
+                if step.run(value):
+                    return
+            elif step.kind == "default":
+                value = step.run(value)
+                body[self.path] = value
+            elif step.kind == "if":
+                try:
+                    if not js_truthy(step.run(body)):
+                        return
+                except Exception:  # noqa: BLE001  (express-validator treats a throwing condition as false)
+                    return
+            elif step.kind == "custom":
+                try:
+                    outcome = step.run(value, body)
+                except CustomCheckFailed as failure:
+                    errors.append(self._error(value, str(failure)))
+                    continue
+                if outcome is False:
+                    errors.append(self._error(value, step.message or INVALID_VALUE))
+            else:
+                self._run_check(step, value, errors)
+
+    def _run_check(self, step: _Step, value: Any, errors: list[dict[str, Any]]) -> None:
+        if step.per_element and isinstance(value, list):
+            for element in value:
+                if not step.run(js_string(element)):
+                    errors.append(self._error(element, step.message or INVALID_VALUE))
+            return
+        subject = js_string(value) if step.per_element else value
+        if not step.run(subject):
+            errors.append(self._error(value, step.message or INVALID_VALUE))
+
+    def _error(self, value: Any, message: str) -> dict[str, Any]:
+        error: dict[str, Any] = {"type": "field"}
+        if value is not MISSING:
+            error["value"] = value
+        error.update({"msg": message, "path": self.path, "location": self.location})
+        return error
+
+
+def validate(chains: Iterable[Field], body: MutableMapping[str, Any], *, secret_paths: Iterable[str] = ()) -> None:
+    """Run every chain in order; raise `ValidationFailed` with upstream's error list.
+
+    `value` is left out for secret fields, so a rejected password is never echoed back.
+    """
+    errors: list[dict[str, Any]] = []
+    for chain in chains:
+        chain.run(body, errors)
+    if errors:
+        hidden = set(secret_paths)
+        for error in errors:
+            if error["path"] in hidden:
+                error.pop("value", None)
+        raise ValidationFailed(errors)
