@@ -1,0 +1,73 @@
+"""Production settings refuse insecure values; `check --deploy` is clean with good ones."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+GOOD = {
+    "RPS_DEBUG": "false",
+    "RPS_SECRET_KEY": "k" * 20 + "-production-secret-key-with-enough-entropy-0123456789",
+    "RPS_JWT_SECRET": "j" * 16 + "-a-jwt-secret-of-at-least-32-bytes",
+    "RPS_VAULT_ADDR": "https://vault.example.com:8200",
+    "RPS_VAULT_TOKEN": "s.scoped-token",
+    "RPS_ALLOWED_HOSTS": "rps.example.com",
+    "DJANGO_SETTINGS_MODULE": "rps_site.settings",
+}
+
+
+def run(code_or_args: list[str], **overrides: str) -> subprocess.CompletedProcess[str]:
+    environment = {key: value for key, value in os.environ.items() if not key.startswith("RPS_")}
+    environment.update(GOOD)
+    environment.update(overrides)
+    environment = {key: value for key, value in environment.items() if value != "<unset>"}
+    return subprocess.run(
+        [sys.executable, *code_or_args], cwd=ROOT, env=environment, capture_output=True, text=True, timeout=60
+    )
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        {"RPS_SECRET_KEY": "<unset>"},
+        {"RPS_SECRET_KEY": "short"},
+        {"RPS_SECRET_KEY": "django-insecure-" + "x" * 50},
+        {"RPS_JWT_SECRET": "<unset>"},
+        {"RPS_JWT_SECRET": "only-31-bytes-long-jwt-secret!!"},
+        {"RPS_JWT_SECRET": "supersecret"},
+        {"RPS_VAULT_TOKEN": "myroot"},
+    ],
+    ids=["no-key", "short-key", "django-insecure", "no-jwt", "short-jwt", "supersecret", "myroot"],
+)
+def test_insecure_values_make_every_command_fail(overrides: dict[str, str]) -> None:
+    result = run(["manage.py", "check"], **overrides)
+    assert result.returncode != 0
+    assert "ImproperlyConfigured" in result.stderr
+    for value in overrides.values():
+        if value != "<unset>":
+            assert value not in result.stderr, "the refused value must not be echoed"
+
+
+def test_debug_allows_development_defaults() -> None:
+    result = run(["manage.py", "check"], RPS_DEBUG="true", RPS_SECRET_KEY="<unset>", RPS_JWT_SECRET="<unset>")
+    assert result.returncode == 0, result.stderr
+
+
+def test_deploy_check_is_clean_with_production_settings() -> None:
+    result = run(["manage.py", "check", "--deploy", "--fail-level", "WARNING"])
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_importing_settings_does_no_network_io() -> None:
+    # An unroutable Vault and database address: import must still be instant and succeed.
+    code = "import time,socket;t=time.time();import rps_site.settings;print(round(time.time()-t,2))"
+    result = run(
+        ["-c", code], RPS_VAULT_ADDR="https://10.255.255.1:8200", RPS_DATABASE_URL="postgres://u@10.255.255.1/x"
+    )
+    assert result.returncode == 0, result.stderr
+    assert float(result.stdout.strip()) < 5
