@@ -1,0 +1,29 @@
+"""amtsim: a virtual Intel AMT device and an rpc-go-compatible client, for tests, demos and load.
+
+Public API (see amtsim/README.md):
+
+    from amtsim import VirtualAmtDevice, DeviceIdentity, ControlMode, serve_device, Fault, run_rpc
+"""
+
+from amtsim.device import (
+    CallRecord,
+    ControlMode,
+    DeviceEndpoint,
+    DeviceIdentity,
+    FirmwareState,
+    VirtualAmtDevice,
+    serve_device,
+)
+from amtsim.faults import Fault, FaultKind
+
+__all__ = [
+    "CallRecord",
+    "ControlMode",
+    "DeviceEndpoint",
+    "DeviceIdentity",
+    "Fault",
+    "FaultKind",
+    "FirmwareState",
+    "VirtualAmtDevice",
+    "serve_device",
+]
