@@ -1,0 +1,96 @@
+"""Small pieces every admin-defined resource's endpoints share: body parsing, rows to records,
+JS-compatible regexes and the list envelope. No business logic lives here."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
+
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from rps_site.api.paging import Page, page_from_query, paged_body
+from rps_site.api.validation import MISSING
+from rps_site.api.validation import js_string as builtin_js_string
+from rps_site.api_errors import ApiError
+from rps_site.sensitive import Secret
+
+NOT_AN_OBJECT = "The request body must be a JSON object."
+
+
+def json_body(request: Request) -> dict[str, Any]:
+    """The request's JSON object, copied so validation may write defaults back into it."""
+    data = request.data
+    if isinstance(data, dict):
+        return dict(data)
+    if hasattr(data, "dict") and not data:  # an empty QueryDict: no body at all
+        return {}
+    raise ApiError(NOT_AN_OBJECT, error="Bad Request")
+
+
+def js_regex(pattern: str, flags: int = 0) -> re.Pattern[str]:
+    """A JavaScript regex without flags: `$` is the end of input only (Python's also matches
+    before a final newline), and `\\d`/`\\w` are ASCII."""
+    return re.compile(pattern.replace("$", r"\Z"), flags | re.ASCII)
+
+
+def row_of(obj: Any, columns: Iterable[str]) -> dict[str, Any]:
+    """The same mapping `.values(*columns)` gives, from an instance already in memory."""
+    row: dict[str, Any] = {}
+    for column in columns:
+        value: Any = obj
+        for part in column.split("__"):
+            value = getattr(value, part) if value is not None else None
+        row[column] = value
+    return row
+
+
+def list_response(
+    request: Request,
+    rows: Callable[[Page], list[Mapping[str, Any]]],
+    count: Callable[[], int],
+    record: Callable[[Mapping[str, Any]], dict[str, Any]],
+) -> Response:
+    page = page_from_query(request.query_params)
+    items = [record(row) for row in rows(page)]
+    return Response(paged_body(page, items, count))
+
+
+def js_string(value: Any) -> str:
+    """`String(value)` for values a custom validator sees (undefined and null spelled out)."""
+    if value is MISSING:
+        return "undefined"
+    if value is None:
+        return "null"
+    return builtin_js_string(value)
+
+
+def is_json_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def strict_equals(value: Any, number: int) -> bool:
+    """JavaScript `value === number`."""
+    return is_json_number(value) and value == number
+
+
+def reveal_secrets(body: Mapping[str, Any], secret_fields: Iterable[str]) -> dict[str, Any]:
+    """The validated body with each present, non-null secret wrapped as a `Secret`."""
+    wrapped = dict(body)
+    for key in secret_fields:
+        value = wrapped.get(key)
+        if value is not None and value is not MISSING:
+            wrapped[key] = Secret(value if isinstance(value, str) else builtin_js_string(value))
+    return wrapped
+
+
+def schema(tag: str, *, status: int = 200, body: bool = False) -> Any:
+    """A cheap OpenAPI annotation: these endpoints take and give upstream's plain JSON."""
+    return extend_schema(
+        tags=[tag],
+        request=OpenApiTypes.OBJECT if body else None,
+        responses={status: OpenApiTypes.OBJECT if status != 204 else None},
+    )

@@ -1,0 +1,107 @@
+"""Writes of domains: the row and its provisioning certificate in Vault, together or not at all.
+
+Vault `certs/<name>` holds `CERT` (the base64 PFX) and `CERT_PASSWORD`; the database only the
+non-secret fields. A PATCH that changes only the password keeps the stored PFX (upstream Q4).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from django.db import IntegrityError
+
+from profiles import pfx
+from profiles.models import Domain
+from profiles.selectors.domains import domain_record_of
+from rps_site.api.versions import next_version, parse_version
+from rps_site.api_errors import ApiError, ResourceNotFound, UniqueKeyViolation, VersionConflict
+from rps_site.sensitive import Secret
+from rps_site.vault import atomic_with_secrets, secret_store
+
+CERT = "CERT"
+CERT_PASSWORD = "CERT_PASSWORD"
+
+
+def domain_not_found(name: str) -> ResourceNotFound:
+    return ResourceNotFound(f"Domain profile {name} Not Found")
+
+
+def duplicate_domain(name: str) -> UniqueKeyViolation:
+    return UniqueKeyViolation(f"Domain {name} ID or Suffix already exists")
+
+
+def domain_create(*, tenant_id: str, data: Mapping[str, Any]) -> Domain:
+    """`data` is a validated create body; `provisioningCert(Password)` are `Secret`s."""
+    name = str(data["profileName"])
+    certificate: Secret = data["provisioningCert"]
+    password: Secret = data["provisioningCertPassword"]
+    expiration = pfx.decrypt(certificate.reveal(), password.reveal()).expiration_date
+    try:
+        with atomic_with_secrets() as secrets:
+            domain = Domain.objects.create(
+                tenant_id=tenant_id,
+                name=name,
+                domain_suffix=str(data["domainSuffix"]),
+                provisioning_cert_storage_format=str(data["provisioningCertStorageFormat"]),
+                expiration_date=expiration,
+                version=next_version(),
+            )
+            secrets.create(domain.secret_path, {CERT: certificate, CERT_PASSWORD: password})
+    except IntegrityError:
+        raise duplicate_domain(name) from None
+    return domain
+
+
+def domain_update(*, tenant_id: str, data: Mapping[str, Any]) -> Domain:
+    """Apply a validated PATCH body; `version` must match (a missing one never does)."""
+    name = str(data["profileName"])
+    new_certificate: Secret | None = data.get("provisioningCert") or None
+    new_password: Secret | None = data.get("provisioningCertPassword") or None
+    try:
+        with atomic_with_secrets() as secrets:
+            domain = Domain.objects.select_for_update().filter(tenant_id=tenant_id, name__iexact=name).first()
+            if domain is None:
+                raise domain_not_found(name)
+            stored = secret_store().read(domain.secret_path) if (new_certificate or new_password) else None
+            password = new_password or (stored.get(CERT_PASSWORD) if stored and new_certificate else None)
+            expiration = domain.expiration_date
+            if new_certificate:
+                try:
+                    expiration = pfx.decrypt(
+                        new_certificate.reveal(), password.reveal() if password else ""
+                    ).expiration_date
+                except pfx.PfxRejected as rejected:
+                    raise ApiError(str(rejected)) from None
+            suffix = data.get("domainSuffix")
+            storage_format = data.get("provisioningCertStorageFormat")
+            changes = {
+                "domain_suffix": str(suffix) if suffix is not None else domain.domain_suffix,
+                "provisioning_cert_storage_format": (
+                    str(storage_format) if storage_format is not None else domain.provisioning_cert_storage_format
+                ),
+                "expiration_date": expiration,
+                "version": next_version(),
+            }
+            version = parse_version(data.get("version"))
+            if not Domain.objects.filter(pk=domain.pk, version=version).update(**changes):
+                raise VersionConflict(domain_record_of(domain), str(domain.version))
+            if new_certificate or new_password:
+                kept_certificate = new_certificate or (stored.get(CERT) if stored else None)
+                values = {CERT_PASSWORD: password} if password else {}
+                if kept_certificate:
+                    values[CERT] = kept_certificate
+                secrets.replace(domain.secret_path, values)
+    except IntegrityError:
+        raise duplicate_domain(name) from None
+    domain.refresh_from_db()
+    return domain
+
+
+def domain_delete(*, tenant_id: str, name: str) -> None:
+    with atomic_with_secrets() as secrets:
+        domain = Domain.objects.select_for_update().filter(tenant_id=tenant_id, name__iexact=name).first()
+        if domain is None:
+            raise domain_not_found(name)
+        domain.delete()
+        secrets.destroy(domain.secret_path)
