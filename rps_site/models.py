@@ -20,3 +20,6 @@ class VersionTick(models.Model):
     """A draw from the record-version sequence (see rps_site.api.versions)."""
 
     id = models.BigAutoField(primary_key=True)
+
+    def __str__(self) -> str:
+        return str(self.pk)

@@ -147,6 +147,7 @@ USE_I18N = True
 USE_TZ = True
 STATIC_URL = "static/"
 STATIC_ROOT = RUN_DIR / "static"
+SERVE_STATIC: bool = env.bool("RPS_SERVE_STATIC", default=True)
 
 # The API is consumed by the sample web UI from another origin; browsers send the bearer token.
 CORS_ALLOWED_ORIGINS: list[str] = env.list("RPS_CORS_ALLOWED_ORIGINS", default=[])
@@ -196,7 +197,7 @@ SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
 SESSION_COOKIE_HTTPONLY = True
 if not DEBUG:
-    SECURE_HSTS_SECONDS = 31536000
+    SECURE_HSTS_SECONDS = env.int("RPS_HSTS_SECONDS", default=31536000)
     SECURE_HSTS_INCLUDE_SUBDOMAINS = True
     SECURE_HSTS_PRELOAD = True
     SECURE_SSL_REDIRECT = env.bool("RPS_SECURE_SSL_REDIRECT", default=True)

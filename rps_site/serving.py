@@ -1,0 +1,71 @@
+"""How rps-django is served: daphne on one port for HTTPS and WSS, and a self-signed certificate
+for the quick start and the tests. Production passes its own certificate and key."""
+
+from __future__ import annotations
+
+import datetime
+import ipaddress
+import sys
+from pathlib import Path
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
+
+DEVICE_FRAME_LIMIT = 256 * 1024  # a large Pull is bigger than upstream's 100 KiB after base64
+
+
+def make_self_signed_certificate(directory: Path, *, hostnames: tuple[str, ...] = ("localhost",)) -> tuple[Path, Path]:
+    """Write `cert.pem` and `key.pem` (ECDSA P-256) for localhost/127.0.0.1 unless they exist."""
+    directory.mkdir(parents=True, exist_ok=True)
+    cert_path, key_path = directory / "cert.pem", directory / "key.pem"
+    if cert_path.exists() and key_path.exists():
+        return cert_path, key_path
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, hostnames[0])])
+    now = datetime.datetime.now(datetime.UTC)
+    alternative_names: list[x509.GeneralName] = [x509.DNSName(host) for host in hostnames]
+    alternative_names += [x509.IPAddress(ipaddress.ip_address("127.0.0.1")), x509.IPAddress(ipaddress.ip_address("::1"))]
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(days=825))
+        .add_extension(x509.SubjectAlternativeName(alternative_names), critical=False)
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    key_path.write_bytes(
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
+    key_path.chmod(0o600)
+    cert_path.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
+    return cert_path, key_path
+
+
+def daphne_command(
+    *, port: int, bind: str = "127.0.0.1", tls: tuple[Path, Path] | None = None, extra: tuple[str, ...] = ()
+) -> list[str]:
+    """The daphne command line: TLS when a certificate is given (HTTPS and WSS on one port)."""
+    if tls is not None:
+        cert_path, key_path = tls
+        endpoint = f"ssl:{port}:privateKey={key_path}:certKey={cert_path}:interface={bind}"
+    else:
+        endpoint = f"tcp:{port}:interface={bind}"
+    return [
+        sys.executable,
+        "-m",
+        "daphne",
+        "-e",
+        endpoint,
+        "--websocket-max-message-size",
+        str(DEVICE_FRAME_LIMIT),
+        "--websocket-max-frame-size",
+        str(DEVICE_FRAME_LIMIT),
+        *extra,
+        "rps_site.asgi:application",
+    ]
