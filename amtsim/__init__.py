@@ -15,9 +15,14 @@ from amtsim.device import (
     serve_device,
 )
 from amtsim.faults import Fault, FaultKind
+from amtsim.rpc import DeviceLink, HttpHeci, RpcResult, run_rpc
 
 __all__ = [
     "CallRecord",
+    "DeviceLink",
+    "HttpHeci",
+    "RpcResult",
+    "run_rpc",
     "ControlMode",
     "DeviceEndpoint",
     "DeviceIdentity",
