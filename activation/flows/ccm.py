@@ -1,0 +1,93 @@
+"""CCM activation of a device in pre-provisioning, plain path (protocol.md §4.1 steps 3-8).
+
+The generated password reaches Vault before the device is told to use it (DESIGN.md "Nothing
+half-written"), and Setup is sent exactly once (correction 2): when its answer is lost, the
+control mode read from the device decides.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+
+from activation.flows.ports import DeviceSecretsPort, FlowResult, ProgressPort, StepOutcome
+from activation.plan import ActivationPlan
+from activation.protocol import ActivationStatus, Component, ComponentMode, ComponentResult, ComponentStatus
+from activation.session import AmtSession, AmtSessionError, NonIdempotentCallUnconfirmed
+from activation.wsman import setup
+from activation.wsman.response import WsmanFault, WsmanParseError
+
+ACTIVATION_SYNC_DELAY = 12.0  # delay_timer: AMT settles after Setup before the next call
+CCM_FAILED = "Failed to activate in client control mode."
+
+
+async def activate_ccm(
+    amt: AmtSession,
+    plan: ActivationPlan,
+    secrets: DeviceSecretsPort,
+    progress: ProgressPort,
+    *,
+    pause: Callable[[float], Awaitable[None]] = asyncio.sleep,
+) -> FlowResult:
+    result = FlowResult(status=ActivationStatus(status="Failed"))
+
+    try:
+        settings = await amt.call(setup.get_general_settings())
+    except (AmtSessionError, WsmanFault, WsmanParseError) as error:
+        return result.fail("AMT_GeneralSettings.Get", getattr(error, "failure_text", CCM_FAILED), str(error))
+    if not settings.has_valid_digest_realm:
+        return result.fail("AMT_GeneralSettings.Get", "Not a valid digest realm.")
+    result.record("AMT_GeneralSettings.Get", StepOutcome.SUCCESS)
+
+    try:
+        await secrets.write_initial(plan.device_guid, plan.amt_password, None)
+    except Exception as error:  # any storage failure: the device must not be touched
+        return result.fail(
+            "save device secret", "Failed to save device information to Secret Provider", type(error).__name__
+        )
+    result.record("save device secret", StepOutcome.SUCCESS)
+
+    password_hash = setup.admin_password_hash(settings.digest_realm, plan.amt_password)
+    activated = False
+    try:
+        outcome = await amt.call(setup.setup(password_hash))
+        activated = outcome.succeeded
+        cause = "" if activated else f"ReturnValue {outcome.return_value}"
+    except NonIdempotentCallUnconfirmed as lost:
+        # Correction 2: never resend Setup; ask the device what happened instead.
+        result.record("IPS_HostBasedSetupService.Setup", StepOutcome.FAILURE, str(lost))
+        try:
+            state = await amt.call(setup.get_host_based_setup())
+        except (AmtSessionError, WsmanFault, WsmanParseError) as error:
+            # Outcome unknown: keep the stored password, the device may be using it.
+            return result.fail("IPS_HostBasedSetupService.Get", CCM_FAILED, str(error))
+        activated = state.current_control_mode == 1
+        cause = f"CurrentControlMode {state.current_control_mode}"
+    except (AmtSessionError, WsmanFault, WsmanParseError) as error:
+        return result.fail("IPS_HostBasedSetupService.Setup", CCM_FAILED, str(error))
+    if not activated:
+        await _forget_unused_password(secrets, plan, result)
+        return result.fail("IPS_HostBasedSetupService.Setup", CCM_FAILED, cause)
+    result.record("IPS_HostBasedSetupService.Setup", StepOutcome.SUCCESS, cause)
+
+    await pause(ACTIVATION_SYNC_DELAY)
+    amt.use_credentials(setup.ADMIN_USERNAME, plan.amt_password)
+    await progress.report("Activation completed")
+
+    status = result.status
+    assert isinstance(status, ActivationStatus)
+    status.status = "Client control mode."
+    status.components[Component.ACTIVATION] = ComponentStatus(
+        ComponentResult.SUCCESS, "Client control mode", ComponentMode.CCM
+    )
+    result.succeeded = True
+    return result
+
+
+async def _forget_unused_password(secrets: DeviceSecretsPort, plan: ActivationPlan, result: FlowResult) -> None:
+    """AMT refused Setup for certain: the stored password was never used by the device."""
+    try:
+        await secrets.destroy(plan.device_guid)
+        result.record("destroy unused device secret", StepOutcome.SUCCESS)
+    except Exception as error:
+        result.record("destroy unused device secret", StepOutcome.FAILURE, type(error).__name__)

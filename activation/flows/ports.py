@@ -1,0 +1,67 @@
+"""What flows need from outside the device wire: secret storage, progress messages, results."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Protocol
+
+from activation.protocol import ActivationStatus, PlainStatus
+from rps_site.sensitive import Secret
+
+
+class DeviceSecretsPort(Protocol):
+    """Vault `devices/<guid>` as flows use it (DESIGN.md "Nothing half-written"). Every method
+    raises on failure; the Vault implementation lives with the storage layer."""
+
+    async def write_initial(self, guid: str, amt_password: Secret, mebx_password: Secret | None) -> None:
+        """First activation: create the secret before the device is told to use the password."""
+
+    async def write_pending(self, guid: str, amt_password: Secret) -> None:
+        """Rotation: store `PENDING_AMT_PASSWORD` beside the working `AMT_PASSWORD`."""
+
+    async def promote_pending(self, guid: str) -> None:
+        """The device confirmed the pending password: it becomes `AMT_PASSWORD`."""
+
+    async def destroy(self, guid: str) -> None:
+        """Delete every version of the device's secret."""
+
+
+class ProgressPort(Protocol):
+    """Sends a `progress` message; the implementation drops it when the client did not advertise
+    `progressSupported` (§2.8)."""
+
+    async def report(self, text: str) -> None: ...
+
+
+class StepOutcome(StrEnum):
+    SUCCESS = "success"
+    FAILURE = "failure"
+    SKIPPED = "skipped"
+
+
+@dataclass(frozen=True)
+class StepRecord:
+    name: str
+    outcome: StepOutcome
+    cause: str = ""
+
+
+@dataclass
+class FlowResult:
+    status: ActivationStatus | PlainStatus
+    succeeded: bool = False
+    steps: list[StepRecord] = field(default_factory=list)
+
+    def record(self, name: str, outcome: StepOutcome, cause: str = "") -> None:
+        self.steps.append(StepRecord(name, outcome, cause))
+
+    def fail(self, name: str, status_text: str, cause: str = "") -> FlowResult:
+        """Record the failed step, set the status text, and return self to end the flow."""
+        self.record(name, StepOutcome.FAILURE, cause or status_text)
+        if isinstance(self.status, PlainStatus):
+            self.status = PlainStatus(status_text)
+        else:
+            self.status.status = status_text
+        self.succeeded = False
+        return self
