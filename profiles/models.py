@@ -240,3 +240,19 @@ class ProfileProxyConfig(models.Model):
     class Meta:
         constraints = [models.UniqueConstraint("profile", "proxy_config", "priority", name="profile_proxy_priority")]
         ordering = [Lower("proxy_config__name"), "priority"]
+
+
+class ProfileExportRecord(models.Model):
+    """Who exported which profile of which tenant, and when (never the exported content)."""
+
+    tenant_id = models.CharField(max_length=TENANT_LENGTH, blank=True, default="", db_index=True)
+    profile_name = models.CharField(max_length=256)
+    exported_by = models.CharField(max_length=150)
+    exported_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["-exported_at"]
+        verbose_name = "profile export record"
+
+    def __str__(self) -> str:
+        return f"{self.profile_name} exported by {self.exported_by} at {self.exported_at:%Y-%m-%d %H:%M:%S}"

@@ -1,0 +1,347 @@
+"""Writes of AMT profiles: the row, its wifi/proxy links and its secrets, all or nothing.
+
+Secrets (rest-api.md §3.2, DESIGN.md "Nothing half-written"):
+- `profiles/<name>` holds `AMT_PASSWORD` and `MEBX_PASSWORD` only while a static password is in
+  use: a static AMT password, or a static MEBx password of an ACM profile. A CCM profile keeps
+  no MEBx password anywhere (upstream Q7 stored it in clear in the database).
+- `TLS/<name>` holds the self-signed root and issued certificate while TLS is on with the
+  `SelfSigned` authority; it is created once and kept when TLS is turned off, as upstream does.
+- Both are written inside the database transaction (create-only on create, check-and-set on
+  update) and undone if it fails; a delete destroys them once the commit is known.
+`data` is the validated input from `profiles.api.profiles_validation.normalise` (or the admin
+form): snake_case keys, present only where the client sent them, passwords as `Secret`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.db.models import ProtectedError
+from django.db.models.functions import Lower
+
+from profiles.models import (
+    CiraConfig,
+    Ieee8021xConfig,
+    Profile,
+    ProfileProxyConfig,
+    ProfileWirelessConfig,
+    ProxyConfig,
+    WirelessConfig,
+)
+from profiles.selectors import profiles as profile_selectors
+from profiles.tls_certificates import generate_profile_certificates
+from rps_site.api.versions import next_version, parse_version
+from rps_site.api_errors import ApiError, ResourceNotFound, UniqueKeyViolation, VersionConflict
+from rps_site.sensitive import Secret
+from rps_site.vault import SecretChanges, atomic_with_secrets, secret_store
+
+ACM = "acmactivate"
+CCM = "ccmactivate"
+SELF_SIGNED = "SelfSigned"
+AMT_PASSWORD = "AMT_PASSWORD"
+MEBX_PASSWORD = "MEBX_PASSWORD"
+CIRA_FK_ERROR = (
+    'Foreign key constraint violation: insert or update on table "profiles" violates foreign key constraint '
+    '"profiles_cira_config_name_tenant_id_fkey"'
+)
+
+
+@dataclass(frozen=True)
+class LinkInput:
+    """A wifi or proxy config named in a profile, at a priority."""
+
+    name: str
+    priority: int
+
+
+def _not_found(name: str) -> ResourceNotFound:
+    return ResourceNotFound(f"AMT profile {name} Not Found")
+
+
+def _operation_failed(name: str) -> ApiError:
+    return ApiError(f"Operation failed: {name}")
+
+
+def _tls_authority(tls_mode: int | None, authority: str | None) -> str | None:
+    if not tls_mode:
+        return None
+    return authority or SELF_SIGNED
+
+
+def _password_values(*, activation: str, amt: Secret | None, mebx: Secret | None) -> dict[str, Secret]:
+    return {
+        AMT_PASSWORD: amt or Secret(""),
+        MEBX_PASSWORD: (mebx or Secret("")) if activation == ACM else Secret(""),
+    }
+
+
+def _needs_password_secret(*, activation: str, random_amt: bool, random_mebx: bool) -> bool:
+    return not random_amt or (activation == ACM and not random_mebx)
+
+
+def _cira_for_create(tenant_id: str, name: str | None) -> CiraConfig | None:
+    if name is None:
+        return None
+    cira = CiraConfig.objects.filter(tenant_id=tenant_id, name__iexact=name).first()
+    if cira is None:
+        raise ApiError(f"Referenced constraint {name} doesn't exist", error=CIRA_FK_ERROR)
+    return cira
+
+
+def _ieee8021x(tenant_id: str, name: str | None, *, on_missing: ApiError) -> Ieee8021xConfig | None:
+    if name is None:
+        return None
+    config = Ieee8021xConfig.objects.filter(tenant_id=tenant_id, name__iexact=name).first()
+    if config is None:
+        raise on_missing
+    return config
+
+
+def _replace_links(profile: Profile, *, wifi: Sequence[LinkInput] | None, proxy: Sequence[LinkInput] | None) -> None:
+    """Set the given link lists (None leaves that kind alone; [] removes them all)."""
+    tenant_id = profile.tenant_id
+    try:
+        with transaction.atomic():
+            if wifi is not None:
+                ProfileWirelessConfig.objects.filter(profile=profile).delete()
+                configs = _by_lower_name(WirelessConfig, tenant_id, [link.name for link in wifi])
+                ProfileWirelessConfig.objects.bulk_create(
+                    ProfileWirelessConfig(
+                        profile=profile, wireless_config=configs[link.name.lower()], priority=link.priority
+                    )
+                    for link in wifi
+                )
+            if proxy is not None:
+                ProfileProxyConfig.objects.filter(profile=profile).delete()
+                proxies = _by_lower_name(ProxyConfig, tenant_id, [link.name for link in proxy])
+                ProfileProxyConfig.objects.bulk_create(
+                    ProfileProxyConfig(profile=profile, proxy_config=proxies[link.name.lower()], priority=link.priority)
+                    for link in proxy
+                )
+    except (IntegrityError, KeyError):
+        # A duplicate (name, priority) pair, or a config deleted since validation.
+        raise _operation_failed(profile.name) from None
+
+
+def _by_lower_name(model: Any, tenant_id: str, names: list[str]) -> dict[str, Any]:
+    wanted = {name.lower() for name in names}
+    found = model.objects.filter(tenant_id=tenant_id).annotate(lower_name=Lower("name")).filter(lower_name__in=wanted)
+    return {obj.lower_name: obj for obj in found}
+
+
+def _write_tls_if_missing(changes: SecretChanges, profile: Profile) -> None:
+    if profile.tls_signing_authority != SELF_SIGNED or not profile.tls_mode:
+        return
+    if changes.store.read(profile.tls_secret_path) is None:
+        changes.create(profile.tls_secret_path, generate_profile_certificates(profile.name).secret_values())
+
+
+def profile_create(*, tenant_id: str, data: Mapping[str, Any]) -> Profile:
+    """Insert a profile with its links, then its secrets; nothing stays if any step fails."""
+    name: str = data["name"]
+    activation: str = data["activation"]
+    random_amt = bool(data.get("generate_random_password"))
+    random_mebx = bool(data.get("generate_random_mebx_password"))
+    tls_mode = data.get("tls_mode")
+    user_consent = data.get("user_consent")
+    if user_consent is None:
+        user_consent = "All" if activation == CCM else "KVM"
+    with atomic_with_secrets() as changes:
+        if Profile.objects.filter(tenant_id=tenant_id, name__iexact=name).exists():
+            raise UniqueKeyViolation(f"AMT profile {name} already exists")
+        cira_name = data.get("cira_config_name")
+        profile = Profile(
+            tenant_id=tenant_id,
+            version=next_version(),
+            name=name,
+            activation=activation,
+            generate_random_password=random_amt,
+            generate_random_mebx_password=random_mebx,
+            cira_config=_cira_for_create(tenant_id, cira_name),
+            ieee8021x_config=_ieee8021x(
+                tenant_id,
+                data.get("ieee8021x_profile_name"),
+                on_missing=ApiError(f"Referenced constraint {cira_name or ''} doesn't exist", error=CIRA_FK_ERROR),
+            ),
+            tags=data.get("tags"),
+            dhcp_enabled=data.get("dhcp_enabled"),
+            ip_sync_enabled=data.get("ip_sync_enabled"),
+            local_wifi_sync_enabled=data.get("local_wifi_sync_enabled"),
+            uefi_wifi_sync_enabled=data.get("uefi_wifi_sync_enabled"),
+            tls_mode=tls_mode,
+            tls_signing_authority=_tls_authority(tls_mode, data.get("tls_signing_authority")),
+            user_consent=user_consent,
+            ider_enabled=_or(data.get("ider_enabled"), False),
+            kvm_enabled=_or(data.get("kvm_enabled"), True),
+            sol_enabled=_or(data.get("sol_enabled"), False),
+        )
+        try:
+            with transaction.atomic():
+                profile.save(force_insert=True)
+        except IntegrityError:
+            raise UniqueKeyViolation(f"AMT profile {name} already exists") from None
+        _replace_links(profile, wifi=data.get("wifi_configs") or [], proxy=data.get("proxy_configs") or [])
+        if _needs_password_secret(activation=activation, random_amt=random_amt, random_mebx=random_mebx):
+            changes.create(
+                profile.secret_path,
+                _password_values(
+                    activation=activation,
+                    amt=None if random_amt else data.get("amt_password"),
+                    mebx=None if random_mebx else data.get("mebx_password"),
+                ),
+            )
+        _write_tls_if_missing(changes, profile)
+    return profile
+
+
+def _or(value: Any, fallback: Any) -> Any:
+    """JavaScript `value ?? fallback`."""
+    return fallback if value is None else value
+
+
+def _stored_passwords(profile: Profile) -> Mapping[str, Secret]:
+    stored = secret_store().read(profile.secret_path)
+    if stored is None:
+        raise ApiError(
+            f"Operation failed: reading stored credentials for profile {profile.name}; "
+            "refusing to overwrite secret with placeholder"
+        )
+    return stored.values
+
+
+def _kept(stored: Mapping[str, Secret], key: str, profile_name: str) -> Secret:
+    value = stored.get(key)
+    if not value:
+        raise ApiError(
+            f"Operation failed: stored credentials for profile {profile_name} are missing {key}; "
+            "refusing to overwrite secret with placeholder"
+        )
+    return value
+
+
+def profile_update(*, tenant_id: str, data: Mapping[str, Any], version: object) -> Profile:
+    """Apply a PATCH with upstream's merge rules (rest-api.md §2.3), checking `version`.
+
+    Absent `ciraConfigName`, `tlsMode` and `ieee8021xProfileName` clear them, absent
+    `proxyConfigs` removes the proxy links; most other fields keep their stored value.
+    """
+    name: str = data["name"]
+    with atomic_with_secrets() as changes:
+        profile = Profile.objects.select_for_update().filter(tenant_id=tenant_id, name__iexact=name).first()
+        if profile is None:
+            raise _not_found(name)
+        old_activation = profile.activation
+        old_random_amt = profile.generate_random_password
+        old_random_mebx = profile.generate_random_mebx_password
+        old_dhcp = profile.dhcp_enabled
+
+        activation: str = _or(data.get("activation"), old_activation)
+        amt: Secret | None = data.get("amt_password") or None
+        mebx: Secret | None = data.get("mebx_password") or None
+        # A flag sent true wins; a password sent means static; otherwise the stored mode stays.
+        random_amt = _random_mode(data.get("generate_random_password"), amt, old_random_amt)
+        random_mebx = _random_mode(data.get("generate_random_mebx_password"), mebx, old_random_mebx)
+        random_mebx = random_mebx and activation != CCM
+
+        has_stored_mebx = old_random_mebx is False and old_activation == ACM
+        if activation == ACM and not random_mebx and mebx is None and not has_stored_mebx:
+            raise ApiError("MEBx password is required for acmactivate")
+        keep_amt = not random_amt and amt is None
+        keep_mebx = activation == ACM and not random_mebx and mebx is None
+        if keep_amt or keep_mebx:
+            stored = _stored_passwords(profile)
+            if keep_amt:
+                amt = _kept(stored, AMT_PASSWORD, profile.name)
+            if keep_mebx:
+                mebx = _kept(stored, MEBX_PASSWORD, profile.name)
+
+        expected = parse_version(version)
+        if expected is None or expected != profile.version:
+            raise VersionConflict(
+                profile_selectors.profile_record_by_id(tenant_id=tenant_id, profile_id=profile.pk), str(profile.version)
+            )
+
+        failed = _operation_failed(name)
+        profile.activation = activation
+        profile.generate_random_password = random_amt
+        profile.generate_random_mebx_password = random_mebx
+        profile.cira_config = _cira_for_update(tenant_id, data.get("cira_config_name"), failed)
+        profile.ieee8021x_config = _ieee8021x(tenant_id, data.get("ieee8021x_profile_name"), on_missing=failed)
+        profile.tls_mode = data.get("tls_mode")
+        profile.tls_signing_authority = _tls_authority(
+            profile.tls_mode, _or(data.get("tls_signing_authority"), profile.tls_signing_authority)
+        )
+        for field in (
+            "tags",
+            "dhcp_enabled",
+            "ip_sync_enabled",
+            "local_wifi_sync_enabled",
+            "uefi_wifi_sync_enabled",
+            "user_consent",
+            "ider_enabled",
+            "kvm_enabled",
+            "sol_enabled",
+        ):
+            setattr(profile, field, _or(data.get(field), getattr(profile, field)))
+        profile.version = next_version()
+        try:
+            with transaction.atomic():
+                profile.save()
+        except IntegrityError:
+            raise failed from None
+
+        body_dhcp = data.get("dhcp_enabled")
+        if body_dhcp:
+            wifi: list[LinkInput] | None = list(data.get("wifi_configs") or [])
+        elif old_dhcp:
+            wifi = []
+        else:
+            wifi = None
+        _replace_links(profile, wifi=wifi, proxy=list(data.get("proxy_configs") or []))
+
+        _write_tls_if_missing(changes, profile)
+        if _needs_password_secret(activation=activation, random_amt=random_amt, random_mebx=random_mebx):
+            changes.replace(
+                profile.secret_path,
+                _password_values(
+                    activation=activation,
+                    amt=None if random_amt else amt,
+                    mebx=None if random_mebx else mebx,
+                ),
+            )
+        else:
+            changes.destroy(profile.secret_path)
+    return profile
+
+
+def _random_mode(flag: Any, password: Secret | None, stored: bool) -> bool:
+    if flag:
+        return True
+    return False if password else stored
+
+
+def _cira_for_update(tenant_id: str, name: str | None, failed: ApiError) -> CiraConfig | None:
+    if name is None:
+        return None
+    cira = CiraConfig.objects.filter(tenant_id=tenant_id, name__iexact=name).first()
+    if cira is None:
+        raise failed  # Q19: upstream answers any database error of a PATCH this way
+    return cira
+
+
+def profile_delete(*, tenant_id: str, name: str) -> None:
+    """Delete a profile and its links; its secrets are destroyed once the commit is known."""
+    with atomic_with_secrets() as changes:
+        profile = Profile.objects.select_for_update().filter(tenant_id=tenant_id, name__iexact=name).first()
+        if profile is None:
+            raise _not_found(name)
+        try:
+            with transaction.atomic():
+                profile.delete()
+        except (ProtectedError, IntegrityError):
+            raise ApiError("Operation failed: Error deleting profile") from None
+        changes.destroy(profile.secret_path)
+        changes.destroy(profile.tls_secret_path)
