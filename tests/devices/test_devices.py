@@ -1,0 +1,101 @@
+"""The device registry, its API and the per-device secrets, against real PostgreSQL and OpenBao."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+from rest_framework.test import APIClient
+
+from devices import services
+from devices.models import Device
+from rps_site.authentication import issue_token
+from rps_site.sensitive import Secret
+from rps_site.vault import InvalidDeviceGuid
+from tests.mps_recorder import running_mps_recorder
+
+
+def new_guid() -> str:
+    return str(uuid.uuid4())
+
+
+def client_for(tenant_id: str) -> APIClient:
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {issue_token(tenant_id=tenant_id)}")
+    return client
+
+
+def test_first_secret_is_create_only_and_rotation_goes_through_pending(vault) -> None:  # type: ignore[no-untyped-def]
+    guid = new_guid()
+    services.device_secret_create(
+        guid=guid, values={"AMT_PASSWORD": Secret("Old-Pass1!"), "MEBX_PASSWORD": Secret("Mebx-1!a")}
+    )
+    with pytest.raises(Exception, match="already exists"):
+        services.device_secret_create(guid=guid, values={"AMT_PASSWORD": Secret("x")})
+    services.device_password_stage(guid=guid, amt_password=Secret("New-Pass2!"))
+    staged = services.device_secret_read(guid=guid)
+    assert staged is not None
+    assert staged.values["AMT_PASSWORD"].reveal() == "Old-Pass1!", "the working password stays until confirmed"
+    assert staged.values["PENDING_AMT_PASSWORD"].reveal() == "New-Pass2!"
+    services.device_password_promote(guid=guid)
+    promoted = services.device_secret_read(guid=guid)
+    assert promoted is not None
+    assert promoted.values["AMT_PASSWORD"].reveal() == "New-Pass2!"
+    assert "PENDING_AMT_PASSWORD" not in promoted.values
+    assert promoted.values["MEBX_PASSWORD"].reveal() == "Mebx-1!a"
+    with pytest.raises(services.NoPendingPassword):
+        services.device_password_promote(guid=guid)
+    services.device_secret_destroy(guid=guid)
+    assert services.device_secret_read(guid=guid) is None
+
+
+def test_hostile_guids_are_refused_before_vault(vault) -> None:  # type: ignore[no-untyped-def]
+    for hostile in ("../profiles/x", "a" * 36, ""):
+        with pytest.raises(InvalidDeviceGuid):
+            services.device_secret_create(guid=hostile, values={"AMT_PASSWORD": Secret("x")})
+
+
+@pytest.mark.django_db
+def test_runs_and_steps_are_recorded_and_served_per_tenant(vault) -> None:  # type: ignore[no-untyped-def]
+    guid = new_guid().upper()
+    run = services.run_start(guid=guid, tenant_id="acme", action="activate", profile_name="p1", hostname="pc1")
+    services.run_step_record(run=run, name="Setup", outcome="success")
+    services.run_step_record(run=run, name="register with MPS", outcome="failure", detail="MPS answered 500")
+    services.run_finish(run=run, succeeded=True, status_message="Connected", device_status="activated", control_mode=1)
+
+    device = Device.objects.get(guid=guid.lower())
+    assert device.status == "activated" and device.activated_at is not None and device.control_mode == 1
+
+    listing = client_for("acme").get("/api/v1/admin/devices?$count=true")
+    assert listing.status_code == 200
+    assert listing.json()["totalCount"] == 1
+    assert listing.json()["data"][0]["guid"] == guid.lower()
+    detail = client_for("acme").get(f"/api/v1/admin/devices/{guid}").json()
+    assert [step["name"] for step in detail["runs"][0]["steps"]] == ["Setup", "register with MPS"]
+    assert detail["runs"][0]["steps"][1]["detail"] == "MPS answered 500"
+
+    assert client_for("other").get(f"/api/v1/admin/devices/{guid}").status_code == 404
+    assert client_for("other").get("/api/v1/admin/devices").json() == []
+
+
+@pytest.mark.django_db
+def test_purge_removes_row_secret_and_mps_record(vault, settings) -> None:  # type: ignore[no-untyped-def]
+    guid = new_guid()
+    services.run_start(guid=guid, tenant_id="", action="activate")
+    services.device_secret_create(guid=guid, values={"AMT_PASSWORD": Secret("P-ass-1!x")})
+    with running_mps_recorder() as mps:
+        settings.MPS_URL = mps.url
+        assert client_for("tenant-b").delete(f"/api/v1/admin/devices/{guid}").status_code == 404
+        response = client_for("").delete(f"/api/v1/admin/devices/{guid}")
+        assert response.status_code == 204
+        assert [(call.method, call.path) for call in mps.requests] == [("DELETE", f"/api/v1/devices/{guid}?tenantId=")]
+        assert mps.requests[0].headers["Authorization"].startswith("Bearer ")
+    assert not Device.objects.filter(guid=guid).exists()
+    assert services.device_secret_read(guid=guid) is None
+
+
+@pytest.mark.django_db
+def test_listing_rejects_bad_paging() -> None:
+    response = client_for("").get("/api/v1/admin/devices?$top=-1")
+    assert response.status_code == 400
+    assert response.json()["errors"][0]["msg"] == "The number of items to return should be a positive integer"
