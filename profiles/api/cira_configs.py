@@ -1,5 +1,198 @@
-"""REST endpoints for cira configs (to be built)."""
+"""REST endpoints for CIRA configs (rest-api.md §2.2): `/api/v1/admin/ciraconfigs[/<name>]`."""
 
-from django.urls import URLPattern
+from __future__ import annotations
 
-urlpatterns: list[URLPattern] = []
+from typing import Any
+
+from django.urls import URLPattern, re_path
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from profiles.api.common import is_json_number, js_regex, json_body, list_response, reveal_secrets, schema
+from profiles.api.common import js_string as js_text
+from profiles.selectors.cira_configs import (
+    cira_config_count,
+    cira_config_get,
+    cira_config_list,
+    cira_config_record,
+    cira_config_record_of,
+)
+from profiles.services.cira_configs import (
+    cira_config_create,
+    cira_config_delete,
+    cira_config_not_found,
+    cira_config_update,
+)
+from rps_site.api.validation import MISSING, CustomCheckFailed, Field, validate
+from rps_site.authentication import request_tenant
+
+NAME = js_regex(r"^[a-zA-Z0-9_-]+$")
+USERNAME = js_regex(r"^[a-zA-Z0-9]+$")
+IPV4 = js_regex(
+    r"^([01]?[0-9]?[0-9]|2[0-4][0-9]|25[0-5])\.([01]?[0-9]?[0-9]|2[0-4][0-9]|25[0-5])\."
+    r"([01]?[0-9]?[0-9]|2[0-4][0-9]|25[0-5])\.([01]?[0-9]?[0-9]|2[0-4][0-9]|25[0-5])$"
+)
+# An un-grouped top-level alternation, used with search semantics exactly as upstream does.
+IPV6 = js_regex(
+    r"^((?:[0-9A-Fa-f]{1,4}))((?::[0-9A-Fa-f]{1,4}))*::((?:[0-9A-Fa-f]{1,4}))((?::[0-9A-Fa-f]{1,4}))*"
+    r"|((?:[0-9A-Fa-f]{1,4}))((?::[0-9A-Fa-f]{1,4})){7}$"
+)
+FQDN = js_regex(r"^(?=.{1,254}$)((?=[a-z0-9-]{1,63}\.)(xn--+)?[a-z0-9]+(-[a-z0-9]+)*\.)+[a-z]{2,63}$")
+SECRET_FIELDS = ("password",)
+NAME_REQUIRED = "CIRA profile name is required"
+NAME_RULE = "CIRA profile name accepts letters, numbers, underscore and hyphen only"
+PORT_RANGE = "MPS Port value should range between 1024 and 49151"
+CN_IS_IP = "Cert. Hostname(CN) should be an IP address."
+
+
+def _missing_or_null(value: Any) -> bool:
+    return value is MISSING or value is None
+
+
+def server_address_check(value: Any, body: dict[str, Any]) -> bool:
+    """The address must fit `serverAddressFormat` (compared strictly: a string "3" checks nothing)."""
+    address_format = body.get("serverAddressFormat", MISSING)
+    if _missing_or_null(address_format):
+        raise CustomCheckFailed("serverAddressFormat is required")
+    if _missing_or_null(value) or not is_json_number(address_format):
+        return True
+    text = js_text(value)
+    if address_format == 3:
+        if not IPV4.search(text):
+            raise CustomCheckFailed("serverAddressFormat 3 requires IPV4 server address")
+        if _missing_or_null(body.get("commonName", MISSING)):
+            raise CustomCheckFailed("commonName is required when serverAddressFormat is 3")
+    elif address_format == 4:
+        if not IPV6.search(text):
+            raise CustomCheckFailed("serverAddressFormat 4 requires IPV6 server address")
+    elif address_format == 201 and not FQDN.search(text) and not IPV4.search(text):
+        raise CustomCheckFailed("serverAddressFormat 201 requires FQDN server address")
+    return True
+
+
+def _format_is_not_fqdn(body: dict[str, Any]) -> bool:
+    address_format = body.get("serverAddressFormat", MISSING)
+    return not (is_json_number(address_format) and address_format == 201)
+
+
+def create_chains() -> list[Field]:
+    return [
+        Field("configName").not_empty(NAME_REQUIRED).matches(NAME, NAME_RULE),
+        Field("serverAddressFormat")
+        .not_empty("MPS server address format is required")
+        .is_in([3, 4, 201], "MPS server address format should be either 3(IPV4) , 4(IPV6) or 201(FQDN)"),
+        Field("mpsServerAddress").not_empty("MPS server address is required").custom(server_address_check),
+        Field("mpsPort").not_empty("MPS port is required").is_int(minimum=1024, maximum=49151, message=PORT_RANGE),
+        Field("username")
+        .not_empty("MPS user name is required")
+        .matches(USERNAME, "MPS user name should be alphanumeric")
+        .is_length(minimum=5, maximum=16, message="MPS user name length should be in between 5 to 16"),
+        Field("commonName").if_(_format_is_not_fqdn).optional().matches(IPV4, CN_IS_IP),
+        Field("authMethod")
+        .not_empty("Authentication method is required")
+        .is_in([1, 2], "Authentication method should be either 1 (Mutual Auth) or 2 (username and password)"),
+        Field("mpsRootCertificate").not_empty("MPS public root certificate is required"),
+        Field("proxyDetails").optional(),
+        Field("password")
+        .optional(nullable=True)
+        .raw(lambda value: isinstance(value, str), "Password must be a string"),
+    ]
+
+
+def _port_check(value: Any, body: dict[str, Any]) -> bool:
+    if not is_json_number(value) or value <= 1024 or value >= 49151:
+        raise CustomCheckFailed(PORT_RANGE)
+    return True
+
+
+def _address_given(value: Any, body: dict[str, Any]) -> bool:
+    if _missing_or_null(body.get("mpsServerAddress", MISSING)):
+        raise CustomCheckFailed("Server address is required to update")
+    return True
+
+
+def _format_and_address_given(value: Any, body: dict[str, Any]) -> bool:
+    if _missing_or_null(body.get("serverAddressFormat", MISSING)) or _missing_or_null(
+        body.get("mpsServerAddress", MISSING)
+    ):
+        raise CustomCheckFailed("serverAddressFormat and mpsServerAddress is required")
+    return True
+
+
+def update_chains() -> list[Field]:
+    return [
+        Field("configName").not_empty(NAME_REQUIRED).matches(NAME, NAME_RULE),
+        Field("serverAddressFormat")
+        .optional()
+        .is_in([3, 4, 201], "MPS server address format 3(IPV4) , 4(IPV6) or 201(FQDN)")
+        .custom(_address_given),
+        Field("mpsServerAddress").optional().custom(server_address_check),
+        Field("mpsPort").optional().custom(_port_check),
+        Field("username")
+        .optional()
+        .matches(USERNAME, "MPS user name should be alphanumeric")
+        .is_length(minimum=5, maximum=16, message="MPS user name length should be in between 5 to 16"),
+        Field("commonName")
+        .if_(_format_is_not_fqdn)
+        .optional()
+        .matches(IPV4, CN_IS_IP)
+        .custom(_format_and_address_given),
+        Field("authMethod")
+        .optional()
+        .is_in([1, 2], "Authentication method accepts either 1 - Mutual Auth or 2 -username/password)"),
+        Field("mpsRootCertificate").optional(),
+        Field("proxyDetails").optional(),
+        Field("regeneratePassword").optional().is_boolean(),
+        Field("password")
+        .optional(nullable=True)
+        .raw(lambda value: isinstance(value, str), "Password must be a string"),
+    ]
+
+
+class CiraConfigCollection(APIView):
+    @schema("ciraconfigs")
+    def get(self, request: Request) -> Response:
+        tenant_id = request_tenant(request)
+        return list_response(
+            request,
+            lambda page: cira_config_list(tenant_id=tenant_id, page=page),
+            lambda: cira_config_count(tenant_id=tenant_id),
+            cira_config_record,
+        )
+
+    @schema("ciraconfigs", status=201, body=True)
+    def post(self, request: Request) -> Response:
+        body = json_body(request)
+        validate(create_chains(), body, secret_paths=SECRET_FIELDS)
+        config = cira_config_create(tenant_id=request_tenant(request), data=reveal_secrets(body, SECRET_FIELDS))
+        return Response(cira_config_record_of(config), status=201)
+
+    @schema("ciraconfigs", body=True)
+    def patch(self, request: Request) -> Response:
+        body = json_body(request)
+        validate(update_chains(), body, secret_paths=SECRET_FIELDS)
+        if "HTTP_IF_MATCH" in request.META:  # upstream's If-Match middleware runs after validation
+            body["version"] = request.META["HTTP_IF_MATCH"]
+        config = cira_config_update(tenant_id=request_tenant(request), data=reveal_secrets(body, SECRET_FIELDS))
+        return Response(cira_config_record_of(config))
+
+
+class CiraConfigItem(APIView):
+    @schema("ciraconfigs")
+    def get(self, request: Request, name: str) -> Response:
+        config = cira_config_get(tenant_id=request_tenant(request), name=name)
+        if config is None:
+            raise cira_config_not_found(name)
+        return Response(cira_config_record_of(config))
+
+    @schema("ciraconfigs", status=204)
+    def delete(self, request: Request, name: str) -> Response:
+        cira_config_delete(tenant_id=request_tenant(request), name=name)
+        return Response(status=204)
+
+
+urlpatterns: list[URLPattern] = [
+    re_path(r"^ciraconfigs/?$", CiraConfigCollection.as_view(), name="ciraconfigs"),
+    re_path(r"^ciraconfigs/(?P<name>[^/]+)/?$", CiraConfigItem.as_view(), name="ciraconfig"),
+]

@@ -1,5 +1,134 @@
-"""REST endpoints for ieee8021x configs (to be built)."""
+"""REST endpoints for IEEE 802.1X configs (rest-api.md §2.5): `/api/v1/admin/ieee8021xconfigs[/<name>]`."""
 
-from django.urls import URLPattern
+from __future__ import annotations
 
-urlpatterns: list[URLPattern] = []
+import re
+from typing import Any
+
+from django.urls import URLPattern, re_path
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from profiles.api.common import is_json_number, js_regex, json_body, list_response, reveal_secrets, schema
+from profiles.api.common import js_string as js_text
+from profiles.selectors.ieee8021x_configs import (
+    ieee8021x_config_count,
+    ieee8021x_config_get,
+    ieee8021x_config_list,
+    ieee8021x_config_record,
+    ieee8021x_config_record_of,
+)
+from profiles.services.ieee8021x_configs import (
+    ieee8021x_config_create,
+    ieee8021x_config_delete,
+    ieee8021x_config_not_found,
+    ieee8021x_config_update,
+)
+from rps_site.api.validation import MISSING, CustomCheckFailed, Field, js_truthy, validate
+from rps_site.authentication import request_tenant
+
+NAME = js_regex(r"^[a-zA-Z0-9]+$")
+TRUE_TEXT = re.compile(r"true\Z", re.IGNORECASE)
+SECRET_FIELDS = ("password",)
+WIRED_PROTOCOLS = (0, 3, 5, 10, 2)
+WIRELESS_PROTOCOLS = (0, 2)
+WIRED_MESSAGE = (
+    "Authentication protocol must be one of 0:EAP-TLS, 3:PEAPv1/EAP-GTC, 5:EAP-FAST/GTC, 10:EAP-FAST/TLS, "
+    "2:PEAPv0/EAP-MSCHAPv2"
+)
+WIRELESS_MESSAGE = "Authentication protocol must be one of 0:EAP-TLS, 2:PEAPv0/EAP-MSCHAPv2"
+
+
+def _protocol_check(value: Any, body: dict[str, Any]) -> bool:
+    wired = js_truthy(body.get("wiredInterface", MISSING))
+    allowed = WIRED_PROTOCOLS if wired else WIRELESS_PROTOCOLS
+    if not is_json_number(value) or value not in allowed:
+        raise CustomCheckFailed(WIRED_MESSAGE if wired else WIRELESS_MESSAGE)
+    return True
+
+
+def _pxe_range(value: Any, body: dict[str, Any]) -> bool:
+    if is_json_number(value) and not 0 <= value <= 86400:
+        raise CustomCheckFailed("PXE Timeout value should be 0 - 86400")
+    return True
+
+
+def _is_wired_text(body: dict[str, Any]) -> bool:
+    value = body.get("wiredInterface", MISSING)
+    text = "undefined" if value is MISSING else js_text(value)
+    return TRUE_TEXT.match(text) is not None
+
+
+def _optional_text(field: str) -> Field:
+    return Field(field).optional(nullable=True).raw(lambda value: isinstance(value, str), f"{field} must be a string")
+
+
+def chains(*, with_version: bool) -> list[Field]:
+    fields = [
+        Field("profileName")
+        .not_empty("802.1x profile name is required")
+        .matches(NAME, "802.1x profile name should be alphanumeric")
+        .is_length(maximum=32, message="802.1x profile name maximum length is 32"),
+        Field("wiredInterface").not_empty("Wired interface flag is required"),
+        Field("authenticationProtocol").not_empty("Authentication protocol is required").custom(_protocol_check),
+        Field("pxeTimeout")
+        .if_(_is_wired_text)
+        .not_empty("PXE Timeout is required")
+        .raw(is_json_number, "PXE Timeout must be number")
+        .custom(_pxe_range),
+        _optional_text("password"),
+        _optional_text("serverName"),
+        _optional_text("domain"),
+        _optional_text("username"),
+        _optional_text("roamingIdentity"),
+    ]
+    if with_version:
+        fields.append(Field("version").not_empty("Version is required to patch/update a record."))
+    return fields
+
+
+class Ieee8021xConfigCollection(APIView):
+    @schema("ieee8021xconfigs")
+    def get(self, request: Request) -> Response:
+        tenant_id = request_tenant(request)
+        return list_response(
+            request,
+            lambda page: ieee8021x_config_list(tenant_id=tenant_id, page=page),
+            lambda: ieee8021x_config_count(tenant_id=tenant_id),
+            ieee8021x_config_record,
+        )
+
+    @schema("ieee8021xconfigs", status=201, body=True)
+    def post(self, request: Request) -> Response:
+        body = json_body(request)
+        validate(chains(with_version=False), body, secret_paths=SECRET_FIELDS)
+        config = ieee8021x_config_create(tenant_id=request_tenant(request), data=reveal_secrets(body, SECRET_FIELDS))
+        return Response(ieee8021x_config_record_of(config), status=201)
+
+    @schema("ieee8021xconfigs", body=True)
+    def patch(self, request: Request) -> Response:
+        body = json_body(request)
+        validate(chains(with_version=True), body, secret_paths=SECRET_FIELDS)
+        config = ieee8021x_config_update(tenant_id=request_tenant(request), data=reveal_secrets(body, SECRET_FIELDS))
+        return Response(ieee8021x_config_record_of(config))
+
+
+class Ieee8021xConfigItem(APIView):
+    @schema("ieee8021xconfigs")
+    def get(self, request: Request, name: str) -> Response:
+        config = ieee8021x_config_get(tenant_id=request_tenant(request), name=name)
+        if config is None:
+            raise ieee8021x_config_not_found(name)
+        return Response(ieee8021x_config_record_of(config))
+
+    @schema("ieee8021xconfigs", status=204)
+    def delete(self, request: Request, name: str) -> Response:
+        ieee8021x_config_delete(tenant_id=request_tenant(request), name=name)
+        return Response(status=204)
+
+
+urlpatterns: list[URLPattern] = [
+    re_path(r"^ieee8021xconfigs/?$", Ieee8021xConfigCollection.as_view(), name="ieee8021xconfigs"),
+    re_path(r"^ieee8021xconfigs/(?P<name>[^/]+)/?$", Ieee8021xConfigItem.as_view(), name="ieee8021xconfig"),
+]

@@ -1,5 +1,163 @@
-"""REST endpoints for wireless configs (to be built)."""
+"""REST endpoints for wireless configs (rest-api.md §2.4): `/api/v1/admin/wirelessconfigs[/<name>]`."""
 
-from django.urls import URLPattern
+from __future__ import annotations
 
-urlpatterns: list[URLPattern] = []
+from typing import Any
+
+from django.urls import URLPattern, re_path
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from profiles.api.common import js_regex, json_body, reveal_secrets, schema, strict_equals
+from profiles.api.common import js_string as js_text
+from profiles.selectors.wireless_configs import (
+    ieee8021x_config_for_wireless,
+    wireless_config_count,
+    wireless_config_get,
+    wireless_config_list,
+    wireless_config_list_record,
+    wireless_config_record_of,
+)
+from profiles.services.wireless_configs import (
+    wireless_config_create,
+    wireless_config_delete,
+    wireless_config_not_found,
+    wireless_config_update,
+)
+from rps_site.api.paging import page_from_query, paged_body
+from rps_site.api.validation import MISSING, CustomCheckFailed, Field, validate
+from rps_site.authentication import request_tenant
+
+NAME = js_regex(r"^[a-zA-Z0-9]+$")
+SECRET_FIELDS = ("pskPassphrase",)
+PSK_METHODS = (4, 6)
+IEEE8021X_METHODS = (5, 7)
+LINK_POLICIES = (1, 14, 16, 224)
+
+
+def _method_is(methods: tuple[int, ...]) -> Any:
+    return lambda body: any(strict_equals(body.get("authenticationMethod", MISSING), method) for method in methods)
+
+
+def _every(value: Any) -> list[Any]:
+    """JavaScript's `value.every(...)` on a non-array throws; its text becomes the message."""
+    if isinstance(value, list):
+        return value
+    if value is None:
+        raise CustomCheckFailed("Cannot read properties of null (reading 'every')")
+    raise CustomCheckFailed("value.every is not a function")
+
+
+def _all_integers(value: Any, body: dict[str, Any]) -> bool:
+    items = _every(value)
+    return all(
+        isinstance(item, int) and not isinstance(item, bool) or (isinstance(item, float) and item.is_integer())
+        for item in items
+    )
+
+
+def _all_link_policies(value: Any, body: dict[str, Any]) -> bool:
+    return all(any(strict_equals(item, policy) for policy in LINK_POLICIES) for item in _every(value))
+
+
+def chains(tenant_id: str, *, with_version: bool) -> list[Field]:
+    def ieee8021x_exists(value: Any, body: dict[str, Any]) -> bool:
+        linked = ieee8021x_config_for_wireless(tenant_id=tenant_id, name=js_text(value))
+        if linked is None:
+            raise CustomCheckFailed(f"Ieee8021x profile {js_text(value)} does not exist in db")
+        return True
+
+    def ieee8021x_is_wireless(value: Any, body: dict[str, Any]) -> bool:
+        linked = ieee8021x_config_for_wireless(tenant_id=tenant_id, name=js_text(value))
+        if linked is not None and linked.wired_interface:
+            raise CustomCheckFailed(f"Ieee8021x profile {js_text(value)} is for wired interfaces")
+        return True
+
+    fields = [
+        Field("profileName")
+        .not_empty("Wireless profile name is required")
+        .matches(NAME, "Wireless profile name should be alphanumeric")
+        .is_length(maximum=32, message="Wireless profile name maximum length is 32"),
+        Field("authenticationMethod")
+        .not_empty("Authentication method is required")
+        .is_in(
+            [4, 5, 6, 7],
+            "Authentication method must be one of 4:WPA PSK, 5:WPA IEEE 802.1x, 6:WPA2 PSK, 7:WPA2 IEEE 802.1x",
+        ),
+        Field("encryptionMethod")
+        .not_empty("Encryption method is required")
+        .is_in([3, 4], "Encryption method must be one of 3:TKIP, 4:CCMP"),
+        Field("ssid").not_empty("SSID is required").is_length(maximum=32, message="Maximum length is 32"),
+        Field("pskPassphrase")
+        .if_(_method_is(PSK_METHODS))
+        .is_length(
+            minimum=8,
+            maximum=63,
+            message="PSK Passphrase length should be greater than or equal to 8 and less than or equal to 63",
+        ),
+        Field("ieee8021xProfileName").if_(_method_is(IEEE8021X_METHODS)).not_empty("ieee8021xProfileName is required"),
+        Field("ieee8021xProfileName")
+        .if_(lambda body: not _method_is(IEEE8021X_METHODS)(body))
+        .is_empty("ieee8021xProfileName can not be specified with the provided authenticationMethod"),
+        Field("ieee8021xProfileName").optional(nullable=True).custom(ieee8021x_exists).custom(ieee8021x_is_wireless),
+        Field("linkPolicy")
+        .optional()
+        .is_array("LinkPolicy should be an array of integers")
+        .custom(_all_integers, "Array does not contain integers")
+        .custom(
+            _all_link_policies,
+            "Array values should be either 1: available on S0 AC, 14: available on Sx AC, "
+            "16: available on S0 DC, 224: available on Sx DC",
+        ),
+    ]
+    if with_version:
+        fields.append(Field("version").not_empty("Version is required to patch/update a record."))
+    return fields
+
+
+class WirelessConfigCollection(APIView):
+    @schema("wirelessconfigs")
+    def get(self, request: Request) -> Response:
+        tenant_id = request_tenant(request)
+        page = page_from_query(request.query_params)
+        rows = wireless_config_list(tenant_id=tenant_id, page=page)
+        total = wireless_config_count(tenant_id=tenant_id) if rows or page.with_count else 0
+        items = [wireless_config_list_record(row, total) for row in rows]
+        return Response(paged_body(page, items, lambda: total))
+
+    @schema("wirelessconfigs", status=201, body=True)
+    def post(self, request: Request) -> Response:
+        tenant_id = request_tenant(request)
+        body = json_body(request)
+        validate(chains(tenant_id, with_version=False), body, secret_paths=SECRET_FIELDS)
+        config = wireless_config_create(tenant_id=tenant_id, data=reveal_secrets(body, SECRET_FIELDS))
+        return Response(wireless_config_record_of(config), status=201)
+
+    @schema("wirelessconfigs", body=True)
+    def patch(self, request: Request) -> Response:
+        tenant_id = request_tenant(request)
+        body = json_body(request)
+        validate(chains(tenant_id, with_version=True), body, secret_paths=SECRET_FIELDS)
+        config = wireless_config_update(tenant_id=tenant_id, data=reveal_secrets(body, SECRET_FIELDS))
+        return Response(wireless_config_record_of(config, with_psk_value=False))
+
+
+class WirelessConfigItem(APIView):
+    @schema("wirelessconfigs")
+    def get(self, request: Request, name: str) -> Response:
+        config = wireless_config_get(tenant_id=request_tenant(request), name=name)
+        if config is None:
+            raise wireless_config_not_found(name)
+        return Response(wireless_config_record_of(config))
+
+    @schema("wirelessconfigs", status=204)
+    def delete(self, request: Request, name: str) -> Response:
+        wireless_config_delete(tenant_id=request_tenant(request), name=name)
+        return Response(status=204)
+
+
+urlpatterns: list[URLPattern] = [
+    re_path(r"^wirelessconfigs/?$", WirelessConfigCollection.as_view(), name="wirelessconfigs"),
+    re_path(r"^wirelessconfigs/(?P<name>[^/]+)/?$", WirelessConfigItem.as_view(), name="wirelessconfig"),
+]
