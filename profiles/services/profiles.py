@@ -312,7 +312,8 @@ def profile_update(*, tenant_id: str, data: Mapping[str, Any], version: object) 
                     mebx=None if random_mebx else mebx,
                 ),
             )
-        else:
+        elif changes.store.read(profile.secret_path) is not None:
+            # Reading first also means a Vault outage fails the request instead of orphaning the secret.
             changes.destroy(profile.secret_path)
     return profile
 
@@ -338,6 +339,8 @@ def profile_delete(*, tenant_id: str, name: str) -> None:
         profile = Profile.objects.select_for_update().filter(tenant_id=tenant_id, name__iexact=name).first()
         if profile is None:
             raise _not_found(name)
+        # Fail closed: with Vault unreachable the row stays rather than orphaning its secrets.
+        changes.store.read(profile.secret_path)
         try:
             with transaction.atomic():
                 profile.delete()

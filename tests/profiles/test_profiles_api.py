@@ -614,3 +614,34 @@ def test_conflict_body_has_no_secret_keys(api: APIClient) -> None:
     body = response.json()
     assert list(body) == RECORD_KEYS
     assert STRONG not in json.dumps(body) and OTHER not in json.dumps(body)
+
+
+def test_vault_outage_on_update_and_delete_is_503_and_changes_nothing(
+    api: APIClient, vault: SecretStore, settings: Any
+) -> None:
+    from rps_site.openbao_dev import start_dev_vault
+    from rps_site.vault import secret_store
+
+    name = unique_name()
+    created = post(api, acm_body(name)).json()
+    own = start_dev_vault()
+    try:
+        settings.VAULT_ADDR, settings.VAULT_TOKEN = own.addr, own.root_token
+        secret_store.cache_clear()
+        own.stop()
+        random_body = {
+            "profileName": name,
+            "activation": "acmactivate",
+            "generateRandomPassword": True,
+            "generateRandomMEBxPassword": True,
+            "tags": ["changed"],
+            "version": created["version"],
+        }
+        for response in (patch(api, random_body), api.delete(f"{URL}/{name}")):
+            assert response.status_code == 503, response_text(response)
+            assert set(response.json()) == {"error", "message"}
+    finally:
+        own.stop()
+        secret_store.cache_clear()
+    assert api.get(f"{URL}/{name}").json() == created
+    assert vault.read(profile_passwords_path("", name)) is not None
