@@ -40,39 +40,45 @@ class Fault:
 
     @classmethod
     def silent(
-        cls, *, call: str = "*", times: int | None = 1, hold_seconds: float = 10.0, applied: bool = False
+        cls, *, skip: int = 0, call: str = "*", times: int | None = 1, hold_seconds: float = 10.0, applied: bool = False
     ) -> Fault:
         """No answer. ``applied=True`` is the lost-answer case: the call takes effect first."""
-        return cls(FaultKind.SILENT, call=call, times=times, delay_seconds=hold_seconds, apply_call=applied)
+        return cls(FaultKind.SILENT, call=call, times=times, skip=skip, delay_seconds=hold_seconds, apply_call=applied)
 
     @classmethod
-    def reset(cls, *, call: str = "*", times: int | None = 1, applied: bool = False) -> Fault:
-        return cls(FaultKind.RESET, call=call, times=times, apply_call=applied)
+    def reset(cls, *, skip: int = 0, call: str = "*", times: int | None = 1, applied: bool = False) -> Fault:
+        return cls(FaultKind.RESET, call=call, times=times, skip=skip, apply_call=applied)
 
     @classmethod
     def soap_fault(
-        cls, *, call: str = "*", times: int | None = 1, subcode: str = "e:InternalError", reason: str | None = None
+        cls,
+        *,
+        skip: int = 0,
+        call: str = "*",
+        times: int | None = 1,
+        subcode: str = "e:InternalError",
+        reason: str | None = None,
     ) -> Fault:
-        fault = cls(FaultKind.SOAP_FAULT, call=call, times=times, subcode=subcode)
+        fault = cls(FaultKind.SOAP_FAULT, call=call, times=times, skip=skip, subcode=subcode)
         if reason is not None:
             fault.reason = reason
         return fault
 
     @classmethod
-    def return_value(cls, *, call: str, value: int = 1, times: int | None = 1) -> Fault:
-        return cls(FaultKind.RETURN_VALUE, call=call, times=times, return_code=value)
+    def return_value(cls, *, skip: int = 0, call: str, value: int = 1, times: int | None = 1) -> Fault:
+        return cls(FaultKind.RETURN_VALUE, call=call, times=times, skip=skip, return_code=value)
 
     @classmethod
-    def malformed_xml(cls, *, call: str = "*", times: int | None = 1) -> Fault:
-        return cls(FaultKind.MALFORMED_XML, call=call, times=times)
+    def malformed_xml(cls, *, skip: int = 0, call: str = "*", times: int | None = 1) -> Fault:
+        return cls(FaultKind.MALFORMED_XML, call=call, times=times, skip=skip)
 
     @classmethod
-    def slow(cls, *, call: str = "*", seconds: float, times: int | None = 1) -> Fault:
-        return cls(FaultKind.SLOW, call=call, times=times, delay_seconds=seconds, apply_call=True)
+    def slow(cls, *, skip: int = 0, call: str = "*", seconds: float, times: int | None = 1) -> Fault:
+        return cls(FaultKind.SLOW, call=call, times=times, skip=skip, delay_seconds=seconds, apply_call=True)
 
     @classmethod
-    def unauthorized(cls, *, call: str = "*", times: int | None = 1) -> Fault:
-        return cls(FaultKind.UNAUTHORIZED, call=call, times=times)
+    def unauthorized(cls, *, skip: int = 0, call: str = "*", times: int | None = 1) -> Fault:
+        return cls(FaultKind.UNAUTHORIZED, call=call, times=times, skip=skip)
 
     def matches(self, call_name: str) -> bool:
         return self.call == "*" or self.call == call_name
