@@ -9,7 +9,7 @@ import pytest
 from defusedxml.ElementTree import ParseError, fromstring
 
 from amtsim import ControlMode, Fault, FaultKind, VirtualAmtDevice, serve_device
-from amtsim.digest import admin_password_hash
+from amtsim.digest import DigestChallenge, admin_password_hash
 from tests.amtsim.rps_double import DirectWsman, get, http_request, method, params
 
 PASSWORD = "Adm1n!Passw0rd"
@@ -61,8 +61,6 @@ async def test_reset_fault_resets_the_connection() -> None:
         rps = DirectWsman(endpoint.host, endpoint.http_port, "$$OsAdmin", device.identity.local_system_password)
         challenge = await rps.send_once(get("AMT_GeneralSettings"))  # the 401 is not a named call
         assert challenge.status == 401
-        from amtsim.digest import DigestChallenge
-
         rps.digest.challenge = DigestChallenge.parse(challenge.headers["www-authenticate"])
         with pytest.raises(ConnectionResetError):
             await _raw_round(endpoint, rps, get("AMT_GeneralSettings"), timeout=2.0)
@@ -125,7 +123,13 @@ async def test_unauthorized_fault_challenges_a_good_answer() -> None:
     device = VirtualAmtDevice()
     device.faults.add(Fault.unauthorized(call="AMT_GeneralSettings.Get"))
     async with serve_device(device) as endpoint:
-        rps = await _authenticated(device, endpoint)  # absorbs the forced 401 with a retry
+        rps = DirectWsman(endpoint.host, endpoint.http_port, "$$OsAdmin", device.identity.local_system_password)
+        challenge = await rps.send_once(get("AMT_GeneralSettings"))
+        rps.digest.challenge = DigestChallenge.parse(challenge.headers["www-authenticate"])
+        forced = await rps.send_once(get("AMT_GeneralSettings"))
+        assert forced.status == 401
+        rps.digest.challenge = DigestChallenge.parse(forced.headers["www-authenticate"])
+        assert (await rps.send_once(get("AMT_GeneralSettings"))).status == 200
     assert device.faults.fired[0].kind is FaultKind.UNAUTHORIZED
     assert device.call_names == ["AMT_GeneralSettings.Get"]
 
