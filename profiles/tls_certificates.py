@@ -13,6 +13,7 @@ from __future__ import annotations
 import base64
 import json
 import secrets as random_source
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -59,6 +60,14 @@ class ProfileTlsCertificates:
 
     def secret_values(self) -> dict[str, Secret]:
         return {ROOT_KEY: Secret(self.root.to_json()), ISSUED_KEY: Secret(self.issued.to_json())}
+
+    @classmethod
+    def from_secret_values(cls, values: Mapping[str, Secret]) -> ProfileTlsCertificates:
+        """Read back what `secret_values` stored at `TLS/<profile>` (the device flow needs `root.certbin`)."""
+        return cls(
+            root=IssuedPair.from_json(values[ROOT_KEY].reveal()),
+            issued=IssuedPair.from_json(values[ISSUED_KEY].reveal()),
+        )
 
 
 def _serial() -> int:

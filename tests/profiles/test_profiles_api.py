@@ -17,7 +17,7 @@ from profiles.models import (
     ProxyConfig,
     WirelessConfig,
 )
-from profiles.tls_certificates import ISSUED_KEY, ROOT_KEY, IssuedPair
+from profiles.tls_certificates import ISSUED_KEY, ROOT_KEY, ProfileTlsCertificates
 from rps_site.api.versions import next_version
 from rps_site.sensitive import Secret
 from rps_site.vault import SecretStore, profile_passwords_path, profile_tls_path
@@ -351,8 +351,8 @@ def test_tls_self_signed_certificate_is_stored_compactly(api: APIClient, vault: 
     assert response.json()["tlsSigningAuthority"] == "SelfSigned"
     stored = vault.read(profile_tls_path("", name))
     assert stored is not None and set(stored.values) == {ROOT_KEY, ISSUED_KEY}
-    root = IssuedPair.from_json(stored.values[ROOT_KEY].reveal())
-    issued = IssuedPair.from_json(stored.values[ISSUED_KEY].reveal())
+    certificates = ProfileTlsCertificates.from_secret_values(stored.values)
+    root, issued = certificates.root, certificates.issued
     root_cert = x509.load_der_x509_certificate(base64.b64decode(root.certbin))
     issued_cert = x509.load_der_x509_certificate(base64.b64decode(issued.certbin))
     common_name = x509.oid.NameOID.COMMON_NAME
@@ -645,3 +645,41 @@ def test_vault_outage_on_update_and_delete_is_503_and_changes_nothing(
         secret_store.cache_clear()
     assert api.get(f"{URL}/{name}").json() == created
     assert vault.read(profile_passwords_path("", name)) is not None
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_updates_with_one_version_one_wins(vault: SecretStore) -> None:
+    import threading
+
+    from django.db import connection
+
+    from profiles.services.profiles import profile_update
+    from rps_site.api_errors import VersionConflict
+
+    name = unique_name()
+    created = client_for("").post(URL, acm_body(name), format="json").json()
+    path = profile_passwords_path("", name)
+    before = vault.read(path)
+    outcomes: list[str] = []
+    start = threading.Barrier(2)
+
+    def update(password: str) -> None:
+        data = {"name": name, "activation": "acmactivate", "amt_password": Secret(password)}
+        start.wait()
+        try:
+            profile_update(tenant_id="", data=data, version=created["version"])
+            outcomes.append("ok")
+        except VersionConflict:
+            outcomes.append("conflict")
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=update, args=(f"Racer-{n}-Pw1!",)) for n in (1, 2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(outcomes) == ["conflict", "ok"]
+    after = vault.read(path)
+    assert before is not None and after is not None and after.version == before.version + 1
+    assert after.values["AMT_PASSWORD"].reveal() in {"Racer-1-Pw1!", "Racer-2-Pw1!"}
