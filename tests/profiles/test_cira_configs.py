@@ -142,3 +142,50 @@ def test_regenerate_password_is_accepted_and_ignored(api: APIClient) -> None:
     )
     assert response.status_code == 200
     assert response.json()["mpsServerAddress"] == "192.168.8.50"
+
+
+@pytest.fixture
+def admin_client_(vault: SecretStore, db: None, django_user_model: Any, client: Any) -> Any:
+    client.force_login(django_user_model.objects.create_superuser("root", "root@example.com", "pw"))
+    return client
+
+
+def test_admin_writes_the_mps_password_to_vault_only(admin_client_: Any, vault: SecretStore) -> None:
+    from django.contrib.admin.models import LogEntry
+
+    from profiles.models import CiraConfig
+
+    name = unique_name()
+    form = {
+        "name": name,
+        "mps_server_address": "192.168.8.50",
+        "mps_port": "4433",
+        "username": "adminuser",
+        "common_name": "192.168.8.50",
+        "server_address_format": "3",
+        "auth_method": "2",
+        "mps_root_certificate": "rootcert",
+        "proxy_details": "",
+        "mps_password": "Admin-Canary-1!",
+    }
+    response = admin_client_.post("/admin/profiles/ciraconfig/add/", form)
+    assert response.status_code == 302, response.content.decode()[:3000]
+    config = CiraConfig.objects.get(name=name)
+    assert vault.read(cira_config_path("", name)).values["MPS_PASSWORD"].reveal() == "Admin-Canary-1!"
+    change = {**form, "mps_port": "4434", "mps_password": "Admin-Canary-2!"}
+    del change["name"]
+    response = admin_client_.post(f"/admin/profiles/ciraconfig/{config.pk}/change/", change)
+    assert response.status_code == 302, response.content.decode()[:3000]
+    assert vault.read(cira_config_path("", name)).values["MPS_PASSWORD"].reveal() == "Admin-Canary-2!"
+    assert CiraConfig.objects.get(pk=config.pk).mps_port == 4434
+    messages_logged = " ".join(entry.change_message for entry in LogEntry.objects.all())
+    assert "Canary" not in messages_logged and "password" not in messages_logged.lower()
+    page = admin_client_.get(f"/admin/profiles/ciraconfig/{config.pk}/change/").content.decode()
+    assert "Canary" not in page
+
+
+@pytest.mark.parametrize("model", ["domain", "ciraconfig", "wirelessconfig", "ieee8021xconfig", "proxyconfig"])
+def test_admin_pages_render(admin_client_: Any, model: str) -> None:
+    assert admin_client_.get(f"/admin/profiles/{model}/").status_code == 200
+    assert admin_client_.get(f"/admin/profiles/{model}/?q=x").status_code == 200
+    assert admin_client_.get(f"/admin/profiles/{model}/add/").status_code == 200

@@ -190,3 +190,74 @@ def test_a_hostile_name_touches_no_other_vault_path(api: APIClient, vault: Secre
     # even a row created behind the API's back maps to an encoded, separate path
     domain = Domain(tenant_id="", name=name, domain_suffix="x", provisioning_cert_storage_format="raw", version=1)
     assert "/" not in domain.secret_path.removeprefix("certs/")
+
+
+def test_admin_uploads_the_pfx_through_the_service_and_logs_no_secret(
+    vault: SecretStore, db: None, django_user_model: Any, client: Any
+) -> None:
+    import base64
+
+    from django.contrib.admin.models import LogEntry
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    admin_user = django_user_model.objects.create_superuser("root", "root@example.com", "pw")
+    client.force_login(admin_user)
+    name = unique_name()
+    pfx_file = SimpleUploadedFile("domain.pfx", base64.b64decode(provisioning_pfx()), "application/x-pkcs12")
+    response = client.post(
+        "/admin/profiles/domain/add/",
+        {
+            "name": name,
+            "domain_suffix": f"{name}.example.com",
+            "provisioning_cert_storage_format": "raw",
+            "provisioning_cert_file": pfx_file,
+            "provisioning_cert_password": PFX_PASSWORD,
+        },
+    )
+    assert response.status_code == 302, response.content.decode()[:2000]
+    domain = Domain.objects.get(name=name)
+    assert domain.expiration_date is not None
+    assert vault.read(domain.secret_path).values["CERT_PASSWORD"].reveal() == PFX_PASSWORD
+    page = client.get(f"/admin/profiles/domain/{domain.pk}/change/").content.decode()
+    assert PFX_PASSWORD not in page
+    assert all(PFX_PASSWORD not in entry.change_message for entry in LogEntry.objects.all())
+    # a wrong password is a form error naming the cause, and nothing is written
+    other = unique_name()
+    bad = client.post(
+        "/admin/profiles/domain/add/",
+        {
+            "name": other,
+            "domain_suffix": f"{other}.example.com",
+            "provisioning_cert_storage_format": "raw",
+            "provisioning_cert_file": SimpleUploadedFile("d.pfx", base64.b64decode(provisioning_pfx())),
+            "provisioning_cert_password": "wrong-one",
+        },
+    )
+    assert bad.status_code == 200 and "Unable to decrypt provisioning certificate" in bad.content.decode()
+    assert "wrong-one" not in bad.content.decode()
+    assert not Domain.objects.filter(name=other).exists()
+    # delete goes through the service and destroys the secret
+    assert client.post(f"/admin/profiles/domain/{domain.pk}/delete/", {"post": "yes"}).status_code == 302
+    assert vault.read(domain.secret_path) is None
+
+
+def test_admin_shows_a_non_superuser_only_their_tenant(vault: SecretStore, db: None, django_user_model: Any) -> None:
+    from django.test import RequestFactory
+
+    from profiles.admin.domains import DomainAdmin
+    from rps_site.models import TenantMembership
+
+    Domain.objects.create(
+        tenant_id="a", name="mine", domain_suffix="a.com", provisioning_cert_storage_format="raw", version=1
+    )
+    Domain.objects.create(
+        tenant_id="b", name="theirs", domain_suffix="b.com", provisioning_cert_storage_format="raw", version=2
+    )
+    user = django_user_model.objects.create_user("staff", "s@example.com", "pw", is_staff=True)
+    TenantMembership.objects.create(user=user, tenant_id="a")
+    request = RequestFactory().get("/admin/profiles/domain/")
+    request.user = django_user_model.objects.get(pk=user.pk)
+    from django.contrib import admin as django_admin
+
+    names = [domain.name for domain in DomainAdmin(Domain, django_admin.site).get_queryset(request)]
+    assert names == ["mine"]

@@ -1,0 +1,169 @@
+"""The shared shape of the config admin pages (domains, CIRA, wireless, 802.1X, proxy).
+
+Forms run the API's own validation chains on the body the API would receive, and the admin
+saves and deletes through the same services as the API, so Vault is written the same way.
+Secret inputs are write-only (never rendered back) and never named in the admin log. A
+non-superuser sees only the rows of their tenant.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any, ClassVar
+
+from django import forms
+from django.contrib import admin, messages
+from django.db import models
+from django.db.models import QuerySet
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+
+from rps_site.api.validation import Field, validate
+from rps_site.api_errors import ApiError, ValidationFailed, VersionConflict
+from rps_site.sensitive import Secret
+from rps_site.vault import SecretVersionConflict, VaultUnavailable
+
+SERVICE_ERRORS = (ApiError, VersionConflict, VaultUnavailable, SecretVersionConflict)
+
+
+def admin_tenant(request: HttpRequest) -> str:
+    membership = getattr(request.user, "tenant_membership", None)
+    return membership.tenant_id if membership is not None else ""
+
+
+def secret_input(help_text: str) -> forms.CharField:
+    return forms.CharField(
+        required=False, strip=False, widget=forms.PasswordInput(render_value=False), help_text=help_text
+    )
+
+
+def service_error_text(error: Exception) -> str:
+    if isinstance(error, ApiError):
+        return error.message
+    if isinstance(error, VersionConflict):
+        return "The record was changed by someone else; reload it and try again."
+    if isinstance(error, VaultUnavailable):
+        return "The secret store is unavailable; nothing was changed."
+    return "A secret of this record changed concurrently; try again."
+
+
+class ApiValidatedForm(forms.ModelForm):
+    """A model form whose final word is the API's validation of `api_body()`."""
+
+    secret_fields: ClassVar[Mapping[str, str]] = {}  # form field -> API field
+    extra_secret_api_fields: ClassVar[tuple[str, ...]] = ()  # secrets api_body() adds itself
+    field_of: ClassVar[Mapping[str, str]] = {}  # API field -> form field
+    tenant_id: str = ""
+    service_data: dict[str, Any]
+
+    def api_body(self) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def api_chains(self) -> list[Field]:
+        raise NotImplementedError
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean()
+        if self.errors:
+            return cleaned
+        body = self.api_body()
+        for form_field, api_field in self.secret_fields.items():
+            if cleaned.get(form_field):
+                body[api_field] = cleaned[form_field]
+        secret_api_fields = [*self.secret_fields.values(), *self.extra_secret_api_fields]
+        try:
+            validate(self.api_chains(), body, secret_paths=secret_api_fields)
+        except ValidationFailed as failed:
+            for error in failed.errors:
+                field = self.field_of.get(error["path"], error["path"])
+                self.add_error(field if field in self.fields else None, error["msg"])
+            return cleaned
+        for api_field in secret_api_fields:
+            if isinstance(body.get(api_field), str) and body[api_field]:
+                body[api_field] = Secret(body[api_field])
+        if self.instance.pk:
+            body["version"] = str(self.instance.version)
+        self.service_data = body
+        return cleaned
+
+
+class ServiceBackedAdmin(admin.ModelAdmin):
+    """Saves and deletes through `create_service` / `update_service` / `delete_service`."""
+
+    create_service: ClassVar[Callable[..., models.Model]]
+    update_service: ClassVar[Callable[..., models.Model]]
+    delete_service: ClassVar[Callable[..., None]]
+    readonly_on_change: ClassVar[tuple[str, ...]] = ("name",)
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Any]:
+        queryset = super().get_queryset(request)
+        if request.user.is_superuser:
+            return queryset
+        return queryset.filter(tenant_id=admin_tenant(request))
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        fixed = tuple(super().get_readonly_fields(request, obj))
+        return fixed + self.readonly_on_change if obj is not None else fixed
+
+    def tenant_of(self, request: HttpRequest, obj: Any) -> str:
+        return obj.tenant_id if obj is not None and obj.pk else admin_tenant(request)
+
+    def get_form(self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any) -> Any:
+        form = super().get_form(request, obj, change=change, **kwargs)
+        form.tenant_id = self.tenant_of(request, obj)
+        return form
+
+    def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
+        service = type(self).update_service if change else type(self).create_service
+        saved = service(tenant_id=form.tenant_id, data=form.service_data)
+        for field in obj._meta.concrete_fields:
+            setattr(obj, field.attname, getattr(saved, field.attname))
+        obj._state.adding = False
+
+    def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
+        """The service wrote everything there is."""
+
+    def delete_model(self, request: HttpRequest, obj: Any) -> None:
+        type(self).delete_service(tenant_id=obj.tenant_id, name=obj.name)
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> None:
+        for obj in queryset:
+            self.delete_model(request, obj)
+
+    def changeform_view(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        try:
+            return super().changeform_view(request, *args, **kwargs)
+        except SERVICE_ERRORS as error:
+            self.message_user(request, service_error_text(error), level=messages.ERROR)
+            return HttpResponseRedirect(request.get_full_path())
+
+    def delete_view(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        try:
+            return super().delete_view(request, *args, **kwargs)
+        except SERVICE_ERRORS as error:
+            self.message_user(request, service_error_text(error), level=messages.ERROR)
+            return HttpResponseRedirect(request.get_full_path())
+
+    def changelist_view(self, request: HttpRequest, extra_context: Any = None) -> HttpResponse:
+        try:
+            return super().changelist_view(request, extra_context)
+        except SERVICE_ERRORS as error:  # a bulk delete
+            self.message_user(request, service_error_text(error), level=messages.ERROR)
+            return HttpResponseRedirect(request.get_full_path())
+
+    def construct_change_message(
+        self, request: HttpRequest, form: Any, formsets: Any, add: bool = False
+    ) -> list[dict[str, Any]]:
+        """The admin log names changed fields; secret inputs are left out altogether."""
+        message = super().construct_change_message(request, form, formsets, add)
+        secret_names = getattr(form, "secret_fields", {})
+        hidden = {str(form.fields[name].label or name) for name in secret_names if name in form.fields}
+        hidden |= {name.replace("_", " ").capitalize() for name in secret_names}
+        cleaned: list[dict[str, Any]] = []
+        for entry in message:
+            item: dict[str, Any] = {}
+            for action, details in entry.items():
+                if isinstance(details, dict) and "fields" in details:
+                    details = {**details, "fields": [name for name in details["fields"] if name not in hidden]}
+                item[action] = details
+            cleaned.append(item)
+        return cleaned
