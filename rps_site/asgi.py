@@ -1,4 +1,4 @@
-"""ASGI entry point: HTTP goes to Django (the device WebSocket route joins with activation)."""
+"""ASGI entry point: HTTP goes to Django, WebSockets (any path) to the device consumer."""
 
 import os
 
@@ -14,4 +14,6 @@ from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler  # noqa: 
 # The portal's CSS/JS come from the app itself unless a proxy or CDN serves STATIC_URL.
 http_application = ASGIStaticFilesHandler(django_application) if settings.SERVE_STATIC else django_application
 
-application = ProtocolTypeRouter({"http": http_application})
+from activation.routing import websocket_application  # noqa: E402
+
+application = ProtocolTypeRouter({"http": http_application, "websocket": websocket_application()})

@@ -26,7 +26,10 @@ def make_self_signed_certificate(directory: Path, *, hostnames: tuple[str, ...] 
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, hostnames[0])])
     now = datetime.datetime.now(datetime.UTC)
     alternative_names: list[x509.GeneralName] = [x509.DNSName(host) for host in hostnames]
-    alternative_names += [x509.IPAddress(ipaddress.ip_address("127.0.0.1")), x509.IPAddress(ipaddress.ip_address("::1"))]
+    alternative_names += [
+        x509.IPAddress(ipaddress.ip_address("127.0.0.1")),
+        x509.IPAddress(ipaddress.ip_address("::1")),
+    ]
     certificate = (
         x509.CertificateBuilder()
         .subject_name(name)

@@ -37,10 +37,14 @@ VAULT_TIMEOUT_SECONDS: float = env.float("RPS_VAULT_TIMEOUT", default=5.0)
 
 MPS_URL: str = env.str("RPS_MPS_URL", default="")
 EXPORT_VIA_JWT: bool = env.bool("RPS_EXPORT_VIA_JWT", default=False)
-DEVICE_TENANTS: list[str] = env.list("RPS_DEVICE_TENANTS", default=[""])
+# Comma-separated; an empty item is the default tenant: "" → [""], ",acme" → ["", "acme"].
+DEVICE_TENANTS: list[str] = [item.strip() for item in env.str("RPS_DEVICE_TENANTS", default="").split(",")]
 WSMAN_TIMEOUT: float = env.float("RPS_WSMAN_TIMEOUT", default=12.0)
 DELAY_TIMER: float = env.float("RPS_DELAY_TIMER", default=12.0)
 RETRY_DELAY: float = env.float("RPS_RETRY_DELAY", default=15.0)
+DEVICE_ALLOWED_ORIGINS: list[str] = env.list("RPS_DEVICE_ALLOWED_ORIGINS", default=[])
+DEVICE_ALLOW_PLAIN_WS: bool = env.bool("RPS_DEVICE_ALLOW_PLAIN_WS", default=False)
+DEVICE_CONNECTIONS_PER_MINUTE: int = env.int("RPS_DEVICE_CONNECTIONS_PER_MINUTE", default=600)
 TRUST_PROXY_SSL_HEADER: bool = env.bool("RPS_TRUST_PROXY_SSL_HEADER", default=False)
 
 
@@ -89,6 +93,7 @@ INSTALLED_APPS = [
     "rps_site",
     "profiles",
     "devices",
+    "activation",
 ]
 
 MIDDLEWARE = [

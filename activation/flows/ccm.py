@@ -63,7 +63,11 @@ async def activate_ccm(
             return result.fail("IPS_HostBasedSetupService.Get", CCM_FAILED, str(error))
         activated = state.current_control_mode == 1
         cause = f"CurrentControlMode {state.current_control_mode}"
-    except (AmtSessionError, WsmanFault, WsmanParseError) as error:
+    except WsmanFault as fault:
+        # A SOAP fault is AMT's definite refusal: the password never took effect.
+        await _forget_unused_password(secrets, plan, result)
+        return result.fail("IPS_HostBasedSetupService.Setup", CCM_FAILED, str(fault))
+    except (AmtSessionError, WsmanParseError) as error:
         return result.fail("IPS_HostBasedSetupService.Setup", CCM_FAILED, str(error))
     if not activated:
         await _forget_unused_password(secrets, plan, result)

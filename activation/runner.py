@@ -1,0 +1,302 @@
+"""One device connection's work, from its first message to its terminal message.
+
+The runner resolves the plan, runs the flow, records the run and each step in the device
+registry, and registers the device with MPS. Everything it does is inside one guard: whatever
+goes wrong ends only this session, with an `error` message naming the cause, and the failed step
+recorded. ORM and Vault calls run in worker threads (`thread_sensitive=False`) so that hundreds
+of sessions never queue behind one another.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from asgiref.sync import sync_to_async
+from django.conf import settings
+
+from activation import planning
+from activation.device_secrets import VaultDeviceSecrets
+from activation.flows.ccm import activate_ccm
+from activation.flows.deactivate import deactivate
+from activation.flows.ports import FlowResult, StepOutcome
+from activation.plan import ActivationMode, ActivationPlan
+from activation.protocol import (
+    ActivationStart,
+    ActivationStatus,
+    ClientMethod,
+    ConnectionReset,
+    DeviceRequest,
+    DeviceResponse,
+    PlainStatus,
+    ProtocolError,
+    error_message,
+    password_mismatch_text,
+    progress_message,
+    success_message,
+    validation_error_message,
+    wsman_message,
+)
+from activation.session import AmtSession, DeviceConnectionReset
+from activation.wsman import setup
+from devices import services as registry
+from devices.models import Device
+from devices.mps import MpsClient
+
+logger = logging.getLogger(__name__)
+
+Send = Callable[[str], Awaitable[None]]
+
+
+def in_thread(function: Callable[..., Any]) -> Callable[..., Awaitable[Any]]:
+    return sync_to_async(function, thread_sensitive=False)
+
+
+class SocketTransport:
+    """`DeviceTransport` over the WebSocket: one outstanding request at a time, in strict order.
+
+    An answer that arrives while nothing is outstanding (a late reply to a timed-out request, or
+    a replay) is dropped: nothing on the wire correlates an answer with its request.
+    """
+
+    def __init__(self, send: Send) -> None:
+        self._send = send
+        self._answers: asyncio.Queue[DeviceResponse | ConnectionReset] = asyncio.Queue()
+        self._awaiting = False
+        self.dropped_answers = 0
+
+    async def exchange(self, http_request: bytes, *, timeout: float) -> bytes:
+        while not self._answers.empty():
+            self._answers.get_nowait()
+        self._awaiting = True
+        try:
+            await self._send(wsman_message(http_request))
+            answer = await asyncio.wait_for(self._answers.get(), timeout)
+        finally:
+            self._awaiting = False
+        if isinstance(answer, ConnectionReset):
+            raise DeviceConnectionReset(answer.reason)
+        return answer.http_response
+
+    def deliver(self, message: DeviceResponse | ConnectionReset) -> None:
+        if not self._awaiting or not self._answers.empty():
+            self.dropped_answers += 1
+            logger.warning("dropped a device answer that no request was waiting for")
+            return
+        self._answers.put_nowait(message)
+
+
+@dataclass
+class SocketProgress:
+    send: Send
+    enabled: bool
+
+    async def report(self, text: str) -> None:
+        if self.enabled:
+            await self.send(progress_message(text))
+
+
+async def pause_for_delay_timer(_: float) -> None:
+    """The flows ask for upstream's 12 s; the operator's `RPS_DELAY_TIMER` decides."""
+    await asyncio.sleep(settings.DELAY_TIMER)
+
+
+def amt_session(transport: SocketTransport, request: DeviceRequest, *, username: str, password: Any) -> AmtSession:
+    return AmtSession(
+        transport,
+        device_guid=request.device_guid,
+        username=username,
+        password=password,
+        wsman_timeout=settings.WSMAN_TIMEOUT,
+        retry_delay=settings.RETRY_DELAY,
+    )
+
+
+def mps_device_record(plan: ActivationPlan, request: DeviceRequest, *, tags: list[str]) -> dict[str, Any]:
+    """The MPS registration body of §4.5 (no `mpsusername` key at all: correction 11)."""
+    now = datetime.now(UTC).isoformat().replace("+00:00", "Z")
+    payload = request.payload
+    record: dict[str, Any] = {
+        "guid": request.device_guid,
+        "hostname": payload.hostname,
+        "tags": tags,
+        "tenantId": plan.tenant_id,
+        "dnsSuffix": payload.fqdn,
+        "deviceInfo": {
+            "fwVersion": payload.ver,
+            "fwBuild": payload.build,
+            "fwSku": payload.sku,
+            "currentMode": str(int(payload.current_mode)),
+            "features": payload.features,
+            "ipAddress": payload.ip_configuration.ip_address if payload.ip_configuration else "",
+            "lastUpdated": now,
+        },
+    }
+    if payload.friendly_name:
+        record["friendlyName"] = payload.friendly_name
+    return record
+
+
+def profile_tags(tenant_id: str, profile_name: str) -> list[str]:
+    from profiles.models import Profile
+
+    profile = Profile.objects.filter(tenant_id=tenant_id, name=profile_name).only("tags").first()
+    return list(profile.tags or []) if profile is not None else []
+
+
+class DeviceSessionRunner:
+    """Runs one request; `terminal_message` is what the consumer sends last."""
+
+    def __init__(self, request: DeviceRequest, transport: SocketTransport, send: Send, *, client_address: str) -> None:
+        self.request = request
+        self.transport = transport
+        self.progress = SocketProgress(send, request.accepts_progress)
+        self.client_address = client_address
+        self.secrets = VaultDeviceSecrets()
+        self.mps = MpsClient.from_settings()
+        self.run: Any = None
+
+    async def execute(self) -> str:
+        try:
+            return await self._execute()
+        except asyncio.CancelledError:
+            await self._finish_quietly(False, "", "client disconnected")
+            raise
+        except ProtocolError as refused:
+            await self._finish_quietly(False, refused.client_text, refused.client_text)
+            return validation_error_message(refused)
+        except Exception as error:  # the guard: nothing escapes to other sessions
+            logger.exception("device session failed (%s)", type(error).__name__)
+            cause = f"internal error ({type(error).__name__})"
+            await self._finish_quietly(False, cause, cause)
+            return error_message(PlainStatus(f"Failed: {cause}"))
+
+    async def _execute(self) -> str:
+        request = self.request
+        payload = request.payload
+        self.run = await in_thread(registry.run_start)(
+            guid=request.device_guid,
+            tenant_id=request.tenant_id,
+            action=request.action.value,
+            profile_name=request.command.profile,
+            client_address=self.client_address,
+            hostname=payload.hostname,
+            dns_suffix=payload.fqdn,
+            amt_version=payload.ver,
+            amt_build=payload.build,
+            amt_sku=payload.sku,
+            control_mode=int(payload.current_mode),
+        )
+        if request.action is ClientMethod.ACTIVATE:
+            return await self._activate()
+        if request.action is ClientMethod.DEACTIVATE:
+            return await self._deactivate()
+        raise ProtocolError(f"Device {request.device_guid} {request.action.value} is not supported by this server yet.")
+
+    async def _activate(self) -> str:
+        request = self.request
+        try:
+            plan, start = await in_thread(planning.resolve_activation_plan)(request)
+        except ProtocolError as refused:
+            await self._record_steps([("resolve plan", StepOutcome.FAILURE, refused.client_text)])
+            raise
+        await self._record_steps(
+            [("resolve plan", StepOutcome.SUCCESS, f"{plan.mode.value} with profile {plan.profile_name}")]
+        )
+        if start is not ActivationStart.FROM_PRE_PROVISIONING:
+            raise ProtocolError(
+                f"Device {request.device_guid} is {start.value.rstrip('.')}; reconfiguring an activated device "
+                "is not supported by this server yet."
+            )
+        if plan.mode is not ActivationMode.CCM:
+            raise ProtocolError(
+                f"Device {request.device_guid} activation failed. Admin control mode is not available yet."
+            )
+        payload = request.payload
+        amt = amt_session(self.transport, request, username=payload.username, password=request.amt_password)
+        result = await activate_ccm(amt, plan, self.secrets, self.progress, pause=pause_for_delay_timer)
+        await self._record_flow(result)
+        if result.succeeded:
+            tags = await in_thread(profile_tags)(plan.tenant_id, plan.profile_name)
+            outcome = await self.mps.register_device(mps_device_record(plan, request, tags=tags))
+            await self._record_steps(
+                [("register with MPS", StepOutcome.SUCCESS if outcome.ok else StepOutcome.FAILURE, outcome.detail)]
+            )
+        return await self._conclude(
+            result,
+            device_status=Device.Status.ACTIVATED,
+            control_mode=1,
+            profile_name=plan.profile_name,
+            failure_status=Device.Status.FAILED,
+        )
+
+    async def _deactivate(self) -> str:
+        request = self.request
+        password = request.amt_password
+        if not request.command.force:
+            stored = await self.secrets.read_amt_password(request.device_guid)
+            if stored is None or password is None or stored.reveal() != password.reveal():
+                await self._record_steps(
+                    [("check stored password", StepOutcome.FAILURE, "password does not match Vault")]
+                )
+                raise ProtocolError(password_mismatch_text(request.device_guid))
+        amt = amt_session(self.transport, request, username=setup.ADMIN_USERNAME, password=password)
+        result = await deactivate(amt, request.device_guid, self.secrets)
+        await self._record_flow(result)
+        if result.succeeded:
+            outcome = await self.mps.delete_device(guid=request.device_guid, tenant_id=request.tenant_id)
+            await self._record_steps(
+                [("remove from MPS", StepOutcome.SUCCESS if outcome.ok else StepOutcome.FAILURE, outcome.detail)]
+            )
+        return await self._conclude(
+            result, device_status=Device.Status.DEACTIVATED, control_mode=0, profile_name="", failure_status=None
+        )
+
+    async def _conclude(
+        self,
+        result: FlowResult,
+        *,
+        device_status: str,
+        control_mode: int,
+        profile_name: str,
+        failure_status: str | None,
+    ) -> str:
+        status = result.status
+        failed_step = next(
+            (step for step in result.steps if step.outcome is StepOutcome.FAILURE and result.succeeded is False), None
+        )
+        await in_thread(registry.run_finish)(
+            run=self.run,
+            succeeded=result.succeeded,
+            status_message=status.status,
+            failure_cause=(f"{failed_step.name}: {failed_step.cause}" if failed_step else ""),
+            device_status=device_status if result.succeeded else failure_status,
+            control_mode=control_mode if result.succeeded else None,
+            profile_name=profile_name if result.succeeded else None,
+        )
+        ok = result.succeeded and not (isinstance(status, ActivationStatus) and status.any_component_failed)
+        return success_message(status) if ok else error_message(status)
+
+    async def _record_flow(self, result: FlowResult) -> None:
+        await self._record_steps([(step.name, step.outcome, step.cause) for step in result.steps])
+
+    async def _record_steps(self, steps: list[tuple[str, StepOutcome, str]]) -> None:
+        def record() -> None:
+            for name, outcome, detail in steps:
+                registry.run_step_record(run=self.run, name=name, outcome=outcome.value, detail=detail)
+
+        await in_thread(record)()
+
+    async def _finish_quietly(self, succeeded: bool, status: str, cause: str) -> None:
+        if self.run is None or self.run.finished_at is not None:
+            return
+        try:
+            await in_thread(registry.run_finish)(
+                run=self.run, succeeded=succeeded, status_message=status, failure_cause=cause
+            )
+        except Exception:
+            logger.exception("could not record the end of a device session")

@@ -1,0 +1,139 @@
+"""End-to-end: the app served by daphne over TLS (HTTPS + WSS), on its own PostgreSQL database,
+the session's OpenBao and a recording MPS, driven by amtsim's rpc-go-compatible client and
+virtual devices over real sockets."""
+
+from __future__ import annotations
+
+import os
+import secrets as random_source
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import jwt
+import pytest
+
+from rps_site.openbao_dev import DevVault, free_port
+from rps_site.serving import daphne_command, make_self_signed_certificate
+from tests.mps_recorder import MpsRecorder, running_mps_recorder
+
+ROOT = Path(__file__).resolve().parents[2]
+PG_SERVER = "postgres://postgres@127.0.0.1:5432"
+JWT_ISSUER = "e2e-issuer"
+
+
+@dataclass
+class RpsServer:
+    port: int
+    ca_file: Path
+    jwt_secret: str
+    mps: MpsRecorder
+    vault: DevVault
+    log_path: Path
+    database_url: str
+
+    @property
+    def wss_url(self) -> str:
+        return f"wss://127.0.0.1:{self.port}/activate"
+
+    def token(self, tenant_id: str = "") -> str:
+        claims = {"tenantId": tenant_id, "iss": JWT_ISSUER, "exp": int(time.time()) + 3600}
+        return jwt.encode(claims, self.jwt_secret, algorithm="HS256")
+
+    def api(self, tenant_id: str = "") -> httpx.Client:
+        return httpx.Client(
+            base_url=f"https://127.0.0.1:{self.port}/api/v1/admin",
+            verify=str(self.ca_file),
+            headers={"Authorization": f"Bearer {self.token(tenant_id)}"},
+            timeout=30,
+        )
+
+    def log_text(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+
+@pytest.fixture(scope="session")
+def rps_server(dev_vault: DevVault, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RpsServer]:
+    work = tmp_path_factory.mktemp("rps-e2e")
+    database = f"rps_e2e_{random_source.token_hex(4)}"
+    subprocess.run(["createdb", "-h", "127.0.0.1", "-U", "postgres", database], check=True)
+    certificate, key = make_self_signed_certificate(work / "tls")
+    port = free_port()
+    jwt_secret = random_source.token_urlsafe(48)
+    with running_mps_recorder() as mps:
+        environment = {
+            **{k: v for k, v in os.environ.items() if not k.startswith("RPS_")},
+            "DJANGO_SETTINGS_MODULE": "rps_site.settings",
+            "RPS_DEBUG": "false",
+            "RPS_SECRET_KEY": random_source.token_urlsafe(48),
+            "RPS_JWT_SECRET": jwt_secret,
+            "RPS_JWT_ISSUER": JWT_ISSUER,
+            "RPS_VAULT_ADDR": dev_vault.addr,
+            "RPS_VAULT_TOKEN": dev_vault.root_token,
+            "RPS_DATABASE_URL": f"{PG_SERVER}/{database}",
+            "RPS_ALLOWED_HOSTS": "127.0.0.1,localhost",
+            "RPS_MPS_URL": mps.url,
+            "RPS_DELAY_TIMER": "0",
+            "RPS_RETRY_DELAY": "0",
+            "RPS_WSMAN_TIMEOUT": "4",
+            "RPS_DEVICE_TENANTS": ",acme",
+            "RPS_LOG_LEVEL": "DEBUG",
+            "RPS_HSTS_SECONDS": "0",
+        }
+        subprocess.run(
+            [sys.executable, "manage.py", "migrate", "--noinput", "-v", "0"], env=environment, cwd=ROOT, check=True
+        )
+        log_path = work / "server.log"
+        with open(log_path, "wb") as log:
+            server = subprocess.Popen(
+                daphne_command(port=port, tls=(certificate, key)), env=environment, cwd=ROOT, stdout=log, stderr=log
+            )
+        rps = RpsServer(port, certificate, jwt_secret, mps, dev_vault, log_path, f"{PG_SERVER}/{database}")
+        try:
+            deadline = time.monotonic() + 60
+            while True:
+                try:
+                    with httpx.Client(verify=str(certificate)) as probe:
+                        if probe.get(f"https://127.0.0.1:{port}/api/v1/admin/version").status_code == 200:
+                            break
+                except httpx.HTTPError:
+                    pass
+                if time.monotonic() > deadline or server.poll() is not None:
+                    raise RuntimeError("the e2e server did not start:\n" + log_path.read_text(errors="replace"))
+                time.sleep(0.2)
+            yield rps
+        finally:
+            server.terminate()
+            try:
+                server.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                server.kill()
+            subprocess.run(
+                ["dropdb", "-h", "127.0.0.1", "-U", "postgres", "--if-exists", "--force", database], check=False
+            )
+
+
+def unique(prefix: str) -> str:
+    return f"{prefix}{random_source.token_hex(5)}"
+
+
+def create_ccm_profile(rps: RpsServer, *, tenant_id: str = "", **overrides: Any) -> str:
+    name = unique("ccm")
+    body = {
+        "profileName": name,
+        "activation": "ccmactivate",
+        "generateRandomPassword": True,
+        "generateRandomMEBxPassword": False,
+        "dhcpEnabled": True,
+        "tags": ["e2e"],
+        **overrides,
+    }
+    with rps.api(tenant_id) as api:
+        response = api.post("/profiles", json=body)
+    assert response.status_code == 201, response.text
+    return name
