@@ -120,7 +120,7 @@ class ProfileExport(APIView):
 
 urlpatterns: list[URLPattern] = [
     re_path(r"^profiles/?$", ProfileCollection.as_view(), name="profiles"),
-    re_path(r"^profiles/export/(?P<name>[^/]+)/?$", ProfileExport.as_view(), name="profile-export"),
+    re_path(r"^profiles/export/(?P<name>.+?)/?$", ProfileExport.as_view(), name="profile-export"),
     # Upstream's name rule admits `/`; such a name is reachable percent-encoded.
     re_path(r"^profiles/(?P<name>.+?)/?$", ProfileItem.as_view(), name="profile"),
 ]
