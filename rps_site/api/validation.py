@@ -64,6 +64,38 @@ def js_truthy(value: Any) -> bool:
 
 
 INTEGER_TEXT = re.compile(r"[+-]?[0-9]+\Z")
+VARIATION_SELECTORS = re.compile("[\ufe0e\ufe0f]")
+
+
+def js_regex(pattern: str) -> re.Pattern[str]:
+    """Compile a JavaScript RegExp source (no flags) with JavaScript's meaning in Python.
+
+    A bare `$` ends the input only (Python's also matches before a final newline, so
+    `^[a-z]+$` would accept "abc\\n"), and `\\d`, `\\w`, `\\b` are ASCII as in JavaScript.
+    """
+    translated: list[str] = []
+    in_class = escaped = False
+    for char in pattern:
+        if escaped:
+            translated.append(char)
+            escaped = False
+        elif char == "\\":
+            translated.append(char)
+            escaped = True
+        elif in_class:
+            translated.append(char)
+            in_class = char != "]"
+        elif char == "[":
+            translated.append(char)
+            in_class = True
+        else:
+            translated.append(r"\Z" if char == "$" else char)
+    return re.compile("".join(translated), re.ASCII)
+
+
+def js_length(text: str) -> int:
+    """validator.js `isLength`: astral characters count once, variation selectors not at all."""
+    return len(text) - len(VARIATION_SELECTORS.findall(text))
 
 
 def is_int_text(text: str, *, minimum: int | None = None, maximum: int | None = None) -> bool:
@@ -126,11 +158,16 @@ class Field:
         return self.check(lambda text: len(text) == 0, message)
 
     def matches(self, pattern: str | re.Pattern[str], message: str | None = None) -> Field:
-        regex = re.compile(pattern) if isinstance(pattern, str) else pattern
+        """A pattern given as text is read as a JavaScript RegExp without flags (`js_regex`)."""
+        regex = js_regex(pattern) if isinstance(pattern, str) else pattern
         return self.check(lambda text: regex.search(text) is not None, message)
 
     def is_length(self, *, minimum: int = 0, maximum: int | None = None, message: str | None = None) -> Field:
-        return self.check(lambda text: minimum <= len(text) and (maximum is None or len(text) <= maximum), message)
+        def within(text: str) -> bool:
+            length = js_length(text)
+            return minimum <= length and (maximum is None or length <= maximum)
+
+        return self.check(within, message)
 
     def is_in(self, allowed: Iterable[Any], message: str | None = None) -> Field:
         allowed_texts = {js_string(item) for item in allowed}
@@ -159,11 +196,15 @@ class Field:
     # --- running ------------------------------------------------------------------------------
     def run(self, body: MutableMapping[str, Any], errors: list[dict[str, Any]]) -> None:
         value = body.get(self.path, MISSING) if self.location == "body" else body.get(self.path, MISSING)
+        # `optional()` marks the whole chain in express-validator, wherever it is written: before
+        # each step, a value it accepts as absent ends the chain.
+        optional = [step for step in self.steps if step.kind == "optional"]
         for step in self.steps:
+            if any(marker.run(value) for marker in optional):
+                return
             if step.kind == "optional":
-                if step.run(value):
-                    return
-            elif step.kind == "default":
+                continue
+            if step.kind == "default":
                 value = step.run(value)
                 body[self.path] = value
             elif step.kind == "if":
