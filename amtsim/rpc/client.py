@@ -198,6 +198,7 @@ class RpcSession:
     ssl_context: ssl.SSLContext | None = None
     first_byte_timeout: float = FIRST_BYTE_TIMEOUT
     port_switch_max_delay: float = 60.0
+    tunnel_first_byte_timeout: float = TUNNEL_FIRST_BYTE_TIMEOUT
     tunnel_port: int | None = None  # set once the relay is in TLS-tunnel mode
     _tunnel: tuple[asyncio.StreamReader, asyncio.StreamWriter] | None = None
     result: RpcResult = field(default_factory=lambda: RpcResult(exit_code=2, outcome=None))
@@ -332,7 +333,7 @@ class RpcSession:
             reader, writer = self._tunnel or await self._open_tunnel()
             writer.write(data)
             await writer.drain()
-            answer, closed = await _read_round(reader, TUNNEL_FIRST_BYTE_TIMEOUT)
+            answer, closed = await _read_round(reader, self.tunnel_first_byte_timeout)
         except (OSError, TimeoutError):
             await self._close_tunnel()
             await websocket.send(client_message("connection_reset", _b64(b"lms_error")))
@@ -384,6 +385,7 @@ async def run_rpc(
     heci: HeciSource | None = None,
     link: DeviceLink | None = None,
     first_byte_timeout: float = FIRST_BYTE_TIMEOUT,
+    tunnel_first_byte_timeout: float = TUNNEL_FIRST_BYTE_TIMEOUT,
     port_switch_max_delay: float = 60.0,
 ) -> RpcResult:
     """Run one rpc-go command line against a device. Never raises for protocol outcomes.
@@ -406,6 +408,7 @@ async def run_rpc(
         link=link,
         ssl_context=websocket_ssl_context(command),
         first_byte_timeout=first_byte_timeout,
+        tunnel_first_byte_timeout=tunnel_first_byte_timeout,
         port_switch_max_delay=port_switch_max_delay,
     )
     return await session.run()

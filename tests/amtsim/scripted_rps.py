@@ -117,3 +117,75 @@ async def scripted_rps(script: Script, *, ssl_context: Any = None) -> AsyncItera
         port = next(iter(server.sockets)).getsockname()[1]
         rps.url = f"{'wss' if ssl_context else 'ws'}://127.0.0.1:{port}/activate"
         yield rps
+
+
+def http_response_complete(data: bytes) -> bool:
+    head, separator, body = data.partition(b"\r\n\r\n")
+    if not separator:
+        return False
+    headers = head.lower()
+    if b"transfer-encoding: chunked" in headers:
+        return body.endswith(b"0\r\n\r\n")
+    for line in headers.split(b"\r\n"):
+        if line.startswith(b"content-length:"):
+            return len(body) >= int(line.split(b":", 1)[1])
+    return False
+
+
+@dataclass
+class TunnelledTls:
+    """RPS's side of §5: a TLS client whose network is the WebSocket (ssl.MemoryBIO)."""
+
+    conversation: RpsConversation
+    context: Any
+    incoming: Any = None
+    outgoing: Any = None
+    tls: Any = None
+    resets: int = 0
+
+    async def open(self) -> None:
+        import ssl
+
+        self.incoming, self.outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
+        self.tls = self.context.wrap_bio(self.incoming, self.outgoing, server_side=False)
+        while True:
+            try:
+                self.tls.do_handshake()
+                break
+            except ssl.SSLWantReadError:
+                await self._flush_and_receive()
+        await self._flush()
+
+    async def _flush(self) -> bool:
+        data = self.outgoing.read()
+        if data:
+            await self.conversation.websocket.send(server_message("tls_data", payload=base64.b64encode(data).decode()))
+        return bool(data)
+
+    async def _flush_and_receive(self) -> None:
+        await self._flush()
+        message = await self.conversation.receive(5.0)
+        if message is None:
+            raise TimeoutError("no tls_data from the client")
+        if message["method"] == "connection_reset":
+            self.resets += 1
+            raise ConnectionResetError(base64.b64decode(message["payload"]).decode())
+        assert message["method"] == "tls_data", message
+        self.incoming.write(base64.b64decode(message["payload"]))
+
+    async def exchange(self, request: bytes) -> bytes:
+        import ssl
+
+        self.tls.write(request)
+        response = bytearray()
+        while not http_response_complete(bytes(response)):
+            try:
+                response += self.tls.read(65536)
+            except ssl.SSLWantReadError:
+                await self._flush_and_receive()
+            except ssl.SSLZeroReturnError:
+                break
+        return bytes(response)
+
+    def peer_leaf(self) -> bytes:
+        return self.tls.getpeercert(binary_form=True)
