@@ -23,6 +23,10 @@ class DeviceSecretsPort(Protocol):
     async def promote_pending(self, guid: str) -> None:
         """The device confirmed the pending password: it becomes `AMT_PASSWORD`."""
 
+    async def write_mebx_password(self, guid: str, mebx_password: Secret) -> None:
+        """An activated device gets a new MEBx password (reconfiguration, CCM→ACM upgrade): set
+        `MEBX_PASSWORD`, keeping the other keys. Called before SetMEBxPassword."""
+
     async def destroy(self, guid: str) -> None:
         """Delete every version of the device's secret."""
 
