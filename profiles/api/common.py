@@ -3,7 +3,6 @@ JS-compatible regexes and the list envelope. No business logic lives here."""
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
@@ -14,6 +13,7 @@ from rest_framework.response import Response
 
 from rps_site.api.paging import Page, page_from_query, paged_body
 from rps_site.api.validation import MISSING
+from rps_site.api.validation import js_regex as js_regex  # re-exported for the resource modules
 from rps_site.api.validation import js_string as builtin_js_string
 from rps_site.api_errors import ApiError
 from rps_site.sensitive import Secret
@@ -29,12 +29,6 @@ def json_body(request: Request) -> dict[str, Any]:
     if hasattr(data, "dict") and not data:  # an empty QueryDict: no body at all
         return {}
     raise ApiError(NOT_AN_OBJECT, error="Bad Request")
-
-
-def js_regex(pattern: str, flags: int = 0) -> re.Pattern[str]:
-    """A JavaScript regex without flags: `$` is the end of input only (Python's also matches
-    before a final newline), and `\\d`/`\\w` are ASCII."""
-    return re.compile(pattern.replace("$", r"\Z"), flags | re.ASCII)
 
 
 def row_of(obj: Any, columns: Iterable[str]) -> dict[str, Any]:
