@@ -36,7 +36,7 @@ async def ccm_activation(rps: RpsConversation) -> None:
             NetAdminPassEncryptionType="2", NetworkAdminPassword=admin_password_hash(realm=realm, password=CCM_PASSWORD)
         ),
     )
-    answer = await rps.call(setup, timeout=2.0)
+    answer = await rps.call(setup, timeout=1.0)
     if answer is None or answer.find("ReturnValue") != "0":
         await rps.finish("error", {"Status": "Failed to activate in client control mode."})
         return
