@@ -151,7 +151,7 @@ def update_chains() -> list[Field]:
 
 
 class CiraConfigCollection(APIView):
-    @schema("ciraconfigs")
+    @schema("ciraconfigs", operation_id="ciraconfigs_list")
     def get(self, request: Request) -> Response:
         tenant_id = request_tenant(request)
         return list_response(

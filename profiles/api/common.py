@@ -81,10 +81,11 @@ def reveal_secrets(body: Mapping[str, Any], secret_fields: Iterable[str]) -> dic
     return wrapped
 
 
-def schema(tag: str, *, status: int = 200, body: bool = False) -> Any:
+def schema(tag: str, *, status: int = 200, body: bool = False, operation_id: str | None = None) -> Any:
     """A cheap OpenAPI annotation: these endpoints take and give upstream's plain JSON."""
     return extend_schema(
         tags=[tag],
+        operation_id=operation_id,
         request=OpenApiTypes.OBJECT if body else None,
         responses={status: OpenApiTypes.OBJECT if status != 204 else None},
     )

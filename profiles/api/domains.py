@@ -72,7 +72,7 @@ def update_chains() -> list[Field]:
 
 
 class DomainCollection(APIView):
-    @schema("domains")
+    @schema("domains", operation_id="domains_list")
     def get(self, request: Request) -> Response:
         tenant_id = request_tenant(request)
         return list_response(

@@ -89,7 +89,7 @@ def chains(*, with_version: bool) -> list[Field]:
 
 
 class Ieee8021xConfigCollection(APIView):
-    @schema("ieee8021xconfigs")
+    @schema("ieee8021xconfigs", operation_id="ieee8021xconfigs_list")
     def get(self, request: Request) -> Response:
         tenant_id = request_tenant(request)
         return list_response(

@@ -86,7 +86,7 @@ def create_chains() -> list[Field]:
 
 
 class ProxyConfigCollection(APIView):
-    @schema("proxyconfigs")
+    @schema("proxyconfigs", operation_id="proxyconfigs_list")
     def get(self, request: Request) -> Response:
         tenant_id = request_tenant(request)
         return list_response(

@@ -117,7 +117,7 @@ def chains(tenant_id: str, *, with_version: bool) -> list[Field]:
 
 
 class WirelessConfigCollection(APIView):
-    @schema("wirelessconfigs")
+    @schema("wirelessconfigs", operation_id="wirelessconfigs_list")
     def get(self, request: Request) -> Response:
         tenant_id = request_tenant(request)
         page = page_from_query(request.query_params)
