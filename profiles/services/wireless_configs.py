@@ -20,7 +20,7 @@ from rps_site.api_errors import (
     VersionConflict,
 )
 from rps_site.sensitive import Secret
-from rps_site.vault import atomic_with_secrets
+from rps_site.vault import atomic_with_secrets, secret_store
 
 PSK_PASSPHRASE = "PSK_PASSPHRASE"
 
@@ -109,7 +109,8 @@ def wireless_config_update(*, tenant_id: str, data: Mapping[str, Any]) -> Wirele
             raise _operation_failed(name) from None
         if not updated:
             raise VersionConflict(wireless_config_record_of(config), str(config.version))
-        if passphrase:
+        linked_id = columns.get("ieee8021x_config_id", config.ieee8021x_config_id)
+        if passphrase and linked_id is None:
             secrets.replace(config.secret_path, {PSK_PASSPHRASE: passphrase})
     return WirelessConfig.objects.select_related("ieee8021x_config").get(pk=config.pk)
 
@@ -121,5 +122,6 @@ def wireless_config_delete(*, tenant_id: str, name: str) -> None:
             raise wireless_config_not_found(name)
         if config.profile_links.exists():
             raise ForeignKeyViolation(f"Wireless profile: {name} is associated with an AMT Profile.")
+        secret_store().read(config.secret_path)  # Vault down: 503 before anything is deleted
         config.delete()
         secrets.destroy(config.secret_path)

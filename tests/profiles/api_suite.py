@@ -292,3 +292,23 @@ class ApiResourceSuite:
         finally:
             own.stop()
             secret_store.cache_clear()
+
+    def test_vault_unavailable_on_delete_is_503_and_keeps_the_record(
+        self, api: APIClient, created: Any, settings: Any
+    ) -> None:
+        if not self.secret_fields:
+            pytest.skip("this resource keeps no secret")
+        from rps_site.openbao_dev import start_dev_vault
+        from rps_site.vault import secret_store
+
+        name, _, record = created
+        own = start_dev_vault()
+        try:
+            settings.VAULT_ADDR, settings.VAULT_TOKEN = own.addr, own.root_token
+            secret_store.cache_clear()
+            own.stop()
+            assert api.delete(self.item_url(name)).status_code == 503
+        finally:
+            own.stop()
+            secret_store.cache_clear()
+        assert api.get(self.item_url(name)).status_code == 200
