@@ -29,6 +29,7 @@ from rps_site.sensitive import Secret
 
 ETHERNET_PORT_SETTINGS_URI: Final = amt_resource("AMT_EthernetPortSettings")
 IEEE8021X_SETTINGS_URI: Final = ips_resource("IPS_IEEE8021xSettings")
+CIM_IEEE8021X_SETTINGS_URI: Final = cim_resource("CIM_IEEE8021xSettings")
 WIFI_ENDPOINT_SETTINGS_URI: Final = cim_resource("CIM_WiFiEndpointSettings")
 WIFI_ENDPOINT_URI: Final = cim_resource("CIM_WiFiEndpoint")
 WIFI_PORT_URI: Final = cim_resource("CIM_WiFiPort")
@@ -327,6 +328,20 @@ class WifiEncryption(IntEnum):
     CCMP = 4
 
 
+PEAP_MSCHAPV2: Final = 2  # IEEE 802.1X AuthenticationProtocol (0 = EAP-TLS)
+
+
+@dataclass(frozen=True)
+class WifiIeee8021x:
+    """The `IEEE8021xSettingsInput` of an 802.1X Wi-Fi profile (PEAP-MSCHAPv2 carries a password)."""
+
+    name: str
+    authentication_protocol: int
+    username: str
+    password: Secret | None = None
+    roaming_identity: str = ""
+
+
 @dataclass(frozen=True)
 class WifiProfile:
     name: str
@@ -335,10 +350,12 @@ class WifiProfile:
     authentication: WifiAuthentication
     encryption: WifiEncryption
     psk_passphrase: Secret | None = None
+    ieee8021x: WifiIeee8021x | None = None
 
 
 def add_wifi_settings(profile: WifiProfile) -> WsmanCall[MethodResult]:
-    """§4.7.4 step 4 (PSK profiles; 802.1X Wi-Fi needs the Enterprise Assistant, not built)."""
+    """§4.7.4 step 4. An 802.1X profile also carries `IEEE8021xSettingsInput`; EAP-TLS would add
+    `ClientCredential`/`CACredential` references from the Enterprise Assistant (not built)."""
     settings: list[tuple[str, PropertyValue]] = [
         ("ElementName", profile.name),
         ("InstanceID", f"Intel(r) AMT:WiFi Endpoint Settings {profile.name}"),
@@ -349,18 +366,31 @@ def add_wifi_settings(profile: WifiProfile) -> WsmanCall[MethodResult]:
     ]
     if profile.psk_passphrase is not None:
         settings.append(("PSKPassPhrase", profile.psk_passphrase.reveal()))
-    request = method_request(
-        WIFI_PORT_CONFIGURATION_SERVICE_URI,
-        "AddWiFiSettings",
-        [
-            (
-                "WiFiEndpoint",
-                EndpointReference(WIFI_ENDPOINT_URI, (Selector("Name", "WiFi Endpoint 0"),), address="/wsman"),
-            ),
-            ("WiFiEndpointSettingsInput", EmbeddedInstance(WIFI_ENDPOINT_SETTINGS_URI, tuple(settings))),
-        ],
-    )
+    parameters: list[tuple[str, PropertyValue | EmbeddedInstance]] = [
+        (
+            "WiFiEndpoint",
+            EndpointReference(WIFI_ENDPOINT_URI, (Selector("Name", "WiFi Endpoint 0"),), address="/wsman"),
+        ),
+        ("WiFiEndpointSettingsInput", EmbeddedInstance(WIFI_ENDPOINT_SETTINGS_URI, tuple(settings))),
+    ]
+    if profile.ieee8021x is not None:
+        parameters.append(("IEEE8021xSettingsInput", _wifi_ieee8021x_input(profile.ieee8021x)))
+    request = method_request(WIFI_PORT_CONFIGURATION_SERVICE_URI, "AddWiFiSettings", parameters)
     return method_call("AMT_WiFiPortConfigurationService.AddWiFiSettings", request, "AddWiFiSettings")
+
+
+def _wifi_ieee8021x_input(settings: WifiIeee8021x) -> EmbeddedInstance:
+    properties: list[tuple[str, PropertyValue]] = [
+        ("ElementName", settings.name),
+        ("InstanceID", f"Intel(r) AMT:IEEE 802.1x Settings {settings.name}"),
+        ("AuthenticationProtocol", str(settings.authentication_protocol)),
+    ]
+    if settings.roaming_identity:
+        properties.append(("RoamingIdentity", settings.roaming_identity))
+    properties.append(("Username", settings.username))
+    if settings.password is not None and settings.authentication_protocol == PEAP_MSCHAPV2:
+        properties.append(("Password", settings.password.reveal()))
+    return EmbeddedInstance(CIM_IEEE8021X_SETTINGS_URI, tuple(properties))
 
 
 # ---------------------------------------------------------------------------------------------
