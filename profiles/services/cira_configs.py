@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from django.db import IntegrityError
+from django.db import DataError, IntegrityError
 
 from profiles.models import CiraConfig
 from profiles.selectors.cira_configs import cira_config_record_of
@@ -58,6 +58,8 @@ def cira_config_create(*, tenant_id: str, data: Mapping[str, Any]) -> CiraConfig
                 secrets.create(config.secret_path, {MPS_PASSWORD: password})
     except IntegrityError:
         raise UniqueKeyViolation(f"CIRA Config {name} already exists.") from None
+    except DataError:
+        raise ApiError(f"Operation failed: {name}") from None
     return config
 
 
@@ -77,7 +79,7 @@ def cira_config_update(*, tenant_id: str, data: Mapping[str, Any]) -> CiraConfig
                 raise VersionConflict(cira_config_record_of(config), str(config.version))
             if password:
                 secrets.replace(config.secret_path, {MPS_PASSWORD: password})
-    except IntegrityError:
+    except (IntegrityError, DataError):
         raise ApiError(f"Operation failed: {name}") from None
     config.refresh_from_db()
     return config

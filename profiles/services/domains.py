@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from django.db import IntegrityError
+from django.db import DataError, IntegrityError
 
 from profiles import pfx
 from profiles.models import Domain
@@ -50,6 +50,8 @@ def domain_create(*, tenant_id: str, data: Mapping[str, Any]) -> Domain:
             secrets.create(domain.secret_path, {CERT: certificate, CERT_PASSWORD: password})
     except IntegrityError:
         raise duplicate_domain(name) from None
+    except DataError:
+        raise ApiError(f"Operation failed: {name}") from None
     return domain
 
 
@@ -94,6 +96,8 @@ def domain_update(*, tenant_id: str, data: Mapping[str, Any]) -> Domain:
                 secrets.replace(domain.secret_path, values)
     except IntegrityError:
         raise duplicate_domain(name) from None
+    except DataError:
+        raise ApiError(f"Operation failed: {name}") from None
     domain.refresh_from_db()
     return domain
 

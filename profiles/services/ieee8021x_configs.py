@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from django.db import IntegrityError, transaction
+from django.db import DataError, IntegrityError, transaction
 
 from profiles.models import Ieee8021xConfig
 from profiles.selectors.ieee8021x_configs import ieee8021x_config_record_of
@@ -77,6 +77,8 @@ def ieee8021x_config_create(*, tenant_id: str, data: Mapping[str, Any]) -> Ieee8
                 secrets.create(config.secret_path, {PASSWORD: password})
     except IntegrityError:
         raise UniqueKeyViolation(f"802.1x config: {name} already exists") from None
+    except DataError:
+        raise ApiError(f"802.1x insertion failed for {name}") from None
     return config
 
 
@@ -95,7 +97,7 @@ def ieee8021x_config_update(*, tenant_id: str, data: Mapping[str, Any]) -> Ieee8
                 updated = Ieee8021xConfig.objects.filter(
                     pk=config.pk, version=parse_version(data.get("version"))
                 ).update(version=next_version(), **columns)
-        except (TypeError, ValueError, IntegrityError):
+        except (TypeError, ValueError, IntegrityError, DataError):
             raise ApiError(f"Operation failed: {name}") from None
         if not updated:
             raise VersionConflict(ieee8021x_config_record_of(config), str(config.version))

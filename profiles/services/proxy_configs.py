@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from django.db import IntegrityError, transaction
+from django.db import DataError, IntegrityError, transaction
 
 from profiles.api.common import js_regex
 from profiles.models import ProxyConfig
@@ -43,15 +43,18 @@ def proxy_config_create(*, tenant_id: str, data: Mapping[str, Any]) -> ProxyConf
     name = js_string(data["name"])
     address = js_string(data["address"])
     try:
-        return ProxyConfig.objects.create(
-            tenant_id=tenant_id,
-            name=name,
-            address=address,
-            info_format=info_format(address),
-            port=int(js_string(data["port"])),
-            network_dns_suffix=js_string(data["networkDnsSuffix"]),
-            version=next_version(),
-        )
+        with transaction.atomic():
+            return ProxyConfig.objects.create(
+                tenant_id=tenant_id,
+                name=name,
+                address=address,
+                info_format=info_format(address),
+                port=int(js_string(data["port"])),
+                network_dns_suffix=js_string(data["networkDnsSuffix"]),
+                version=next_version(),
+            )
+    except DataError:
+        raise ApiError(f"Operation failed for Proxy profile: {name}") from None
     except IntegrityError:
         # Upstream names the new proxy even when the clash is on address and port (Q20).
         raise UniqueKeyViolation(f"Proxy profile {name} already exists") from None
@@ -75,7 +78,7 @@ def proxy_config_update(*, tenant_id: str, data: Mapping[str, Any]) -> ProxyConf
         try:
             with transaction.atomic():
                 config.save()
-        except IntegrityError:
+        except (IntegrityError, DataError):
             raise ApiError(f"Operation failed for Proxy profile: {name}") from None
     return config
 

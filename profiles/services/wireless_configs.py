@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from django.db import IntegrityError, transaction
+from django.db import DataError, IntegrityError, transaction
 
 from profiles.models import WirelessConfig
 from profiles.selectors.wireless_configs import ieee8021x_config_for_wireless, wireless_config_record_of
@@ -80,6 +80,8 @@ def wireless_config_create(*, tenant_id: str, data: Mapping[str, Any]) -> Wirele
                 secrets.create(config.secret_path, {PSK_PASSPHRASE: passphrase})
     except IntegrityError:
         raise UniqueKeyViolation(f"Wireless profile {name} already exists") from None
+    except DataError:
+        raise _operation_failed(name) from None
     return config
 
 
@@ -105,7 +107,7 @@ def wireless_config_update(*, tenant_id: str, data: Mapping[str, Any]) -> Wirele
                 updated = WirelessConfig.objects.filter(pk=config.pk, version=version).update(
                     version=next_version(), **columns
                 )
-        except IntegrityError:
+        except (IntegrityError, DataError):
             raise _operation_failed(name) from None
         if not updated:
             raise VersionConflict(wireless_config_record_of(config), str(config.version))

@@ -189,3 +189,11 @@ def test_admin_pages_render(admin_client_: Any, model: str) -> None:
     assert admin_client_.get(f"/admin/profiles/{model}/").status_code == 200
     assert admin_client_.get(f"/admin/profiles/{model}/?q=x").status_code == 200
     assert admin_client_.get(f"/admin/profiles/{model}/add/").status_code == 200
+
+
+def test_values_too_long_for_the_database_are_a_clear_400(api: APIClient) -> None:
+    name = unique_name()
+    body = cira_body(name, serverAddressFormat=4, mpsServerAddress="1::1" + "f" * 300)
+    response = api.post(URL, body, format="json")
+    assert response.status_code == 400
+    assert response.json() == {"error": "Error", "message": f"Operation failed: {name}"}

@@ -261,3 +261,10 @@ def test_admin_shows_a_non_superuser_only_their_tenant(vault: SecretStore, db: N
 
     names = [domain.name for domain in DomainAdmin(Domain, django_admin.site).get_queryset(request)]
     assert names == ["mine"]
+
+
+def test_values_too_long_for_the_database_are_a_clear_400(api: APIClient) -> None:
+    name = "d" * 300
+    response = api.post(URL, domain_body(name, domainSuffix="x.example.com"), format="json")
+    assert response.status_code == 400
+    assert response.json() == {"error": "Error", "message": f"Operation failed: {name}"}

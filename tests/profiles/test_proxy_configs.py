@@ -82,3 +82,10 @@ def test_patch_without_a_name_is_404_undefined(api: APIClient) -> None:
         "error": "Not Found",
         "message": "Proxy profile undefined Not Found",
     }
+
+
+def test_values_too_long_for_the_database_are_a_clear_400(api: APIClient) -> None:
+    name = unique_name()
+    response = api.post(URL, proxy_body(name, address="ab." * 100 + "com"), format="json")
+    assert response.status_code == 400
+    assert response.json() == {"error": "Error", "message": f"Operation failed for Proxy profile: {name}"}
