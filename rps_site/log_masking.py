@@ -40,9 +40,11 @@ _PATTERNS = (
     re.compile(rf"""(["']?(?:{_KEY_ALTERNATION})["']?\s*[:=]\s*)(["'])(?:\\.|(?!\2).)*\2""", re.IGNORECASE),
     re.compile(rf"""(\b(?:{_KEY_ALTERNATION})\s*[:=]\s*)(?!["'])(\S+)""", re.IGNORECASE),
 )
+_BEARER = re.compile(r"(\bBearer\s+)[A-Za-z0-9._~+/=-]+", re.IGNORECASE)
 
 
 def mask_sensitive(text: str) -> str:
+    text = _BEARER.sub(lambda m: f"{m.group(1)}{MASK}", text)
     text = _PATTERNS[0].sub(lambda m: f"{m.group(1)}{m.group(2)}{MASK}{m.group(2)}", text)
     return _PATTERNS[1].sub(lambda m: f"{m.group(1)}{MASK}", text)
 
