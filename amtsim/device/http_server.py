@@ -98,7 +98,7 @@ def chunk_body(body: bytes, chunk_size: int = CHUNK_SIZE) -> bytes:
     return b"".join(parts) + b"0\r\n\r\n"
 
 
-def encode_answer(answer: DeviceAnswer, *, amt_version: str, request_wants_close: bool) -> bytes:
+def encode_answer(answer: DeviceAnswer, *, amt_version: str) -> bytes:
     server = f"Intel(R) Active Management Technology {amt_version}"
     status_line = f"HTTP/1.1 {answer.status} {REASONS.get(answer.status, 'Error')}\r\n"
     if answer.challenge is not None:
@@ -123,7 +123,8 @@ def encode_answer(answer: DeviceAnswer, *, amt_version: str, request_wants_close
     else:
         headers.append(f"Content-Length: {len(answer.body)}")
         payload = answer.body
-    if answer.close or request_wants_close:
+    if answer.close:
+        # Faults announce the close; a 200 does not, AMT just closes when asked to.
         headers.append("Connection: close")
     return (status_line + "\r\n".join(headers) + "\r\n\r\n").encode() + payload
 
@@ -188,11 +189,7 @@ class AmtHttpService:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(reader.read(), answer.hold_seconds)
                 return
-            writer.write(
-                encode_answer(
-                    answer, amt_version=self.device.identity.amt_version, request_wants_close=request.wants_close
-                )
-            )
+            writer.write(encode_answer(answer, amt_version=self.device.identity.amt_version))
             await writer.drain()
             if answer.close or request.wants_close:
                 return

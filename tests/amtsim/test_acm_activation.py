@@ -12,6 +12,7 @@ from amtsim import ControlMode, DeviceIdentity, VirtualAmtDevice, serve_device
 from amtsim.digest import admin_password_hash
 from amtsim.pki import ProvisioningChain, make_provisioning_chain
 from tests.amtsim.rps_double import DirectWsman, b64, get, method, params
+from tests.amtsim.test_fixture_shapes import InProcessRps
 
 PASSWORD = "Adm1n!Passw0rd"
 
@@ -218,3 +219,19 @@ async def test_upgrade_client_to_admin(chain: ProvisioningChain) -> None:
         assert (await rps.call(upgrade)).find("ReturnValue") == "0"
     assert device.state.control_mode is ControlMode.ACM
     assert device.state.admin_password_matches(PASSWORD)
+
+
+async def test_tls_enforced_device_refuses_admin_setup(chain: ProvisioningChain) -> None:
+    """AMT 19+ is activated CCM first and upgraded later (§5.5); AdminSetup is refused."""
+    device = _device(chain, amt_version="19.0.5")
+    rps = InProcessRps(device, "$$OsAdmin", device.identity.local_system_password)
+    firmware_nonce = base64.b64decode(rps.value(get("IPS_HostBasedSetupService"), "ConfigurationNonce"))
+    ders = chain.ders()
+    for index, der in enumerate(ders):
+        assert rps.value(_add_cert(der, leaf=index == 0, root=index == len(ders) - 1), "ReturnValue") == "0"
+    mc_nonce = secrets.token_bytes(20)
+    answer = rps.value(
+        _admin_setup(device.state.realm, mc_nonce, chain.sign_nonces(firmware_nonce, mc_nonce)), "ReturnValue"
+    )
+    assert answer == "16"
+    assert device.state.control_mode is ControlMode.PRE_PROVISIONING

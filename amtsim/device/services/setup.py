@@ -243,6 +243,9 @@ def admin_setup(device: VirtualAmtDevice, request: WsmanRequest) -> WsmanReply:
     try:
         if state.is_provisioned:
             raise SetupRefused(ReturnCode.INVALID_PT_MODE, "device is already activated")
+        if state.identity.enforces_tls:
+            # AMT 19+ cannot do AdminSetup while TLS is enforced: Setup, then UpgradeClientToAdmin (§5.5).
+            raise SetupRefused(ReturnCode.NOT_PERMITTED, "AdminSetup is not available on a TLS-enforced device")
         password_hash = _new_admin_password_hash(request)
         _verify_signed_nonces(device, request)
     except SetupRefused as error:
