@@ -26,8 +26,23 @@ class VaultDeviceSecrets:
     async def promote_pending(self, guid: str) -> None:
         await sync_to_async(services.device_password_promote, thread_sensitive=False)(guid=guid)
 
+    async def write_mebx_password(self, guid: str, mebx_password: Secret) -> None:
+        await sync_to_async(services.device_secret_merge, thread_sensitive=False)(
+            guid=guid, values={services.MEBX_PASSWORD: mebx_password}
+        )
+
     async def destroy(self, guid: str) -> None:
         await sync_to_async(services.device_secret_destroy, thread_sensitive=False)(guid=guid)
+
+    async def write_mps_password(self, guid: str, mps_password: Secret) -> None:
+        await sync_to_async(services.device_secret_merge, thread_sensitive=False)(
+            guid=guid, values={services.MPS_PASSWORD: mps_password}
+        )
+
+    async def write_tls_certificate(self, guid: str, certificate_pem: str) -> None:
+        await sync_to_async(services.device_secret_merge, thread_sensitive=False)(
+            guid=guid, values={"TLS_ISSUED_CERTIFICATE": Secret(certificate_pem)}
+        )
 
     async def read_amt_password(self, guid: str) -> Secret | None:
         stored = await sync_to_async(services.device_secret_read, thread_sensitive=False)(guid=guid)

@@ -21,8 +21,7 @@ from django.conf import settings
 
 from activation import planning
 from activation.device_secrets import VaultDeviceSecrets
-from activation.flows.ccm import activate_ccm
-from activation.flows.deactivate import deactivate
+from activation.flows import activate_acm, activate_ccm, deactivate, reconfigure_activated, run_maintenance
 from activation.flows.ports import FlowResult, StepOutcome
 from activation.plan import ActivationMode, ActivationPlan
 from activation.protocol import (
@@ -30,6 +29,7 @@ from activation.protocol import (
     ActivationStatus,
     ClientMethod,
     ConnectionReset,
+    ControlMode,
     DeviceRequest,
     DeviceResponse,
     PlainStatus,
@@ -46,6 +46,7 @@ from activation.wsman import setup
 from devices import services as registry
 from devices.models import Device
 from devices.mps import MpsClient
+from rps_site.sensitive import Secret
 
 logger = logging.getLogger(__name__)
 
@@ -195,10 +196,13 @@ class DeviceSessionRunner:
             return await self._activate()
         if request.action is ClientMethod.DEACTIVATE:
             return await self._deactivate()
-        raise ProtocolError(f"Device {request.device_guid} {request.action.value} is not supported by this server yet.")
+        if request.action is ClientMethod.MAINTENANCE:
+            return await self._maintenance()
+        raise ProtocolError(f"Device {request.device_guid} {request.action.value} is not supported by this server.")
 
     async def _activate(self) -> str:
         request = self.request
+        payload = request.payload
         try:
             plan, start = await in_thread(planning.resolve_activation_plan)(request)
         except ProtocolError as refused:
@@ -207,18 +211,24 @@ class DeviceSessionRunner:
         await self._record_steps(
             [("resolve plan", StepOutcome.SUCCESS, f"{plan.mode.value} with profile {plan.profile_name}")]
         )
-        if start is not ActivationStart.FROM_PRE_PROVISIONING:
-            raise ProtocolError(
-                f"Device {request.device_guid} is {start.value.rstrip('.')}; reconfiguring an activated device "
-                "is not supported by this server yet."
+        if start is ActivationStart.FROM_PRE_PROVISIONING:
+            amt = amt_session(self.transport, request, username=payload.username, password=request.amt_password)
+            if plan.mode is ActivationMode.ACM:
+                if plan.provisioning_certificate is None:
+                    # AMT 19+ activates ACM through the TLS tunnel (§5), which this server does not run yet.
+                    raise ProtocolError(
+                        f"Device {request.device_guid} activation failed. Admin control mode on AMT "
+                        f"{payload.ver} needs the TLS tunnel, which this server does not support yet."
+                    )
+                result = await activate_acm(amt, plan, self.secrets, self.progress, pause=pause_for_delay_timer)
+            else:
+                result = await activate_ccm(amt, plan, self.secrets, self.progress, pause=pause_for_delay_timer)
+        else:
+            current_password = await self._checked_current_password()
+            amt = amt_session(self.transport, request, username=setup.ADMIN_USERNAME, password=current_password)
+            result = await reconfigure_activated(
+                amt, plan, self.secrets, self.progress, current_password=current_password, pause=pause_for_delay_timer
             )
-        if plan.mode is not ActivationMode.CCM:
-            raise ProtocolError(
-                f"Device {request.device_guid} activation failed. Admin control mode is not available yet."
-            )
-        payload = request.payload
-        amt = amt_session(self.transport, request, username=payload.username, password=request.amt_password)
-        result = await activate_ccm(amt, plan, self.secrets, self.progress, pause=pause_for_delay_timer)
         await self._record_flow(result)
         if result.succeeded:
             tags = await in_thread(profile_tags)(plan.tenant_id, plan.profile_name)
@@ -229,21 +239,16 @@ class DeviceSessionRunner:
         return await self._conclude(
             result,
             device_status=Device.Status.ACTIVATED,
-            control_mode=1,
+            control_mode=ControlMode.ADMIN if plan.mode is ActivationMode.ACM else ControlMode.CLIENT,
             profile_name=plan.profile_name,
-            failure_status=Device.Status.FAILED,
+            failure_status=Device.Status.FAILED if start is ActivationStart.FROM_PRE_PROVISIONING else None,
         )
 
     async def _deactivate(self) -> str:
         request = self.request
         password = request.amt_password
         if not request.command.force:
-            stored = await self.secrets.read_amt_password(request.device_guid)
-            if stored is None or password is None or stored.reveal() != password.reveal():
-                await self._record_steps(
-                    [("check stored password", StepOutcome.FAILURE, "password does not match Vault")]
-                )
-                raise ProtocolError(password_mismatch_text(request.device_guid))
+            await self._check_payload_password(require_stored=True)
         amt = amt_session(self.transport, request, username=setup.ADMIN_USERNAME, password=password)
         result = await deactivate(amt, request.device_guid, self.secrets)
         await self._record_flow(result)
@@ -256,13 +261,60 @@ class DeviceSessionRunner:
             result, device_status=Device.Status.DEACTIVATED, control_mode=0, profile_name="", failure_status=None
         )
 
+    async def _maintenance(self) -> str:
+        request = self.request
+        if not request.command.force:
+            await self._check_payload_password(require_stored=True)
+        amt = amt_session(self.transport, request, username=setup.ADMIN_USERNAME, password=request.amt_password)
+        result = await run_maintenance(amt, request, self.secrets, new_password=planning.generate_amt_password())
+        await self._record_flow(result)
+        if result.succeeded and result.mps_update is not None:
+            outcome = await self.mps.update_device({"tenantId": request.tenant_id, **result.mps_update})
+            if not outcome.ok:
+                result.mps_failed(outcome.detail)
+            await self._record_steps(
+                [("update MPS", StepOutcome.SUCCESS if outcome.ok else StepOutcome.FAILURE, outcome.detail)]
+            )
+        if result.succeeded and result.mps_refresh:
+            outcome = await self.mps.refresh_device(guid=request.device_guid, tenant_id=request.tenant_id)
+            refreshed = outcome.ok or outcome.status == 404
+            if not refreshed:
+                result.mps_failed(outcome.detail)
+            await self._record_steps(
+                [("refresh MPS", StepOutcome.SUCCESS if refreshed else StepOutcome.FAILURE, outcome.detail)]
+            )
+        return await self._conclude(
+            result, device_status=None, control_mode=None, profile_name=None, failure_status=None
+        )
+
+    async def _check_payload_password(self, *, require_stored: bool) -> Secret | None:
+        """§2.6.4-2.6.6: the payload's password must be the one Vault holds for the device."""
+        request = self.request
+        stored = await self.secrets.read_amt_password(request.device_guid)
+        if stored is None and not require_stored:
+            return None
+        password = request.amt_password
+        if stored is None or password is None or stored.reveal() != password.reveal():
+            await self._record_steps([("check stored password", StepOutcome.FAILURE, "password does not match Vault")])
+            raise ProtocolError(password_mismatch_text(request.device_guid))
+        return stored
+
+    async def _checked_current_password(self) -> Secret:
+        """An activated device: Vault's password when it has one (it must match the payload's),
+        else the payload's (a device another server activated)."""
+        stored = await self._check_payload_password(require_stored=False)
+        current = stored if stored is not None else self.request.amt_password
+        if current is None:
+            raise ProtocolError(f"Device {self.request.device_guid} activation failed. Missing password.")
+        return current
+
     async def _conclude(
         self,
         result: FlowResult,
         *,
-        device_status: str,
-        control_mode: int,
-        profile_name: str,
+        device_status: str | None,
+        control_mode: int | None,
+        profile_name: str | None,
         failure_status: str | None,
     ) -> str:
         status = result.status
@@ -275,7 +327,7 @@ class DeviceSessionRunner:
             status_message=status.status,
             failure_cause=(f"{failed_step.name}: {failed_step.cause}" if failed_step else ""),
             device_status=device_status if result.succeeded else failure_status,
-            control_mode=control_mode if result.succeeded else None,
+            control_mode=int(control_mode) if result.succeeded and control_mode is not None else None,
             profile_name=profile_name if result.succeeded else None,
         )
         ok = result.succeeded and not (isinstance(status, ActivationStatus) and status.any_component_failed)
