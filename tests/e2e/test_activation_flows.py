@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import base64
 
-
 import httpx
 import psycopg
 import pytest
