@@ -30,6 +30,12 @@ class DeviceSecretsPort(Protocol):
     async def destroy(self, guid: str) -> None:
         """Delete every version of the device's secret."""
 
+    async def write_mps_password(self, guid: str, mps_password: Secret) -> None:
+        """CIRA: set `MPS_PASSWORD`, keeping the other keys. Called before AddMpServer (§4.10)."""
+
+    async def write_tls_certificate(self, guid: str, certificate_pem: str) -> None:
+        """TLS: set `TLS_ISSUED_CERTIFICATE` (the leaf RPS issued to AMT), keeping the other keys."""
+
 
 class ProgressPort(Protocol):
     """Sends a `progress` message; the implementation drops it when the client did not advertise

@@ -1,0 +1,106 @@
+"""Post-activation configuration (protocol.md §4.6-4.10): what the profile asks for, in the
+spec's order: clean-up → network (wired, 802.1X, Wi-Fi, proxies) → AMT features → TLS → CIRA
+(§5.5 places TLS before CIRA; a profile has one or the other).
+
+A failing component never stops the others: it is reported as `Failure` with its cause in
+`status.components` (correction 4), in `Network`/`TLSConfiguration`/`CIRAConnection`, and in the
+returned step records that the runner writes to the run history.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from activation.configuration_plan import ConfigurationPlan
+from activation.flows.cira import configure_cira
+from activation.flows.components import ComponentFailed, ConfigurationReport, MpsPort, Pause
+from activation.flows.features import configure_features
+from activation.flows.network import configure_network
+from activation.flows.ports import DeviceSecretsPort, ProgressPort, StepOutcome, StepRecord
+from activation.flows.tls import configure_tls
+from activation.flows.unconfigure import unconfigure
+from activation.protocol import ActivationStatus, Component
+from activation.session import AmtSession
+
+FEATURES_FAILED = "AMT features not configured"
+
+
+async def configure_device(
+    amt: AmtSession,
+    plan: ConfigurationPlan,
+    secrets: DeviceSecretsPort,
+    progress: ProgressPort,
+    status: ActivationStatus,
+    *,
+    mps: MpsPort | None,
+    mps_record: dict[str, Any] | None = None,
+    pause: Pause = asyncio.sleep,
+) -> list[StepRecord]:
+    """Configure an activated device (credentials already `admin`). Fills `status` in place and
+    returns one step record per step, failures with their cause (never a secret)."""
+    report = ConfigurationReport(status)
+
+    await progress.report("Clearing previous configuration")
+    await unconfigure(amt, plan, report, pause=pause)
+
+    await configure_network(amt, plan, report, progress)
+
+    try:
+        text = await configure_features(amt, plan.features, progress)
+        report.step("configure AMT features", StepOutcome.SUCCESS, text)
+    except ComponentFailed as failure:
+        # Not one of the six components of §2.7: the failure shows in Status (correction 5).
+        report.step("configure AMT features", StepOutcome.FAILURE, str(failure))
+        status.status = f"{status.status} {FEATURES_FAILED}: {failure.status_text}".strip()
+
+    if plan.tls is not None:
+        try:
+            await configure_tls(
+                amt,
+                plan.tls,
+                device_guid=plan.device_guid,
+                hostname=plan.hostname,
+                secrets=secrets,
+                progress=progress,
+                pause=pause,
+            )
+            status.tls_configuration = "Configured"
+            report.succeeded(Component.TLS, "Configured")
+        except ComponentFailed as failure:
+            status.tls_configuration = failure.status_text
+            report.failed(Component.TLS, failure.status_text, failure.cause)
+
+    if plan.cira is not None:
+        record = dict(mps_record or {})
+        record.setdefault("guid", plan.device_guid)
+        record.setdefault("hostname", plan.hostname)
+        record.setdefault("tags", list(plan.tags))
+        record.setdefault("tenantId", plan.tenant_id)
+        try:
+            await configure_cira(
+                amt,
+                plan.cira,
+                mps_record=record,
+                secrets=secrets,
+                mps=mps,
+                device_guid=plan.device_guid,
+                progress=progress,
+            )
+            status.cira_connection = "Configured"
+            report.succeeded(Component.CIRA_CONNECTION, "Configured")
+        except ComponentFailed as failure:
+            status.cira_connection = failure.status_text
+            report.failed(Component.CIRA_CONNECTION, failure.status_text, failure.cause)
+    return report.steps
+
+
+def configuration_not_applied(status: ActivationStatus, cause: str) -> list[StepRecord]:
+    """The plan could not be resolved (e.g. Vault unreachable): nothing was sent to the device,
+    and every configurable component says so."""
+    text = f"Configuration not applied: {cause}"
+    report = ConfigurationReport(status)
+    for component in Component:
+        if component is not Component.ACTIVATION:
+            report.failed(component, text)
+    return report.steps

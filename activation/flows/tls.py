@@ -1,0 +1,188 @@
+"""TLS configuration (protocol.md §4.9) with the time sync it carries.
+
+Applied whenever the profile sets `tlsMode`, on every path. Upstream v2.40 skips it on AMT < 19
+without `--tls-tunnel`: a documented deviation. The device's key pair is generated in AMT; RPS
+signs AMT's public key with the MPS CA from `MPSCerts` and keeps the leaf as
+`TLS_ISSUED_CERTIFICATE` in `devices/<guid>`.
+"""
+
+from __future__ import annotations
+
+import base64
+import time
+from datetime import UTC, datetime, timedelta
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+from activation.configuration_plan import MpsCertificateAuthority, TlsPlan
+from activation.flows.components import CALL_ERRORS, ComponentFailed, Pause, cause_of
+from activation.flows.ports import DeviceSecretsPort, ProgressPort
+from activation.session import AmtSession
+from activation.wsman import certificates, setup, time_sync
+from activation.wsman.response import WsmanFault
+
+TLS_SETTLE_DELAY = 5.0  # §4.9 step 7: between the remote and the local TLS Put
+LEAF_LIFETIME = timedelta(days=3650)
+
+
+async def configure_tls(
+    amt: AmtSession,
+    plan: TlsPlan,
+    *,
+    device_guid: str,
+    hostname: str,
+    secrets: DeviceSecretsPort,
+    progress: ProgressPort,
+    pause: Pause,
+) -> None:
+    """Raises `ComponentFailed` with the status text of the step that failed."""
+    await progress.report("Configuring TLS")
+    if plan.problem or plan.authority is None or plan.trusted_root_der is None:
+        raise ComponentFailed(plan.problem or "Failed to fetch MPS root key for post-provisioning TLS")
+
+    # 1-2. The trusted root (kept if AMT already holds it).
+    try:
+        stored = await amt.enumerate(certificates.PUBLIC_KEY_CERTIFICATES)
+        root_b64 = base64.b64encode(plan.trusted_root_der).decode("ascii")
+        if not any(entry.x509_certificate == root_b64 for entry in stored):
+            added = await amt.call(certificates.add_trusted_root_certificate(plan.trusted_root_der))
+            if not added.succeeded:
+                raise ComponentFailed("Failed to add trusted root certificate", f"ReturnValue {added.return_value}")
+    except CALL_ERRORS as error:
+        raise ComponentFailed("Failed to add trusted root certificate", cause_of(error)) from None
+
+    # 3. A key pair generated in AMT, and its public key.
+    try:
+        generated = await amt.call(certificates.generate_key_pair())
+        if not generated.succeeded or not generated.instance_id:
+            raise ComponentFailed("Failed to generate key pair", f"ReturnValue {generated.return_value}")
+        key_pairs = await amt.enumerate(certificates.PUBLIC_PRIVATE_KEY_PAIRS)
+    except CALL_ERRORS as error:
+        raise ComponentFailed("Failed to generate key pair", cause_of(error)) from None
+    public_key_b64 = next((pair.der_key for pair in key_pairs if pair.instance_id == generated.instance_id), "")
+    if not public_key_b64:
+        raise ComponentFailed("Failed to generate key pair", f"{generated.instance_id} not listed by AMT")
+
+    # 4. The leaf certificate, signed with the MPS CA.
+    try:
+        leaf = issue_device_certificate(
+            base64.b64decode(public_key_b64), plan.authority, common_name=f"AMT-{hostname or device_guid}"
+        )
+    except ValueError as error:
+        raise ComponentFailed("Failed to issue the device certificate", type(error).__name__) from None
+    leaf_der = leaf.public_bytes(serialization.Encoding.DER)
+    try:
+        added = await amt.call(certificates.add_certificate(leaf_der))
+    except CALL_ERRORS as error:
+        raise ComponentFailed("Failed to add certificate", cause_of(error)) from None
+    if not added.succeeded or not added.instance_id:
+        raise ComponentFailed("Failed to add certificate", f"ReturnValue {added.return_value}")
+
+    # 5. The TLS credential context points at the new certificate.
+    try:
+        contexts = await amt.enumerate(certificates.TLS_CREDENTIAL_CONTEXTS)
+        context_call = (
+            certificates.put_tls_credential_context(added.instance_id)
+            if contexts
+            else certificates.create_tls_credential_context(added.instance_id)
+        )
+        try:
+            await amt.call(context_call)
+        except WsmanFault as fault:
+            if "AlreadyExists" not in fault.subcode:
+                raise
+    except CALL_ERRORS as error:
+        raise ComponentFailed("Failed to create TLS credential context", cause_of(error)) from None
+
+    # 6. Time sync: AMT checks certificate validity against its clock. A failure does not stop TLS.
+    await _synchronize_time(amt)
+
+    # 7. Remote (802.3) TLS as the mode says, then local (LMS) TLS.
+    try:
+        settings = await amt.enumerate(certificates.TLS_SETTING_DATA)
+        remote = next((setting for setting in settings if setting.is_remote), settings[0])
+        local = next((setting for setting in settings if setting is not remote), None)
+        accept_non_secure = None
+        if remote.non_secure_connections_supported is not False:
+            accept_non_secure = plan.mode not in (1, 3)
+        await amt.call(
+            certificates.put_tls_setting_data(
+                remote,
+                enabled=True,
+                accept_non_secure_connections=accept_non_secure,
+                mutual_authentication=plan.mode in (3, 4),
+            )
+        )
+        await pause(TLS_SETTLE_DELAY)
+        if local is not None:
+            await amt.call(certificates.put_tls_setting_data(local, enabled=True))
+    except (*CALL_ERRORS, IndexError) as error:
+        raise ComponentFailed("Failed to update TLS settings", cause_of(error)) from None
+
+    # 8. Commit: AMT restarts its TLS listener with the new certificate.
+    try:
+        commit = await amt.call(setup.commit_changes())
+    except CALL_ERRORS as error:
+        raise ComponentFailed("Failed to commit TLS settings", cause_of(error)) from None
+    if not commit.succeeded:
+        raise ComponentFailed("Failed to commit TLS settings", f"ReturnValue {commit.return_value}")
+
+    # 9. Keep the issued leaf beside the device's passwords.
+    try:
+        await secrets.write_tls_certificate(device_guid, leaf.public_bytes(serialization.Encoding.PEM).decode())
+    except Exception as error:  # storage failure: TLS is on, but Vault does not know the leaf
+        raise ComponentFailed(
+            "Failed to save the TLS certificate to the secret provider", type(error).__name__
+        ) from None
+    await progress.report("TLS configuration completed")
+
+
+async def _synchronize_time(amt: AmtSession) -> None:
+    try:
+        low = await amt.call(time_sync.get_low_accuracy_time_synch())
+        if low.return_value != 0 or low.ta0 is None:
+            return
+        now = int(time.time())
+        await amt.call(time_sync.set_high_accuracy_time_synch(ta0=low.ta0, tm1=now, tm2=now))
+    except CALL_ERRORS as error:
+        cause_of(error)
+
+
+def issue_device_certificate(
+    public_key_der: bytes, authority: MpsCertificateAuthority, *, common_name: str
+) -> x509.Certificate:
+    """§4.9 step 4: subject `CN=AMT-<host>, O=None, ST=None`, issuer the MPS CA, EKU serverAuth,
+    validity inside the CA's. (`C=None` is left out: a country name has two letters.)"""
+    public_key = serialization.load_der_public_key(public_key_der)
+    if not isinstance(public_key, rsa.RSAPublicKey):
+        raise ValueError("AMT's key pair is not RSA")
+    ca = x509.load_der_x509_certificate(authority.certificate_der)
+    ca_key = serialization.load_pem_private_key(authority.private_key_pem.reveal().encode("ascii"), password=None)
+    if not isinstance(ca_key, rsa.RSAPrivateKey):
+        raise ValueError("the MPS root key is not RSA")
+    now = datetime.now(UTC)
+    not_before = max(now - timedelta(days=1), ca.not_valid_before_utc)
+    not_after = min(now + LEAF_LIFETIME, ca.not_valid_after_utc)
+    subject = x509.Name(
+        [
+            x509.NameAttribute(NameOID.COMMON_NAME, common_name[:64]),
+            x509.NameAttribute(NameOID.ORGANIZATION_NAME, "None"),
+            x509.NameAttribute(NameOID.STATE_OR_PROVINCE_NAME, "None"),
+        ]
+    )
+    return (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(ca.subject)
+        .public_key(public_key)
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(not_before)
+        .not_valid_after(not_after)
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
+        .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), critical=False)
+        .sign(ca_key, hashes.SHA256())
+    )
