@@ -40,7 +40,7 @@ class DeviceIdentity:
     dns_suffix: str = "vprodemo.com"
     trusted_root_hashes: list[str] = field(default_factory=list)
     digest_realm: str = field(default_factory=lambda: "Digest:" + secrets.token_hex(16).upper())
-    local_system_password: str = field(default_factory=lambda: secrets.token_urlsafe(24))
+    local_system_password: str = field(default_factory=lambda: secrets.token_urlsafe(24), repr=False)
     wired_mac: str = field(default_factory=lambda: "00-" + "-".join(secrets.token_hex(1) for _ in range(5)))
     wireless: bool = True
     tls_enforced: bool | None = None  # None: decided by the AMT major version (19+ enforces TLS)
@@ -148,8 +148,8 @@ class FirmwareState:
 
     identity: DeviceIdentity
     control_mode: ControlMode = ControlMode.PRE_PROVISIONING
-    admin_password_ha1: str | None = None  # md5("admin:<realm>:<password>"): all AMT ever learns
-    mebx_password: str | None = None
+    admin_password_ha1: str | None = field(default=None, repr=False)  # md5("admin:<realm>:<pw>"), all AMT learns
+    mebx_password: str | None = field(default=None, repr=False)
     configuration_nonce: bytes | None = None
     used_client_nonces: set[bytes] = field(default_factory=set)
     ieee8021x_certificates: dict[str, str] = field(default_factory=dict)

@@ -70,10 +70,10 @@ class RpcCommand:
     action: str
     url: str = ""
     profile: str = ""
-    password: str = ""
+    password: str = field(default="", repr=False)
     force: bool = False
     task: str | None = None
-    new_password: str = ""
+    new_password: str = field(default="", repr=False)
     skip_cert_check: bool = False
     skip_amt_cert_check: bool = False
     ca_file: str | None = None
