@@ -20,6 +20,7 @@ from asgiref.sync import sync_to_async
 from django.conf import settings
 
 from activation import planning
+from activation.configuration import configure_after_activation
 from activation.device_secrets import VaultDeviceSecrets
 from activation.flows import activate_acm, activate_ccm, deactivate, reconfigure_activated, run_maintenance
 from activation.flows.ports import FlowResult, StepOutcome
@@ -236,6 +237,17 @@ class DeviceSessionRunner:
             await self._record_steps(
                 [("register with MPS", StepOutcome.SUCCESS if outcome.ok else StepOutcome.FAILURE, outcome.detail)]
             )
+            # Post-activation configuration, §4.6-4.10 (activation/configuration.py).
+            configured = await configure_after_activation(
+                amt,
+                plan,
+                result,
+                secrets=self.secrets,
+                mps=self.mps,
+                progress=self.progress,
+                pause=pause_for_delay_timer,
+            )
+            await self._record_steps([(step.name, step.outcome, step.cause) for step in configured])
         return await self._conclude(
             result,
             device_status=Device.Status.ACTIVATED,
