@@ -158,6 +158,9 @@ def create_cira_config(rps: RpsServer) -> str:
     return name
 
 
+MPS_ROOT_KEY_LINES: list[str] = []
+
+
 @pytest.fixture(scope="module")
 def mps_ca(rps_server: RpsServer) -> x509.Certificate:
     """`MPSCerts` as MPS writes it (root_key and nested TLS configs carrying the CA)."""
@@ -166,6 +169,7 @@ def mps_ca(rps_server: RpsServer) -> x509.Certificate:
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
     ).decode()
     ca_pem = certificate.public_bytes(serialization.Encoding.PEM).decode()
+    MPS_ROOT_KEY_LINES[:] = key_pem.splitlines()[1:-1]
     client = hvac.Client(url=rps_server.vault.addr, token=rps_server.vault.root_token)
     client.secrets.kv.v2.create_or_update_secret(
         path="MPSCerts",
@@ -265,6 +269,7 @@ async def test_tls_self_signed_with_a_certificate_from_the_mps_ca(
     served = next(c for c in state.certificates if c.instance_id == in_context.selectors["InstanceID"])
     assert served.der == leaf.public_bytes(serialization.Encoding.DER)
     assert any(certificate.trusted_root for certificate in state.certificates)
+    assert_nowhere_in_database_or_log(rps_server, *MPS_ROOT_KEY_LINES)
 
 
 async def test_cira_with_a_generated_mps_password(rps_server: RpsServer) -> None:
