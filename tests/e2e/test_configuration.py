@@ -19,6 +19,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import NameOID
 
 from amtsim import ControlMode, DeviceIdentity, Fault, VirtualAmtDevice, run_rpc, serve_device
+from amtsim.pki import make_provisioning_chain
 from rps_site.vault import SecretStore, device_path
 from tests.e2e.conftest import RpsServer, create_ccm_profile, unique
 
@@ -400,3 +401,43 @@ async def test_eap_tls_reports_the_missing_enterprise_assistant(rps_server: RpsS
     wired_result = result.status["Components"]["WiredNetwork"]
     assert wired_result["Result"] == "Failure" and "Enterprise Assistant" in wired_result["Details"]
     assert device.state.control_mode == ControlMode.CCM
+
+
+@pytest.mark.parametrize(("consent", "code"), [("None", 0), ("KVM", 1)])
+async def test_user_consent_in_admin_control_mode(rps_server: RpsServer, consent: str, code: int) -> None:
+    """Client control mode always requires consent for everything; ACM profiles may relax it."""
+    suffix = f"{unique('acme')}.example.com"
+    chain = make_provisioning_chain(suffix)
+    api_post(
+        rps_server,
+        "/domains",
+        {
+            "profileName": unique("dom"),
+            "domainSuffix": suffix,
+            "provisioningCert": base64.b64encode(chain.pfx("Pfx-Passw0rd!")).decode(),
+            "provisioningCertStorageFormat": "raw",
+            "provisioningCertPassword": "Pfx-Passw0rd!",
+        },
+    )
+    profile = unique("acm")
+    api_post(
+        rps_server,
+        "/profiles",
+        {
+            "profileName": profile,
+            "activation": "acmactivate",
+            "generateRandomPassword": True,
+            "generateRandomMEBxPassword": True,
+            "dhcpEnabled": True,
+            "userConsent": consent,
+            "kvmEnabled": True,
+            "solEnabled": True,
+            "iderEnabled": False,
+        },
+    )
+    device = VirtualAmtDevice(DeviceIdentity(dns_suffix=suffix, trusted_root_hashes=[chain.root_sha256]))
+    result = await activate(rps_server, device, profile)
+    assert result.exit_code == 0, result.message
+    assert device.state.control_mode == ControlMode.ACM
+    assert device.state.user_consent_required == code
+    assert device.state.kvm_enabled and device.state.sol_enabled and not device.state.ider_enabled
