@@ -7,6 +7,7 @@ in MPS's own format for the device's tenant, so an MPS that checks tokens accept
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from dataclasses import dataclass
 from typing import Any
@@ -33,6 +34,20 @@ class MpsOutcome:
         return cls(ok=True, detail="MPS is not configured (RPS_MPS_URL is empty)")
 
 
+# One pooled client per event loop and MPS URL: building an AsyncClient creates an SSL context,
+# which cost more CPU than a whole activation's own work when done per call.
+_shared_clients: dict[tuple[int, str], httpx.AsyncClient] = {}
+
+
+def shared_http_client(base_url: str) -> httpx.AsyncClient:
+    key = (id(asyncio.get_running_loop()), base_url)
+    client = _shared_clients.get(key)
+    if client is None or client.is_closed:
+        client = httpx.AsyncClient(base_url=base_url, timeout=MPS_TIMEOUT, verify=True)
+        _shared_clients[key] = client
+    return client
+
+
 class MpsClient:
     def __init__(self, base_url: str, *, transport: httpx.AsyncBaseTransport | None = None) -> None:
         self._base_url = base_url.rstrip("/")
@@ -53,10 +68,15 @@ class MpsClient:
             return MpsOutcome.skipped()
         headers = {"Authorization": f"Bearer {issue_token(tenant_id=tenant_id, subject='rps', lifetime_seconds=300)}"}
         try:
-            async with httpx.AsyncClient(
-                base_url=self._base_url, timeout=MPS_TIMEOUT, transport=self._transport, verify=True
-            ) as client:
-                response = await client.request(method, path, json=json, params=params, headers=headers)
+            if self._transport is not None:
+                async with httpx.AsyncClient(
+                    base_url=self._base_url, timeout=MPS_TIMEOUT, transport=self._transport
+                ) as client:
+                    response = await client.request(method, path, json=json, params=params, headers=headers)
+            else:
+                response = await shared_http_client(self._base_url).request(
+                    method, path, json=json, params=params, headers=headers
+                )
         except httpx.HTTPError as error:
             logger.warning("MPS %s %s failed: %s", method, path, type(error).__name__)
             return MpsOutcome(ok=False, detail=f"MPS unreachable ({type(error).__name__})")

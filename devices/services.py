@@ -12,6 +12,7 @@ from collections.abc import Mapping
 
 from asgiref.sync import async_to_sync
 from django.db import transaction
+from django.db.models import Max
 from django.utils import timezone
 
 from devices.models import Device, ProvisioningRun, RunStep
@@ -126,8 +127,16 @@ def run_start(
 
 
 def run_step_record(*, run: ProvisioningRun, name: str, outcome: str, detail: str = "") -> RunStep:
-    position = run.steps.count() + 1
-    return RunStep.objects.create(run=run, position=position, name=name, outcome=outcome, detail=detail[:2000])
+    return run_steps_record(run=run, steps=[(name, outcome, detail)])[0]
+
+
+def run_steps_record(*, run: ProvisioningRun, steps: list[tuple[str, str, str]]) -> list[RunStep]:
+    """Append steps to a run in one insert (activations record several at a time)."""
+    last = run.steps.aggregate(last=Max("position"))["last"] or 0
+    return RunStep.objects.bulk_create(
+        RunStep(run=run, position=last + offset, name=name, outcome=outcome, detail=detail[:2000])
+        for offset, (name, outcome, detail) in enumerate(steps, start=1)
+    )
 
 
 def run_finish(

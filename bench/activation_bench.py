@@ -1,0 +1,185 @@
+"""Activation benchmark: N virtual devices activating concurrently (CCM, timers 0) through one
+daphne worker over WSS, with PostgreSQL, OpenBao and a recording MPS.
+
+    .venv/bin/python bench/activation_bench.py [--devices 200] [--concurrency 200]
+
+The load comes from amtsim in a separate process, so the server's CPU time (utime + stime of
+the daphne process, from /proc) is the server's alone. Prints activations/s, latency
+percentiles, failures, server CPU per activation and the worker's peak memory (VmHWM).
+Issue #5's target: 0 failures and <= 15 ms of server CPU per activation.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import secrets as random_source
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from rps_site.openbao_dev import free_port, start_dev_vault  # noqa: E402
+from rps_site.serving import daphne_command, make_self_signed_certificate  # noqa: E402
+from tests.mps_recorder import running_mps_recorder  # noqa: E402
+
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+
+
+def peak_memory_mib(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--devices", type=int, default=200)
+    parser.add_argument("--concurrency", type=int, default=200)
+    parser.add_argument("--py-spy", metavar="FILE", help="also record the server with py-spy (collapsed stacks)")
+    args = parser.parse_args()
+
+    work = Path(tempfile.mkdtemp(prefix="rps-activation-bench-"))
+    vault = start_dev_vault()
+    database = f"rps_bench_{random_source.token_hex(4)}"
+    subprocess.run(["createdb", "-h", "127.0.0.1", "-U", "postgres", database], check=True)
+    certificate, key = make_self_signed_certificate(work / "tls")
+    port = free_port()
+    server = None
+    with running_mps_recorder() as mps:
+        environment = {
+            **{k: v for k, v in os.environ.items() if not k.startswith("RPS_")},
+            "DJANGO_SETTINGS_MODULE": "rps_site.settings",
+            "RPS_DEBUG": "false",
+            "RPS_SECRET_KEY": random_source.token_urlsafe(48),
+            "RPS_JWT_SECRET": random_source.token_urlsafe(48),
+            "RPS_VAULT_ADDR": vault.addr,
+            "RPS_VAULT_TOKEN": vault.root_token,
+            "RPS_DATABASE_URL": f"postgres://postgres@127.0.0.1:5432/{database}",
+            "RPS_ALLOWED_HOSTS": "127.0.0.1",
+            "RPS_MPS_URL": mps.url,
+            "RPS_DELAY_TIMER": "0",
+            "RPS_RETRY_DELAY": "0",
+            "RPS_LOG_LEVEL": "WARNING",
+            "RPS_DEVICE_CONNECTIONS_PER_MINUTE": str(max(600, args.devices * 2)),
+        }
+        try:
+            manage = [sys.executable, str(ROOT / "manage.py")]
+            subprocess.run([*manage, "migrate", "--noinput", "-v", "0"], env=environment, check=True, cwd=ROOT)
+            token = subprocess.run(
+                [*manage, "rps_token"], env=environment, check=True, cwd=ROOT, capture_output=True, text=True
+            ).stdout.strip()
+            command = daphne_command(port=port, tls=(certificate, key))
+            command[-1:-1] = ["--access-log", os.devnull]
+            server = subprocess.Popen(
+                command, env=environment, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+            )
+            import ssl
+
+            context = ssl.create_default_context(cafile=str(certificate))
+            for _ in range(300):
+                try:
+                    urllib.request.urlopen(f"https://127.0.0.1:{port}/api/v1/admin/version", context=context, timeout=1)  # noqa: S310
+                    break
+                except OSError:
+                    time.sleep(0.1)
+            profile = "bench-ccm"
+            request = urllib.request.Request(
+                f"https://127.0.0.1:{port}/api/v1/admin/profiles",
+                data=json.dumps(
+                    {
+                        "profileName": profile,
+                        "activation": "ccmactivate",
+                        "generateRandomPassword": True,
+                        "generateRandomMEBxPassword": False,
+                        "dhcpEnabled": True,
+                    }
+                ).encode(),
+                method="POST",
+                headers={"Content-Type": "application/json", "Authorization": f"Bearer {token}"},
+            )
+            urllib.request.urlopen(request, context=context, timeout=10)  # noqa: S310
+            cpu_before = cpu_seconds(server.pid)
+            profiler = (
+                subprocess.Popen(
+                    [
+                        "py-spy",
+                        "record",
+                        "--pid",
+                        str(server.pid),
+                        "--format",
+                        "raw",
+                        "--output",
+                        args.py_spy,
+                        "--rate",
+                        "200",
+                        "--nonblocking",
+                        "--gil",
+                    ],
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.DEVNULL,
+                )
+                if args.py_spy
+                else None
+            )
+            load = subprocess.run(
+                [
+                    sys.executable,
+                    "-m",
+                    "amtsim",
+                    "load",
+                    "--devices",
+                    str(args.devices),
+                    "--concurrency",
+                    str(args.concurrency),
+                    "--json",
+                    "activate",
+                    "-u",
+                    f"wss://127.0.0.1:{port}/activate",
+                    "-profile",
+                    profile,
+                    "-cafile",
+                    str(certificate),
+                ],
+                cwd=ROOT,
+                capture_output=True,
+                text=True,
+                check=False,
+            )
+            cpu_used = cpu_seconds(server.pid) - cpu_before
+            if profiler is not None:
+                profiler.send_signal(2)
+                profiler.wait(timeout=30)
+            report = (
+                json.loads(load.stdout) if load.stdout.strip().startswith("{") else {"raw": load.stdout + load.stderr}
+            )
+            succeeded = report.get("succeeded", 0)
+            print(json.dumps(report, indent=2))
+            print(f"server CPU: {cpu_used:.2f} s in all, {1000 * cpu_used / max(succeeded, 1):.1f} ms per activation")
+            print(f"server peak memory (VmHWM): {peak_memory_mib(server.pid):.0f} MiB")
+            print(f"MPS registrations received: {len(mps.calls('POST'))}")
+            return 0 if report.get("failed", 1) == 0 else 1
+        finally:
+            if server is not None:
+                server.terminate()
+                server.wait(timeout=10)
+            vault.stop()
+            subprocess.run(
+                ["dropdb", "-h", "127.0.0.1", "-U", "postgres", "--if-exists", "--force", database], check=False
+            )
+
+
+if __name__ == "__main__":
+    sys.exit(main())
