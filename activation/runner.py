@@ -161,6 +161,7 @@ class DeviceSessionRunner:
         self.secrets = VaultDeviceSecrets()
         self.mps = MpsClient.from_settings()
         self.run: Any = None
+        self._steps: list[tuple[str, str, str]] = []
 
     async def execute(self) -> str:
         try:
@@ -341,6 +342,7 @@ class DeviceSessionRunner:
             device_status=device_status if result.succeeded else failure_status,
             control_mode=int(control_mode) if result.succeeded and control_mode is not None else None,
             profile_name=profile_name if result.succeeded else None,
+            steps=self._steps,
         )
         ok = result.succeeded and not (isinstance(status, ActivationStatus) and status.any_component_failed)
         return success_message(status) if ok else error_message(status)
@@ -349,18 +351,16 @@ class DeviceSessionRunner:
         await self._record_steps([(step.name, step.outcome, step.cause) for step in result.steps])
 
     async def _record_steps(self, steps: list[tuple[str, StepOutcome, str]]) -> None:
-        def record() -> None:
-            for name, outcome, detail in steps:
-                registry.run_step_record(run=self.run, name=name, outcome=outcome.value, detail=detail)
-
-        await in_thread(record)()
+        """Steps are kept here and written with the end of the run, in one transaction: a
+        session's database work stays a handful of queries (bench/activation_bench.py)."""
+        self._steps.extend((name, outcome.value, detail) for name, outcome, detail in steps)
 
     async def _finish_quietly(self, succeeded: bool, status: str, cause: str) -> None:
         if self.run is None or self.run.finished_at is not None:
             return
         try:
             await in_thread(registry.run_finish)(
-                run=self.run, succeeded=succeeded, status_message=status, failure_cause=cause
+                run=self.run, succeeded=succeeded, status_message=status, failure_cause=cause, steps=self._steps
             )
         except Exception:
             logger.exception("could not record the end of a device session")

@@ -148,9 +148,13 @@ def run_finish(
     device_status: str | None = None,
     control_mode: int | None = None,
     profile_name: str | None = None,
+    steps: list[tuple[str, str, str]] | None = None,
 ) -> None:
+    """Close a run: its outcome, the steps not yet written, and the device's new state."""
     now = timezone.now()
     with transaction.atomic():
+        if steps:
+            run_steps_record(run=run, steps=steps)
         run.outcome = ProvisioningRun.Outcome.SUCCESS if succeeded else ProvisioningRun.Outcome.FAILURE
         run.finished_at = now
         run.status_message = status_message[:2000]
