@@ -15,6 +15,7 @@ import time
 from collections import defaultdict, deque
 from typing import Any
 
+from channels.consumer import get_handler_name
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 
@@ -86,6 +87,15 @@ class DeviceConsumer(AsyncWebsocketConsumer):
             await self.close(code=CLOSE_POLICY_VIOLATION)
             return
         await self.accept()
+
+    async def dispatch(self, message: dict[str, Any]) -> None:
+        # Channels closes stale database connections before every message, a thread hop each
+        # time; this consumer never uses the ORM on its own thread (the runner's database work
+        # runs in worker threads), and a session exchanges dozens of messages.
+        handler = getattr(self, get_handler_name(message), None)
+        if handler is None:
+            raise ValueError(f"No handler for message type {message['type']}")
+        await handler(message)
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
         frame = text_data if text_data is not None else (bytes_data or b"").decode("utf-8", "replace")

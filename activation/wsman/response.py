@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import base64
 import binascii
-from dataclasses import dataclass, field
-from typing import Final
+from collections.abc import Mapping
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import Final, NamedTuple
 from xml.etree.ElementTree import Element, ParseError
 
 import defusedxml
@@ -39,12 +41,14 @@ class WsmanFault(Exception):
         self.detail = detail
 
 
-@dataclass(frozen=True)
-class XmlNode:
+class XmlNode(NamedTuple):
+    """One element. A NamedTuple, not a frozen dataclass: a device answer becomes hundreds of
+    nodes, and a frozen dataclass's __init__ was the single largest cost of parsing one."""
+
     name: str  # local name, namespace prefix stripped
     namespace: str
     text: str
-    attributes: dict[str, str] = field(default_factory=dict)
+    attributes: Mapping[str, str] = MappingProxyType({})
     children: tuple[XmlNode, ...] = ()
 
     def child(self, name: str) -> XmlNode | None:
