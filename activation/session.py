@@ -337,6 +337,10 @@ class AmtSession:
                     raise AmtTimeout(call.name, f"no answer after {self.max_attempts} attempts") from None
                 logger.info("%s: %s, retrying in %ss", call.name, "timeout" if timed_out else "reset", self.retry_delay)
                 await self._sleep(self.retry_delay)
+                if not timed_out:
+                    # §3.6/§5.3: after a reset the request is re-wrapped (new nc and cnonce); resent
+                    # bytes would replay a digest nonce count, which AMT refuses with a 401.
+                    request = self._prepare(call)
                 continue  # §3.6: a timeout retry resends the identical bytes
 
             try:

@@ -42,6 +42,7 @@ DEVICE_TENANTS: list[str] = [item.strip() for item in env.str("RPS_DEVICE_TENANT
 WSMAN_TIMEOUT: float = env.float("RPS_WSMAN_TIMEOUT", default=12.0)
 DELAY_TIMER: float = env.float("RPS_DELAY_TIMER", default=12.0)
 RETRY_DELAY: float = env.float("RPS_RETRY_DELAY", default=15.0)
+AMT_EXTRA_ODCA_ROOTS: str = env.str("RPS_AMT_EXTRA_ODCA_ROOTS", default="")  # PEM bundle, §5.4
 DEVICE_ALLOWED_ORIGINS: list[str] = env.list("RPS_DEVICE_ALLOWED_ORIGINS", default=[])
 DEVICE_ALLOW_PLAIN_WS: bool = env.bool("RPS_DEVICE_ALLOW_PLAIN_WS", default=False)
 DEVICE_CONNECTIONS_PER_MINUTE: int = env.int("RPS_DEVICE_CONNECTIONS_PER_MINUTE", default=600)
