@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.conf import settings
+from django.http import HttpResponse
 from django.urls import URLPattern, re_path
 from rest_framework.permissions import BasePermission, IsAuthenticated
 from rest_framework.request import Request
@@ -21,10 +22,11 @@ from rest_framework.views import APIView
 
 from profiles.api.common import json_body, schema
 from profiles.api.profiles_validation import validated_create, validated_update
-from profiles.selectors.profiles import profile_count, profile_list, profile_record, profile_record_by_id
+from profiles.selectors.profiles import profile_list_body, profile_record_body, profile_record_by_id
 from profiles.services.profile_export import profile_export
 from profiles.services.profiles import profile_create, profile_delete, profile_update
-from rps_site.api.paging import page_from_query, paged_body
+from rps_site.api.paging import page_from_query
+from rps_site.api.rendered_cache import JSON_CONTENT_TYPE
 from rps_site.api_errors import ResourceNotFound
 from rps_site.authentication import TokenUser, request_tenant
 
@@ -38,10 +40,9 @@ def _created_or_updated(tenant_id: str, profile_id: int, status: int) -> Respons
 class ProfileCollection(APIView):
     @schema("profiles")
     def get(self, request: Request) -> Response:
-        tenant_id = request_tenant(request)
         page = page_from_query(request.query_params)
-        items = profile_list(tenant_id=tenant_id, page=page)
-        return Response(paged_body(page, items, lambda: profile_count(tenant_id=tenant_id)))
+        body = profile_list_body(tenant_id=request_tenant(request), page=page)
+        return HttpResponse(body, content_type=JSON_CONTENT_TYPE)
 
     @schema("profiles", status=201, body=True)
     def post(self, request: Request) -> Response:
@@ -64,10 +65,10 @@ class ProfileCollection(APIView):
 class ProfileItem(APIView):
     @schema("profiles")
     def get(self, request: Request, name: str) -> Response:
-        record = profile_record(tenant_id=request_tenant(request), name=name)
-        if record is None:
+        body = profile_record_body(tenant_id=request_tenant(request), name=name)
+        if body is None:
             raise ResourceNotFound(f"AMT profile {name} Not Found")
-        return Response(record)
+        return HttpResponse(body, content_type=JSON_CONTENT_TYPE)
 
     @schema("profiles", status=204)
     def delete(self, request: Request, name: str) -> Response:

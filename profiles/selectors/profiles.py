@@ -20,7 +20,8 @@ from profiles.models import (
     ProxyConfig,
     WirelessConfig,
 )
-from rps_site.api.paging import Page
+from rps_site.api.paging import Page, paged_body
+from rps_site.api.rendered_cache import RenderedCache, collection_fingerprint, render_json
 
 RECORD_COLUMNS = (
     "id",
@@ -128,6 +129,34 @@ def profile_list(*, tenant_id: str, page: Page) -> list[dict[str, Any]]:
 
 def profile_count(*, tenant_id: str) -> int:
     return int(_scoped(tenant_id).count())
+
+
+rendered_profiles = RenderedCache()
+
+
+def profile_list_body(*, tenant_id: str, page: Page) -> bytes:
+    """The list response body, rendered once per state of the tenant's profiles."""
+    fingerprint = collection_fingerprint(Profile._meta.db_table, tenant_id)
+    key = ("list", tenant_id, fingerprint, page)
+    body = rendered_profiles.get_or_render(
+        key,
+        lambda: render_json(
+            paged_body(page, profile_list(tenant_id=tenant_id, page=page), lambda: profile_count(tenant_id=tenant_id))
+        ),
+    )
+    assert body is not None
+    return body
+
+
+def profile_record_body(*, tenant_id: str, name: str) -> bytes | None:
+    """One profile's response body, or None when the tenant has no such profile."""
+    fingerprint = collection_fingerprint(Profile._meta.db_table, tenant_id)
+
+    def render() -> bytes | None:
+        record = profile_record(tenant_id=tenant_id, name=name)
+        return None if record is None else render_json(record)
+
+    return rendered_profiles.get_or_render(("one", tenant_id, fingerprint, name.lower()), render)
 
 
 # --- look-ups the validators need --------------------------------------------------------------
