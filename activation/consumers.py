@@ -24,11 +24,14 @@ from activation.protocol import (
     DeviceRequest,
     DeviceResponse,
     HeartbeatResponse,
+    PortSwitchAck,
     ProtocolError,
+    TlsData,
     parse_client_message,
     validation_error_message,
 )
 from activation.runner import DeviceSessionRunner, SocketTransport
+from activation.tunnel import TlsTunnelTransport
 from rps_site.serving import DEVICE_FRAME_LIMIT
 
 logger = logging.getLogger(__name__)
@@ -69,7 +72,7 @@ class DeviceConsumer(AsyncWebsocketConsumer):
         self.client_id = random_source.token_hex(8)
         client = self.scope.get("client") or ("", 0)
         self.client_address = str(client[0])
-        self.transport: SocketTransport | None = None
+        self.transport: SocketTransport | TlsTunnelTransport | None = None
         self.task: asyncio.Task[None] | None = None
         origin = header(self.scope, b"origin")
         if origin is not None and origin not in settings.DEVICE_ALLOWED_ORIGINS:
@@ -113,9 +116,14 @@ class DeviceConsumer(AsyncWebsocketConsumer):
                     validation_error_message(ProtocolError("A session already started on this connection."))
                 )
                 return
-            self.transport = SocketTransport(self.send_text)
+            if message.payload.tls_enforced:  # §5.1: AMT 19+, TLS on 16993 from the first call
+                self.transport = TlsTunnelTransport.for_request(message, self.send_text)
+            else:
+                self.transport = SocketTransport(self.send_text)
             runner = DeviceSessionRunner(message, self.transport, self.send_text, client_address=self.client_address)
             self.task = asyncio.create_task(self._run(runner))
+        elif isinstance(message, TlsData | PortSwitchAck) and isinstance(self.transport, TlsTunnelTransport):
+            self.transport.deliver(message)
         elif isinstance(message, DeviceResponse | ConnectionReset):
             if self.transport is None:
                 await self._end(validation_error_message(ProtocolError("A response arrived before any request.")))

@@ -24,6 +24,7 @@ from activation.configuration import configure_after_activation
 from activation.device_secrets import VaultDeviceSecrets
 from activation.flows import activate_acm, activate_ccm, deactivate, reconfigure_activated, run_maintenance
 from activation.flows.ports import FlowResult, StepOutcome
+from activation.flows.tls_enforced import activate_ccm_tls_enforced
 from activation.plan import ActivationMode, ActivationPlan
 from activation.protocol import (
     ActivationStart,
@@ -43,6 +44,7 @@ from activation.protocol import (
     wsman_message,
 )
 from activation.session import AmtSession, DeviceConnectionReset
+from activation.tunnel import TlsTunnelTransport, pause_for_tls_timer, session_options
 from activation.wsman import setup
 from devices import services as registry
 from devices.models import Device
@@ -107,7 +109,9 @@ async def pause_for_delay_timer(_: float) -> None:
     await asyncio.sleep(settings.DELAY_TIMER)
 
 
-def amt_session(transport: SocketTransport, request: DeviceRequest, *, username: str, password: Any) -> AmtSession:
+def amt_session(
+    transport: SocketTransport | TlsTunnelTransport, request: DeviceRequest, *, username: str, password: Any
+) -> AmtSession:
     return AmtSession(
         transport,
         device_guid=request.device_guid,
@@ -115,6 +119,7 @@ def amt_session(transport: SocketTransport, request: DeviceRequest, *, username:
         password=password,
         wsman_timeout=settings.WSMAN_TIMEOUT,
         retry_delay=settings.RETRY_DELAY,
+        **session_options(transport),  # port 16993, persistent, through the TLS tunnel (§5.2)
     )
 
 
@@ -153,7 +158,14 @@ def profile_tags(tenant_id: str, profile_name: str) -> list[str]:
 class DeviceSessionRunner:
     """Runs one request; `terminal_message` is what the consumer sends last."""
 
-    def __init__(self, request: DeviceRequest, transport: SocketTransport, send: Send, *, client_address: str) -> None:
+    def __init__(
+        self,
+        request: DeviceRequest,
+        transport: SocketTransport | TlsTunnelTransport,
+        send: Send,
+        *,
+        client_address: str,
+    ) -> None:
         self.request = request
         self.transport = transport
         self.progress = SocketProgress(send, request.accepts_progress)
@@ -223,6 +235,18 @@ class DeviceSessionRunner:
                         f"{payload.ver} needs the TLS tunnel, which this server does not support yet."
                     )
                 result = await activate_acm(amt, plan, self.secrets, self.progress, pause=pause_for_delay_timer)
+            elif isinstance(self.transport, TlsTunnelTransport):
+                # AMT 19+ (§5.5): CommitChanges after Setup, then a new tunnel (activation/flows/tls_enforced.py).
+                result = await activate_ccm_tls_enforced(
+                    amt,
+                    self.transport,
+                    plan,
+                    self.secrets,
+                    self.progress,
+                    local_password=request.amt_password,
+                    pause=pause_for_delay_timer,
+                    tls_pause=pause_for_tls_timer,
+                )
             else:
                 result = await activate_ccm(amt, plan, self.secrets, self.progress, pause=pause_for_delay_timer)
         else:

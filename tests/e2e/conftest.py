@@ -18,6 +18,7 @@ import httpx
 import jwt
 import pytest
 
+from amtsim.pki import shared_on_die_ca
 from rps_site.openbao_dev import DevVault, free_port
 from rps_site.serving import daphne_command, make_self_signed_certificate
 from tests.mps_recorder import MpsRecorder, running_mps_recorder
@@ -65,6 +66,8 @@ def rps_server(dev_vault: DevVault, tmp_path_factory: pytest.TempPathFactory) ->
     certificate, key = make_self_signed_certificate(work / "tls")
     port = free_port()
     jwt_secret = random_source.token_urlsafe(48)
+    odca_roots = work / "odca-roots.pem"  # TLS-enforced amtsim devices chain to this stand-in (§5.4)
+    odca_roots.write_bytes(shared_on_die_ca().root_pem())
     with running_mps_recorder() as mps:
         environment = {
             **{k: v for k, v in os.environ.items() if not k.startswith("RPS_")},
@@ -84,6 +87,7 @@ def rps_server(dev_vault: DevVault, tmp_path_factory: pytest.TempPathFactory) ->
             "RPS_DEVICE_TENANTS": ",acme",
             "RPS_LOG_LEVEL": "DEBUG",
             "RPS_HSTS_SECONDS": "0",
+            "RPS_AMT_EXTRA_ODCA_ROOTS": str(odca_roots),
         }
         subprocess.run(
             [sys.executable, "manage.py", "migrate", "--noinput", "-v", "0"], env=environment, cwd=ROOT, check=True
