@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -24,7 +24,7 @@ from activation.configuration import configure_after_activation
 from activation.device_secrets import VaultDeviceSecrets
 from activation.flows import activate_acm, activate_ccm, deactivate, reconfigure_activated, run_maintenance
 from activation.flows.ports import FlowResult, StepOutcome
-from activation.flows.tls_enforced import activate_ccm_tls_enforced
+from activation.flows.tls_enforced import activate_acm_tls_enforced, activate_ccm_tls_enforced
 from activation.plan import ActivationMode, ActivationPlan
 from activation.protocol import (
     ActivationStart,
@@ -36,6 +36,7 @@ from activation.protocol import (
     DeviceResponse,
     PlainStatus,
     ProtocolError,
+    check_acm_prerequisites,
     error_message,
     password_mismatch_text,
     progress_message,
@@ -228,13 +229,32 @@ class DeviceSessionRunner:
         if start is ActivationStart.FROM_PRE_PROVISIONING:
             amt = amt_session(self.transport, request, username=payload.username, password=request.amt_password)
             if plan.mode is ActivationMode.ACM:
+                if plan.provisioning_certificate is None and isinstance(self.transport, TlsTunnelTransport):
+                    # AMT 19+ was validated as CCM (§2.6.4); its upgrade needs the domain's chain (§5.5 step 4).
+                    check_acm_prerequisites(request)
+                    domain = await in_thread(planning.find_domain)(request)
+                    certificate = await in_thread(planning.provisioning_certificate)(request, domain)
+                    plan = replace(plan, provisioning_certificate=certificate)
                 if plan.provisioning_certificate is None:
                     # AMT 19+ activates ACM through the TLS tunnel (§5), which this server does not run yet.
                     raise ProtocolError(
                         f"Device {request.device_guid} activation failed. Admin control mode on AMT "
                         f"{payload.ver} needs the TLS tunnel, which this server does not support yet."
                     )
-                result = await activate_acm(amt, plan, self.secrets, self.progress, pause=pause_for_delay_timer)
+                if isinstance(self.transport, TlsTunnelTransport):
+                    # AMT 19+ (§5.5): CCM through the tunnel, then the upgrade (activation/flows/tls_enforced.py).
+                    result = await activate_acm_tls_enforced(
+                        amt,
+                        self.transport,
+                        plan,
+                        self.secrets,
+                        self.progress,
+                        local_password=request.amt_password,
+                        pause=pause_for_delay_timer,
+                        tls_pause=pause_for_tls_timer,
+                    )
+                else:
+                    result = await activate_acm(amt, plan, self.secrets, self.progress, pause=pause_for_delay_timer)
             elif isinstance(self.transport, TlsTunnelTransport):
                 # AMT 19+ (§5.5): CommitChanges after Setup, then a new tunnel (activation/flows/tls_enforced.py).
                 result = await activate_ccm_tls_enforced(

@@ -1,5 +1,12 @@
 """Activation of TLS-enforced devices (AMT 19+) through the TLS tunnel (protocol.md §5.5).
 
+ACM: AMT 19+ refuses AdminSetup over TLS in pre-provisioning, so the device is first activated in
+CCM ("Phase 1") and then upgraded (`upgrade_to_acm`: provisioning chain, UpgradeClientToAdmin,
+MEBx password) and committed. A failure after Phase 1 rolls the device back with `Unprovision`.
+Not done here: upstream's TLS configuration between the phases and the second tunnel verified
+against the MPS root (§5.5 ACM steps 2-4); TLS, when the profile asks for it, is configured
+afterwards with the rest of the profile, and the tunnel stays unverified once activated.
+
 The plain CCM flow (`activate_ccm`: Vault before Setup, Setup one-shot with its recovery) runs
 unchanged through the tunnel; AMT 19+ then needs what the plain path lacks: **CommitChanges**
 after Setup (the firmware applies Setup on commit), a pause of `delay_tls_timer` and a new TLS
@@ -16,10 +23,11 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from typing import Final, Protocol
 
+from activation.flows.acm import upgrade_to_acm
 from activation.flows.ccm import CCM_FAILED, activate_ccm
 from activation.flows.ports import DeviceSecretsPort, FlowResult, ProgressPort, StepOutcome
 from activation.plan import ActivationPlan
-from activation.protocol import ActivationStatus, Component, ComponentResult, ComponentStatus
+from activation.protocol import ActivationStatus, Component, ComponentMode, ComponentResult, ComponentStatus
 from activation.session import AmtSession, AmtSessionError, AmtUnauthorized
 from activation.wsman import setup
 from activation.wsman.response import WsmanFault, WsmanParseError
@@ -31,6 +39,9 @@ ACTIVATION_SYNC_DELAY: Final = 12.0  # delay_timer
 TLS_RESTART_DELAY: Final = 15.0  # delay_tls_timer: AMT restarts its TLS listener after CommitChanges
 PHASE_ONE_STATUS: Final = "Client control mode (TLS activation Phase 1)."
 COMMIT_CALL: Final = "AMT_SetupAndConfigurationService.CommitChanges"
+UNPROVISION_CALL: Final = "AMT_SetupAndConfigurationService.Unprovision"
+ACM_ROLLED_BACK: Final = "{error}.ACM activation failed."
+ROLLBACK_FAILED: Final = "Failed to deactivate device after ACM failure: {error}"
 
 
 class TunnelControl(Protocol):
@@ -83,6 +94,88 @@ async def activate_ccm_tls_enforced(
     return result
 
 
+async def activate_acm_tls_enforced(
+    amt: AmtSession,
+    tunnel: TunnelControl,
+    plan: ActivationPlan,
+    secrets: DeviceSecretsPort,
+    progress: ProgressPort,
+    *,
+    local_password: Secret | None,
+    pause: Pause = asyncio.sleep,
+    tls_pause: Pause = asyncio.sleep,
+) -> FlowResult:
+    """§5.5 "AMT 19+ ACM": Phase 1 (CCM, committed), then the upgrade to ACM and its commit."""
+    phase_one = await activate_ccm_tls_enforced(
+        amt,
+        tunnel,
+        plan,
+        secrets,
+        progress,
+        local_password=local_password,
+        pause=pause,
+        tls_pause=tls_pause,
+        phase_one=True,
+    )
+    if not phase_one.succeeded:
+        return phase_one
+    await progress.report(PHASE_ONE_STATUS)
+
+    upgrade = await upgrade_to_acm(amt, plan, secrets, progress, current_password=plan.amt_password, pause=pause)
+    result = FlowResult(status=upgrade.status, steps=phase_one.steps + upgrade.steps)
+    if upgrade.succeeded and await _commit_upgrade(amt, result):
+        result.succeeded = True
+        return result
+    return await _roll_back(amt, plan, secrets, result)
+
+
+async def _commit_upgrade(amt: AmtSession, result: FlowResult) -> bool:
+    try:
+        outcome = await amt.call(setup.commit_changes())
+    except (AmtSessionError, WsmanFault, WsmanParseError) as error:
+        result.record(COMMIT_CALL, StepOutcome.FAILURE, str(error))
+        return False
+    if not outcome.succeeded:
+        result.record(COMMIT_CALL, StepOutcome.FAILURE, f"ReturnValue {outcome.return_value}")
+        return False
+    result.record(COMMIT_CALL, StepOutcome.SUCCESS)
+    return True
+
+
+async def _roll_back(
+    amt: AmtSession, plan: ActivationPlan, secrets: DeviceSecretsPort, result: FlowResult
+) -> FlowResult:
+    """§5.5 ACM step 7: after Phase 1, a failed upgrade returns the device to pre-provisioning."""
+    failed = next((step for step in reversed(result.steps) if step.outcome is StepOutcome.FAILURE), None)
+    status = result.status
+    assert isinstance(status, ActivationStatus)
+    error = (status.status if status.status not in ("", "Failed") else None) or (
+        failed.cause if failed else "ACM upgrade failed"
+    )
+    error = error.rstrip(".")
+    try:
+        outcome = await amt.call(setup.unprovision(1))
+        unprovisioned = outcome.succeeded
+        cause = "" if unprovisioned else f"ReturnValue {outcome.return_value}"
+    except (AmtSessionError, WsmanFault, WsmanParseError) as failure:
+        unprovisioned, cause = False, str(failure)
+    if not unprovisioned:
+        # The device stays activated with the stored password: the secret is kept.
+        result.fail(UNPROVISION_CALL, ROLLBACK_FAILED.format(error=error), cause)
+    else:
+        result.record(UNPROVISION_CALL, StepOutcome.SUCCESS, "rolled back to pre-provisioning")
+        try:
+            await secrets.destroy(plan.device_guid)  # the device no longer uses the password
+            result.record("destroy unused device secret", StepOutcome.SUCCESS)
+        except Exception as failure:
+            result.record("destroy unused device secret", StepOutcome.FAILURE, type(failure).__name__)
+        result.fail("ACM activation", ACM_ROLLED_BACK.format(error=error))
+    status.components[Component.ACTIVATION] = ComponentStatus(
+        ComponentResult.FAILURE, status.status.removesuffix("."), ComponentMode.ACM
+    )
+    return result
+
+
 async def _commit_setup(
     amt: AmtSession, result: FlowResult, *, local_username: str, local_password: Secret | None, plan: ActivationPlan
 ) -> bool:
@@ -111,4 +204,4 @@ async def _commit_setup(
     return True
 
 
-__all__ = ["PHASE_ONE_STATUS", "TunnelControl", "activate_ccm_tls_enforced"]
+__all__ = ["PHASE_ONE_STATUS", "TunnelControl", "activate_acm_tls_enforced", "activate_ccm_tls_enforced"]

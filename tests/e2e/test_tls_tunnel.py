@@ -13,6 +13,7 @@ from amtsim import ControlMode, DeviceIdentity, Fault, VirtualAmtDevice, run_rpc
 from amtsim.pki import install_on_die_ca, make_on_die_ca, shared_on_die_ca
 from rps_site.vault import SecretStore, device_path
 from tests.e2e.conftest import RpsServer, create_ccm_profile, unique
+from tests.e2e.test_activation_flows import create_domain_and_acm_profile
 
 AMT_19 = "19.0.5"
 
@@ -135,3 +136,54 @@ async def test_a_connection_reset_mid_flow_is_retried_with_a_new_tunnel(rps_serv
         assert device.state.control_mode is ControlMode.CCM
         password = vault_of(rps_server).read(device_path(device.identity.uuid.lower())).values["AMT_PASSWORD"]
         assert await tls_digest_login_succeeds(endpoint, password.reveal())
+
+
+async def test_amt19_acm_activation_is_ccm_then_upgrade_through_the_tunnel(rps_server: RpsServer) -> None:
+    suffix = f"{unique('acme19')}.example.com"
+    profile, chain = create_domain_and_acm_profile(rps_server, suffix)
+    device = VirtualAmtDevice(
+        DeviceIdentity(amt_version=AMT_19, dns_suffix=suffix, trusted_root_hashes=[chain.root_sha256])
+    )
+    guid = device.identity.uuid.lower()
+    mps_before = len(rps_server.mps.requests)
+    async with serve_device(device) as endpoint:
+        result = await run_rpc(
+            ["activate", "-u", rps_server.wss_url, "-profile", profile, "-cafile", str(rps_server.ca_file)],
+            device_endpoint=endpoint,
+        )
+        assert result.exit_code == 0, (result.error, result.message)
+        assert result.status_text == "Activated to admin control mode."
+        assert result.status["Components"]["Activation"]["Mode"] == "ACM"
+        assert "Client control mode (TLS activation Phase 1)." in result.progress
+        calls = device.call_names
+        # AdminSetup is never tried on AMT 19+: Setup + commit, then the upgrade + commit.
+        assert "IPS_HostBasedSetupService.AdminSetup" not in calls
+        setup_at = calls.index("IPS_HostBasedSetupService.Setup")
+        upgrade_at = calls.index("IPS_HostBasedSetupService.UpgradeClientToAdmin")
+        assert calls[setup_at + 1] == "AMT_SetupAndConfigurationService.CommitChanges"
+        assert "AMT_SetupAndConfigurationService.CommitChanges" in calls[upgrade_at + 1 :]
+        assert device.state.control_mode is ControlMode.ACM
+        secret = vault_of(rps_server).read(device_path(guid)).values
+        assert await tls_digest_login_succeeds(endpoint, secret["AMT_PASSWORD"].reveal())
+        assert device.state.mebx_password == secret["MEBX_PASSWORD"].reveal()
+    assert mps_posts_for(rps_server, guid, mps_before)
+    assert device_row(rps_server, guid) == ("activated", 2, profile)
+
+
+async def test_amt19_acm_failure_after_phase_one_rolls_the_device_back(rps_server: RpsServer) -> None:
+    suffix = f"{unique('acme19')}.example.com"
+    profile, chain = create_domain_and_acm_profile(rps_server, suffix)
+    device = VirtualAmtDevice(
+        DeviceIdentity(amt_version=AMT_19, dns_suffix=suffix, trusted_root_hashes=[chain.root_sha256])
+    )
+    device.faults.add(Fault.return_value(call="IPS_HostBasedSetupService.UpgradeClientToAdmin", value=1))
+    async with serve_device(device) as endpoint:
+        result = await run_rpc(
+            ["activate", "-u", rps_server.wss_url, "-profile", profile, "-cafile", str(rps_server.ca_file)],
+            device_endpoint=endpoint,
+        )
+    assert result.exit_code == 1, (result.error, result.message)
+    assert result.status_text == "Failed to upgrade to admin control mode.ACM activation failed."
+    assert device.call_names[-1] == "AMT_SetupAndConfigurationService.Unprovision"
+    assert device.state.control_mode is ControlMode.PRE_PROVISIONING
+    assert vault_of(rps_server).read(device_path(device.identity.uuid.lower())) is None
