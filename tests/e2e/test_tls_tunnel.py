@@ -8,12 +8,14 @@ import ssl
 
 import httpx
 import psycopg
+from cryptography import x509
 
 from amtsim import ControlMode, DeviceIdentity, Fault, VirtualAmtDevice, run_rpc, serve_device
 from amtsim.pki import install_on_die_ca, make_on_die_ca, shared_on_die_ca
 from rps_site.vault import SecretStore, device_path
 from tests.e2e.conftest import RpsServer, create_ccm_profile, unique
 from tests.e2e.test_activation_flows import create_domain_and_acm_profile
+from tests.e2e.test_configuration import mps_ca  # noqa: F401 - the MPSCerts fixture
 
 AMT_19 = "19.0.5"
 
@@ -187,3 +189,33 @@ async def test_amt19_acm_failure_after_phase_one_rolls_the_device_back(rps_serve
     assert device.call_names[-1] == "AMT_SetupAndConfigurationService.Unprovision"
     assert device.state.control_mode is ControlMode.PRE_PROVISIONING
     assert vault_of(rps_server).read(device_path(device.identity.uuid.lower())) is None
+
+
+async def test_amt19_tls_configured_from_the_mps_ca_then_deactivated_through_the_tunnel(
+    rps_server: RpsServer,
+    mps_ca: x509.Certificate,  # noqa: F811 - the fixture imported above
+) -> None:
+    profile = create_ccm_profile(rps_server, tlsMode=1, tlsSigningAuthority="SelfSigned")
+    device = VirtualAmtDevice(DeviceIdentity(amt_version=AMT_19, hostname=unique("tls19-")))
+    guid = device.identity.uuid.lower()
+    async with serve_device(device) as endpoint:
+        result = await run_rpc(
+            ["activate", "-u", rps_server.wss_url, "-profile", profile, "-cafile", str(rps_server.ca_file)],
+            device_endpoint=endpoint,
+        )
+        assert result.exit_code == 0, (result.error, result.message)
+        assert result.status["TLSConfiguration"] == "Configured"
+        assert device.state.tls_committed
+        # AMT now serves the certificate RPS issued from the MPS CA, not the factory chain.
+        issued_pem = vault_of(rps_server).read(device_path(guid)).values["TLS_ISSUED_CERTIFICATE"].reveal()
+        x509.load_pem_x509_certificate(issued_pem.encode()).verify_directly_issued_by(mps_ca)
+        password = vault_of(rps_server).read(device_path(guid)).values["AMT_PASSWORD"].reveal()
+
+        # An activated device's tunnel is not held to the ODCA root (§5.4): deactivation works.
+        result = await run_rpc(
+            ["deactivate", "-u", rps_server.wss_url, "-password", password, "-cafile", str(rps_server.ca_file)],
+            device_endpoint=endpoint,
+        )
+        assert result.exit_code == 0, (result.error, result.message)
+        assert result.status_text == "Deactivated"
+        assert device.state.control_mode is ControlMode.PRE_PROVISIONING
