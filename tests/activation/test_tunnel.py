@@ -16,11 +16,14 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.serialization import Encoding
 from cryptography.x509.oid import NameOID
 
+from activation.flows.ports import FlowResult
+from activation.flows.tls_enforced import _commit_setup
 from activation.odca import UntrustedDeviceCertificate, load_trust_anchors, verify_device_chain
-from activation.protocol import ConnectionReset, PortSwitchAck, TlsData
-from activation.session import AmtSession, AmtTimeout
+from activation.protocol import ActivationStatus, ConnectionReset, PortSwitchAck, TlsData
+from activation.session import AmtSession, AmtTimeout, AmtUnauthorized
 from activation.tunnel import TlsTunnelTransport, _TlsSession, http_response_complete, tunnel_client_context
 from activation.wsman import setup
+from activation.wsman.call import MethodResult
 from amtsim import ControlMode, DeviceIdentity, Fault, VirtualAmtDevice, serve_device
 from amtsim.pki import make_on_die_ca, shared_on_die_ca
 from rps_site.sensitive import Secret
@@ -354,3 +357,39 @@ def test_chain_checks_signatures_dates_and_issuer_rights() -> None:
         verify_device_chain([], [root])
     with pytest.raises(UntrustedDeviceCertificate, match="unreadable"):
         verify_device_chain([b"junk"], [root])
+
+
+# -- the AMT 19+ commit after Setup (activation/flows/tls_enforced.py) ------------------------
+
+
+class CommitOnlyAsLocalAccount:
+    """Firmware that applies Setup at CommitChanges: `admin` is refused until then."""
+
+    def __init__(self) -> None:
+        self.username = "admin"
+        self.logins: list[str] = []
+
+    def use_credentials(self, username: str, password: Secret) -> None:
+        self.username = username
+
+    async def call(self, call):  # type: ignore[no-untyped-def]
+        self.logins.append(self.username)
+        if self.username != "$$OsAdmin":
+            raise AmtUnauthorized(call.name, "credentials of 'admin' refused")
+        return MethodResult(return_value=0, output=None)  # type: ignore[arg-type]
+
+
+async def test_commit_after_setup_falls_back_to_the_local_account_and_keeps_admin() -> None:
+    amt = CommitOnlyAsLocalAccount()
+    result = FlowResult(status=ActivationStatus(status="Client control mode."))
+    plan = type("Plan", (), {"amt_password": Secret(PASSWORD)})()
+    committed = await _commit_setup(
+        amt,  # type: ignore[arg-type]
+        result,
+        local_username="$$OsAdmin",
+        local_password=Secret("lsa"),
+        plan=plan,  # type: ignore[arg-type]
+    )
+    assert committed and amt.logins == ["admin", "$$OsAdmin"]
+    assert amt.username == "admin"
+    assert [step.name for step in result.steps] == ["AMT_SetupAndConfigurationService.CommitChanges"]
