@@ -77,6 +77,7 @@ def main() -> int:
     parser.add_argument("--duration", type=int, default=10)
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--profiles", type=int, default=200)
+    parser.add_argument("--only", help="run only the cases whose label contains this text")
     args = parser.parse_args()
     if not shutil.which("wrk"):
         raise SystemExit("wrk is required: apt-get install -y wrk")
@@ -159,6 +160,8 @@ def main() -> int:
         print("| endpoint | req/s | p50 ms | p99 ms | non-2xx |")
         print("|---|---:|---:|---:|---:|")
         for label, url, script in cases:
+            if args.only and args.only not in label:
+                continue
             result = wrk(url, script, duration=args.duration, connections=args.connections)
             figures = f"{result['rps']:.0f} | {result['p50']:.1f} | {result['p99']:.1f} | {result['non2xx']:.0f}"
             print(f"| {label} | {figures} |")
@@ -167,7 +170,10 @@ def main() -> int:
         for server in servers:
             server.terminate()
         for server in servers:
-            server.wait(timeout=10)
+            try:
+                server.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                server.kill()
         vault.stop()
         subprocess.run(["dropdb", "-h", "127.0.0.1", "-U", "postgres", "--if-exists", "--force", database], check=False)
         shutil.rmtree(work, ignore_errors=True)

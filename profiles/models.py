@@ -196,7 +196,9 @@ class Profile(TenantOwned):
     wireless_configs = models.ManyToManyField(
         WirelessConfig, through="ProfileWirelessConfig", related_name="profiles", blank=True
     )
-    proxy_configs = models.ManyToManyField(ProxyConfig, through="ProfileProxyConfig", related_name="profiles", blank=True)
+    proxy_configs = models.ManyToManyField(
+        ProxyConfig, through="ProfileProxyConfig", related_name="profiles", blank=True
+    )
 
     class Meta:
         constraints = [unique_name_per_tenant("name", "profile_name_per_tenant")]
@@ -229,6 +231,9 @@ class ProfileWirelessConfig(models.Model):
         ]
         ordering = ["priority", Lower("wireless_config__name")]
 
+    def __str__(self) -> str:
+        return f"{self.profile_id} → wireless {self.wireless_config_id} @ {self.priority}"
+
 
 class ProfileProxyConfig(models.Model):
     """A profile's proxy access point at a priority."""
@@ -240,6 +245,9 @@ class ProfileProxyConfig(models.Model):
     class Meta:
         constraints = [models.UniqueConstraint("profile", "proxy_config", "priority", name="profile_proxy_priority")]
         ordering = [Lower("proxy_config__name"), "priority"]
+
+    def __str__(self) -> str:
+        return f"{self.profile_id} → proxy {self.proxy_config_id} @ {self.priority}"
 
 
 class ProfileExportRecord(models.Model):

@@ -134,6 +134,14 @@ DATABASES = {
     "default": env.db_url("RPS_DATABASE_URL", default=f"sqlite:///{RUN_DIR / 'rps.sqlite3'}"),
 }
 DATABASES["default"]["ATOMIC_REQUESTS"] = False
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" and env.bool("RPS_DB_POOL", default=True):
+    # Under ASGI every request runs in a fresh thread, so without a pool each one opened (and
+    # closed) its own PostgreSQL connection: the largest cost of a simple read.
+    DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+        "min_size": 1,
+        "max_size": env.int("RPS_DB_POOL_MAX_SIZE", default=20),
+        "timeout": 10,
+    }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [

@@ -70,7 +70,9 @@ def wait_for(url: str, seconds: float = 60) -> None:
     raise SystemExit(f"the server did not answer at {url}")
 
 
-def run_newman(collection: Path, report: Path, env_vars: dict[str, str], extra: list[str]) -> tuple[int, int, list[str]]:
+def run_newman(
+    collection: Path, report: Path, env_vars: dict[str, str], extra: list[str]
+) -> tuple[int, int, list[str]]:
     command = [
         newman_binary(),
         "run",
@@ -92,10 +94,10 @@ def run_newman(collection: Path, report: Path, env_vars: dict[str, str], extra: 
     subprocess.run(command, stdout=sys.stderr, check=False)
     data = json.loads(report.read_text())
     stats = data["run"]["stats"]["assertions"]
-    failures = [
-        f"{failure['source'].get('name', '?')}: {failure['error'].get('test', '')}: {failure['error'].get('message', '')}"
-        for failure in data["run"]["failures"]
-    ]
+    failures = []
+    for failure in data["run"]["failures"]:
+        error = failure["error"]
+        failures.append(f"{failure['source'].get('name', '?')}: {error.get('test', '')}: {error.get('message', '')}")
     return stats["total"] - stats["failed"], stats["failed"], failures
 
 
@@ -130,12 +132,23 @@ def main() -> int:
         manage = [sys.executable, str(ROOT / "manage.py")]
         subprocess.run([*manage, "migrate", "--noinput", "-v", "0"], env=environment, check=True, cwd=ROOT)
         token = subprocess.run(
-            [*manage, "rps_token", "--tenant", ""], env=environment, check=True, cwd=ROOT, capture_output=True, text=True
+            [*manage, "rps_token", "--tenant", ""],
+            env=environment,
+            check=True,
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
         ).stdout.strip()
         server_log = open(work / "server.log", "wb")  # noqa: SIM115  (the server owns it while it runs)
-        server = subprocess.Popen(daphne_command(port=port), env=environment, cwd=ROOT, stdout=server_log, stderr=server_log)
+        server = subprocess.Popen(
+            daphne_command(port=port), env=environment, cwd=ROOT, stdout=server_log, stderr=server_log
+        )
         wait_for(f"http://127.0.0.1:{port}/api/v1/admin/version")
-        env_vars = {"host": f"127.0.0.1:{port}", "vaultHost": vault.addr.removeprefix("http://"), "vaultToken": vault.root_token}
+        env_vars = {
+            "host": f"127.0.0.1:{port}",
+            "vaultHost": vault.addr.removeprefix("http://"),
+            "vaultToken": vault.root_token,
+        }
         if args.keep:
             print(f"serving on http://127.0.0.1:{port} ; token: {token}", flush=True)
 
@@ -153,7 +166,10 @@ def main() -> int:
             )
         for label, source, extra in suites:
             copy = work / f"{label}.json"
-            subprocess.run([sys.executable, str(SHARED / "tools" / "postman_copy.py"), str(POSTMAN / source), str(copy), token], check=True)
+            subprocess.run(
+                [sys.executable, str(SHARED / "tools" / "postman_copy.py"), str(POSTMAN / source), str(copy), token],
+                check=True,
+            )
             passed, failed, failures = run_newman(copy, work / f"{label}-report.json", env_vars, extra)
             for failure in failures:
                 print(f"  FAILED {failure}", flush=True)

@@ -22,7 +22,12 @@ from rest_framework.views import APIView
 
 from profiles.api.common import json_body, schema
 from profiles.api.profiles_validation import validated_create, validated_update
-from profiles.selectors.profiles import profile_list_body, profile_record_body, profile_record_by_id
+from profiles.selectors.profiles import (
+    profile_list_body,
+    profile_record_body,
+    profile_record_by_id,
+    profile_record_of_unlinked,
+)
 from profiles.services.profile_export import profile_export
 from profiles.services.profiles import profile_create, profile_delete, profile_update
 from rps_site.api.paging import page_from_query
@@ -49,6 +54,8 @@ class ProfileCollection(APIView):
         tenant_id = request_tenant(request)
         data = validated_create(json_body(request), tenant_id=tenant_id)
         profile = profile_create(tenant_id=tenant_id, data=data)
+        if not data.get("wifi_configs") and not data.get("proxy_configs"):
+            return Response(profile_record_of_unlinked(profile), status=201)
         return _created_or_updated(tenant_id, profile.pk, 201)
 
     @schema("profiles", body=True)

@@ -117,6 +117,18 @@ def profile_record(*, tenant_id: str, name: str) -> dict[str, Any] | None:
     return _records(rows)[0] if rows else None
 
 
+def profile_record_of_unlinked(profile: Profile) -> dict[str, Any]:
+    """The record of a profile just written without Wi-Fi or proxy links, from memory."""
+    row = {column: _attribute_path(profile, column) for column in RECORD_COLUMNS}
+    return _record(row, [], [])
+
+
+def _attribute_path(obj: Any, column: str) -> Any:
+    for part in column.split("__"):
+        obj = getattr(obj, part) if obj is not None else None
+    return obj
+
+
 def profile_record_by_id(*, tenant_id: str, profile_id: int) -> dict[str, Any]:
     rows = list(_scoped(tenant_id).filter(pk=profile_id).values(*RECORD_COLUMNS))
     return _records(rows)[0]

@@ -100,13 +100,23 @@ def _ieee8021x(tenant_id: str, name: str | None, *, on_missing: ApiError) -> Iee
     return config
 
 
-def _replace_links(profile: Profile, *, wifi: Sequence[LinkInput] | None, proxy: Sequence[LinkInput] | None) -> None:
-    """Set the given link lists (None leaves that kind alone; [] removes them all)."""
+def _replace_links(
+    profile: Profile,
+    *,
+    wifi: Sequence[LinkInput] | None,
+    proxy: Sequence[LinkInput] | None,
+    new_profile: bool = False,
+) -> None:
+    """Set the given link lists (None leaves that kind alone; [] removes them all). A profile
+    just inserted has no links to remove, and one without links needs no statement at all."""
+    if new_profile and not wifi and not proxy:
+        return
     tenant_id = profile.tenant_id
     try:
         with transaction.atomic():
             if wifi is not None:
-                ProfileWirelessConfig.objects.filter(profile=profile).delete()
+                if not new_profile:
+                    ProfileWirelessConfig.objects.filter(profile=profile).delete()
                 configs = _by_lower_name(WirelessConfig, tenant_id, [link.name for link in wifi])
                 ProfileWirelessConfig.objects.bulk_create(
                     ProfileWirelessConfig(
@@ -115,7 +125,8 @@ def _replace_links(profile: Profile, *, wifi: Sequence[LinkInput] | None, proxy:
                     for link in wifi
                 )
             if proxy is not None:
-                ProfileProxyConfig.objects.filter(profile=profile).delete()
+                if not new_profile:
+                    ProfileProxyConfig.objects.filter(profile=profile).delete()
                 proxies = _by_lower_name(ProxyConfig, tenant_id, [link.name for link in proxy])
                 ProfileProxyConfig.objects.bulk_create(
                     ProfileProxyConfig(profile=profile, proxy_config=proxies[link.name.lower()], priority=link.priority)
@@ -179,11 +190,13 @@ def profile_create(*, tenant_id: str, data: Mapping[str, Any]) -> Profile:
             sol_enabled=_or(data.get("sol_enabled"), False),
         )
         try:
-            with transaction.atomic():
-                profile.save(force_insert=True)
+            profile.save(force_insert=True)
         except IntegrityError:
+            # A concurrent create of the same name; the whole transaction is rolled back.
             raise UniqueKeyViolation(f"AMT profile {name} already exists") from None
-        _replace_links(profile, wifi=data.get("wifi_configs") or [], proxy=data.get("proxy_configs") or [])
+        _replace_links(
+            profile, wifi=data.get("wifi_configs") or [], proxy=data.get("proxy_configs") or [], new_profile=True
+        )
         if _needs_password_secret(activation=activation, random_amt=random_amt, random_mebx=random_mebx):
             changes.create(
                 profile.secret_path,
