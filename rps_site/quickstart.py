@@ -54,6 +54,8 @@ def main() -> int:
     manage = [sys.executable, str(ROOT / "manage.py")]
     try:
         subprocess.run([*manage, "migrate", "--noinput", "-v", "0"], env=environment, check=True, cwd=ROOT)
+        # Device TLS certificates are signed with the CA in MPSCerts; MPS writes it in production.
+        subprocess.run([*manage, "rps_seed_mps_ca"], env=environment, check=True, cwd=ROOT, stdout=subprocess.DEVNULL)
         subprocess.run(
             [*manage, "rps_quickstart_admin", "--password-from-env"],
             env={**environment, "RPS_QUICKSTART_ADMIN_PASSWORD": admin_password},
