@@ -70,12 +70,16 @@ def main() -> int:
             capture_output=True,
             text=True,
         ).stdout.strip()
+        token_file = RUN_DIR / "quickstart-token"
+        token_file.write_text(token)
+        token_file.chmod(0o600)
         tls = make_self_signed_certificate(RUN_DIR / "tls")
         print(
             f"\nrps-django is starting on https://localhost:{port}\n"
             f"  portal:   https://localhost:{port}/admin/   user: admin   password: {admin_password}\n"
             f"  API:      https://localhost:{port}/api/v1/admin/  (docs at /api/docs)\n"
-            f"            curl -k -H 'Authorization: Bearer {token}' https://localhost:{port}/api/v1/admin/domains\n"
+            f"            token in {token_file}: curl -k -H \"Authorization: Bearer $(cat {token_file})\" "
+            f"https://localhost:{port}/api/v1/admin/profiles\n"
             f"  devices:  wss://localhost:{port}/activate  (self-signed certificate: {tls[0]})\n"
             f"  Vault:    {vault.addr} (OpenBao dev server, in memory)\n",
             flush=True,
