@@ -11,9 +11,10 @@ import hashlib
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 
-FIXTURES = Path("/work/shared/reference/wsman-fixtures")
+from tests.shared_reference import WSMAN_FIXTURES
+
+FIXTURES = WSMAN_FIXTURES
 REALM = "Digest:A4070000000000000000000000000000"
 
 

@@ -13,7 +13,6 @@ import base64
 import secrets
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from xml.etree.ElementTree import Element
 
 import pytest
@@ -41,8 +40,9 @@ from tests.amtsim.rps_double import (
     put,
     resource_uri,
 )
+from tests.shared_reference import WSMAN_FIXTURES
 
-FIXTURES = Path("/work/shared/reference/wsman-fixtures")
+FIXTURES = WSMAN_FIXTURES
 PASSWORD = "Adm1n!Passw0rd"
 _CA_KEY = rsa.generate_private_key(public_exponent=65537, key_size=2048)
 

@@ -5,15 +5,15 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
-from pathlib import Path
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from profiles import pfx
 from tests.profiles.factories import PFX_CN, PFX_PASSWORD, certificate, pfx_base64, provisioning_pfx, rsa_key
+from tests.shared_reference import POSTMAN
 
-COLLECTION = Path(__file__).resolve().parents[3] / "shared" / "reference" / "postman" / "rps.postman_collection.json"
+COLLECTION = POSTMAN / "rps.postman_collection.json"
 NOW = dt.datetime.now(dt.UTC)
 
 
