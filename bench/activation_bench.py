@@ -26,7 +26,12 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from rps_site.openbao_dev import free_port, start_dev_vault  # noqa: E402
-from rps_site.serving import daphne_command, make_self_signed_certificate  # noqa: E402
+from rps_site.serving import (  # noqa: E402
+    daphne_command,
+    local_server_environment,
+    make_self_signed_certificate,
+    run_manage,
+)
 from tests.mps_recorder import running_mps_recorder  # noqa: E402
 
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
@@ -59,28 +64,18 @@ def main() -> int:
     port = free_port()
     server = None
     with running_mps_recorder() as mps:
-        environment = {
-            **{k: v for k, v in os.environ.items() if not k.startswith("RPS_")},
-            "DJANGO_SETTINGS_MODULE": "rps_site.settings",
-            "RPS_DEBUG": "false",
-            "RPS_SECRET_KEY": random_source.token_urlsafe(48),
-            "RPS_JWT_SECRET": random_source.token_urlsafe(48),
-            "RPS_VAULT_ADDR": vault.addr,
-            "RPS_VAULT_TOKEN": vault.root_token,
-            "RPS_DATABASE_URL": f"postgres://postgres@127.0.0.1:5432/{database}",
-            "RPS_ALLOWED_HOSTS": "127.0.0.1",
-            "RPS_MPS_URL": mps.url,
-            "RPS_DELAY_TIMER": "0",
-            "RPS_RETRY_DELAY": "0",
-            "RPS_LOG_LEVEL": "WARNING",
-            "RPS_DEVICE_CONNECTIONS_PER_MINUTE": str(max(600, args.devices * 2)),
-        }
+        environment = local_server_environment(
+            vault_addr=vault.addr,
+            vault_token=vault.root_token,
+            database_url=f"postgres://postgres@127.0.0.1:5432/{database}",
+            RPS_MPS_URL=mps.url,
+            RPS_DELAY_TIMER="0",
+            RPS_RETRY_DELAY="0",
+            RPS_DEVICE_CONNECTIONS_PER_MINUTE=str(max(600, args.devices * 2)),
+        )
         try:
-            manage = [sys.executable, str(ROOT / "manage.py")]
-            subprocess.run([*manage, "migrate", "--noinput", "-v", "0"], env=environment, check=True, cwd=ROOT)
-            token = subprocess.run(
-                [*manage, "rps_token"], env=environment, check=True, cwd=ROOT, capture_output=True, text=True
-            ).stdout.strip()
+            run_manage(environment, "migrate", "--noinput", "-v", "0")
+            token = run_manage(environment, "rps_token")
             command = daphne_command(port=port, tls=(certificate, key))
             command[-1:-1] = ["--access-log", os.devnull]
             server = subprocess.Popen(

@@ -28,7 +28,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from rps_site.openbao_dev import start_dev_vault  # noqa: E402
-from rps_site.serving import daphne_command  # noqa: E402
+from rps_site.serving import daphne_command, local_server_environment, run_manage  # noqa: E402
 
 CREATE_SCRIPT = """
 local threads = 0
@@ -99,26 +99,16 @@ def main() -> int:
         listener.set_inheritable(True)
         port = listener.getsockname()[1]
         listeners.append(listener)
-    environment = {
-        **{k: v for k, v in os.environ.items() if not k.startswith("RPS_")},
-        "DJANGO_SETTINGS_MODULE": "rps_site.settings",
-        "RPS_DEBUG": "false",
-        "RPS_SECRET_KEY": random_source.token_urlsafe(48),
-        "RPS_JWT_SECRET": random_source.token_urlsafe(48),
-        "RPS_VAULT_ADDR": vault.addr,
-        "RPS_VAULT_TOKEN": vault.root_token,
-        "RPS_DATABASE_URL": f"postgres://postgres@127.0.0.1:5432/{database}",
-        "RPS_ALLOWED_HOSTS": "127.0.0.1",
-        "RPS_SECURE_SSL_REDIRECT": "false",
-        "RPS_LOG_LEVEL": "WARNING",
-    }
+    environment = local_server_environment(
+        vault_addr=vault.addr,
+        vault_token=vault.root_token,
+        database_url=f"postgres://postgres@127.0.0.1:5432/{database}",
+        RPS_SECURE_SSL_REDIRECT="false",
+    )
     servers: list[subprocess.Popen[bytes]] = []
     try:
-        manage = [sys.executable, str(ROOT / "manage.py")]
-        subprocess.run([*manage, "migrate", "--noinput", "-v", "0"], env=environment, check=True, cwd=ROOT)
-        token = subprocess.run(
-            [*manage, "rps_token"], env=environment, check=True, cwd=ROOT, capture_output=True, text=True
-        ).stdout.strip()
+        run_manage(environment, "migrate", "--noinput", "-v", "0")
+        token = run_manage(environment, "rps_token")
         for listener in listeners:
             command = daphne_command(port=0)
             command[command.index("-e") : command.index("-e") + 2] = ["--fd", str(listener.fileno())]

@@ -72,3 +72,43 @@ def daphne_command(
         *extra,
         "rps_site.asgi:application",
     ]
+
+
+def local_server_environment(
+    *, vault_addr: str, vault_token: str, database_url: str, **overrides: str
+) -> dict[str, str]:
+    """The environment of a local server started by the quick start, the tests, the Postman harness
+    or a benchmark: production settings (debug off) with fresh random keys, the given Vault and
+    database, loopback hosts, and nothing inherited from the caller's own `RPS_*` variables."""
+    import os
+    import secrets as random_source
+
+    return {
+        **{key: value for key, value in os.environ.items() if not key.startswith("RPS_")},
+        "DJANGO_SETTINGS_MODULE": "rps_site.settings",
+        "RPS_DEBUG": "false",
+        "RPS_SECRET_KEY": random_source.token_urlsafe(48),
+        "RPS_JWT_SECRET": random_source.token_urlsafe(48),
+        "RPS_VAULT_ADDR": vault_addr,
+        "RPS_VAULT_TOKEN": vault_token,
+        "RPS_DATABASE_URL": database_url,
+        "RPS_ALLOWED_HOSTS": "127.0.0.1,localhost",
+        "RPS_HSTS_SECONDS": "0",
+        "RPS_LOG_LEVEL": "WARNING",
+        **overrides,
+    }
+
+
+def run_manage(environment: dict[str, str], *arguments: str) -> str:
+    """`manage.py <arguments>` in `environment`; returns what it printed."""
+    import subprocess
+
+    root = Path(__file__).resolve().parent.parent
+    return subprocess.run(
+        [sys.executable, str(root / "manage.py"), *arguments],
+        env=environment,
+        cwd=root,
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.strip()

@@ -4,8 +4,8 @@ Serves the app with daphne on loopback over plain HTTP, on a fresh database and 
 dev server with default limits, makes token-carrying copies of both collections with
 shared/tools/postman_copy.py, runs newman and prints the assertion counts:
 
-    postman main: 493 passed, 0 failed
-    postman security: 8 passed, 0 failed
+    postman-main: 493 passed, 0 failed
+    postman-security: 8 passed, 0 failed
 
 Exit status: 0 when every assertion passed (or --report-only), 1 otherwise.
 Options: --folder NAME (run one folder of the main suite), --report-only, --keep (leave the
@@ -32,7 +32,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from rps_site.openbao_dev import free_port, start_dev_vault  # noqa: E402
-from rps_site.serving import daphne_command  # noqa: E402
+from rps_site.serving import daphne_command, local_server_environment, run_manage  # noqa: E402
 
 SHARED = Path(os.environ.get("RPS_SHARED_DIR", ROOT.parent / "shared"))
 POSTMAN = SHARED / "reference" / "postman"
@@ -113,32 +113,16 @@ def main() -> int:
     vault = start_dev_vault(log_path=work / "openbao.log")
     database_url, database_name = create_database(args.database_url, work)
     port = free_port()
-    environment = {
-        **{key: value for key, value in os.environ.items() if not key.startswith("RPS_")},
-        "DJANGO_SETTINGS_MODULE": "rps_site.settings",
-        "RPS_DEBUG": "false",
-        "RPS_SECRET_KEY": random_source.token_urlsafe(48),
-        "RPS_JWT_SECRET": random_source.token_urlsafe(48),
-        "RPS_VAULT_ADDR": vault.addr,
-        "RPS_VAULT_TOKEN": vault.root_token,
-        "RPS_DATABASE_URL": database_url,
-        "RPS_ALLOWED_HOSTS": "127.0.0.1,localhost",
-        "RPS_SECURE_SSL_REDIRECT": "false",
-        "RPS_HSTS_SECONDS": "0",
-        "RPS_LOG_LEVEL": "WARNING",
-    }
+    environment = local_server_environment(
+        vault_addr=vault.addr,
+        vault_token=vault.root_token,
+        database_url=database_url,
+        RPS_SECURE_SSL_REDIRECT="false",
+    )
     server = None
     try:
-        manage = [sys.executable, str(ROOT / "manage.py")]
-        subprocess.run([*manage, "migrate", "--noinput", "-v", "0"], env=environment, check=True, cwd=ROOT)
-        token = subprocess.run(
-            [*manage, "rps_token", "--tenant", ""],
-            env=environment,
-            check=True,
-            cwd=ROOT,
-            capture_output=True,
-            text=True,
-        ).stdout.strip()
+        run_manage(environment, "migrate", "--noinput", "-v", "0")
+        token = run_manage(environment, "rps_token", "--tenant", "")
         server_log = open(work / "server.log", "wb")  # noqa: SIM115  (the server owns it while it runs)
         server = subprocess.Popen(
             daphne_command(port=port), env=environment, cwd=ROOT, stdout=server_log, stderr=server_log
@@ -173,7 +157,7 @@ def main() -> int:
             passed, failed, failures = run_newman(copy, work / f"{label}-report.json", env_vars, extra)
             for failure in failures:
                 print(f"  FAILED {failure}", flush=True)
-            print(f"postman {label}: {passed} passed, {failed} failed", flush=True)
+            print(f"postman-{label}: {passed} passed, {failed} failed", flush=True)
             all_passed = all_passed and failed == 0
         if args.keep:
             print("server still running; Ctrl-C to stop", flush=True)

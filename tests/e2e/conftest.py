@@ -4,10 +4,9 @@ virtual devices over real sockets."""
 
 from __future__ import annotations
 
-import os
 import secrets as random_source
+import ssl
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -20,7 +19,8 @@ import pytest
 
 from amtsim.pki import shared_on_die_ca
 from rps_site.openbao_dev import DevVault, free_port
-from rps_site.serving import daphne_command, make_self_signed_certificate
+from rps_site.serving import daphne_command, local_server_environment, make_self_signed_certificate, run_manage
+from rps_site.vault import SecretStore
 from tests.mps_recorder import MpsRecorder, running_mps_recorder
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -49,9 +49,15 @@ class RpsServer:
     def api(self, tenant_id: str = "") -> httpx.Client:
         return httpx.Client(
             base_url=f"https://127.0.0.1:{self.port}/api/v1/admin",
-            verify=str(self.ca_file),
+            verify=ssl.create_default_context(cafile=str(self.ca_file)),
             headers={"Authorization": f"Bearer {self.token(tenant_id)}"},
             timeout=30,
+        )
+
+    def vault_store(self) -> SecretStore:
+        """The storage layer on the server's Vault, for assertions on what it stored."""
+        return SecretStore(
+            addr=self.vault.addr, token=self.vault.root_token, mount="secret", prefix="", timeout=5, verify=True
         )
 
     def log_text(self) -> str:
@@ -69,29 +75,21 @@ def rps_server(dev_vault: DevVault, tmp_path_factory: pytest.TempPathFactory) ->
     odca_roots = work / "odca-roots.pem"  # TLS-enforced amtsim devices chain to this stand-in (§5.4)
     odca_roots.write_bytes(shared_on_die_ca().root_pem())
     with running_mps_recorder() as mps:
-        environment = {
-            **{k: v for k, v in os.environ.items() if not k.startswith("RPS_")},
-            "DJANGO_SETTINGS_MODULE": "rps_site.settings",
-            "RPS_DEBUG": "false",
-            "RPS_SECRET_KEY": random_source.token_urlsafe(48),
-            "RPS_JWT_SECRET": jwt_secret,
-            "RPS_JWT_ISSUER": JWT_ISSUER,
-            "RPS_VAULT_ADDR": dev_vault.addr,
-            "RPS_VAULT_TOKEN": dev_vault.root_token,
-            "RPS_DATABASE_URL": f"{PG_SERVER}/{database}",
-            "RPS_ALLOWED_HOSTS": "127.0.0.1,localhost",
-            "RPS_MPS_URL": mps.url,
-            "RPS_DELAY_TIMER": "0",
-            "RPS_RETRY_DELAY": "0",
-            "RPS_WSMAN_TIMEOUT": "4",
-            "RPS_DEVICE_TENANTS": ",acme",
-            "RPS_LOG_LEVEL": "DEBUG",
-            "RPS_HSTS_SECONDS": "0",
-            "RPS_AMT_EXTRA_ODCA_ROOTS": str(odca_roots),
-        }
-        subprocess.run(
-            [sys.executable, "manage.py", "migrate", "--noinput", "-v", "0"], env=environment, cwd=ROOT, check=True
+        environment = local_server_environment(
+            vault_addr=dev_vault.addr,
+            vault_token=dev_vault.root_token,
+            database_url=f"{PG_SERVER}/{database}",
+            RPS_JWT_SECRET=jwt_secret,
+            RPS_JWT_ISSUER=JWT_ISSUER,
+            RPS_MPS_URL=mps.url,
+            RPS_DELAY_TIMER="0",
+            RPS_RETRY_DELAY="0",
+            RPS_WSMAN_TIMEOUT="4",
+            RPS_DEVICE_TENANTS=",acme",
+            RPS_LOG_LEVEL="DEBUG",
+            RPS_AMT_EXTRA_ODCA_ROOTS=str(odca_roots),
         )
+        run_manage(environment, "migrate", "--noinput", "-v", "0")
         log_path = work / "server.log"
         with open(log_path, "wb") as log:
             server = subprocess.Popen(
@@ -102,7 +100,7 @@ def rps_server(dev_vault: DevVault, tmp_path_factory: pytest.TempPathFactory) ->
             deadline = time.monotonic() + 60
             while True:
                 try:
-                    with httpx.Client(verify=str(certificate)) as probe:
+                    with httpx.Client(verify=ssl.create_default_context(cafile=str(certificate))) as probe:
                         if probe.get(f"https://127.0.0.1:{port}/api/v1/admin/version").status_code == 200:
                             break
                 except httpx.HTTPError:

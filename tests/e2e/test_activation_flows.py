@@ -14,20 +14,14 @@ import pytest
 
 from amtsim import ControlMode, DeviceIdentity, Fault, VirtualAmtDevice, run_rpc, serve_device
 from amtsim.pki import make_provisioning_chain
-from rps_site.vault import SecretStore, device_path
+from rps_site.vault import device_path
 from tests.e2e.conftest import RpsServer, create_ccm_profile, unique
 
 PFX_PASSWORD = "Pfx-Passw0rd!"
 
 
-def vault_of(rps: RpsServer) -> SecretStore:
-    return SecretStore(
-        addr=rps.vault.addr, token=rps.vault.root_token, mount="secret", prefix="", timeout=5, verify=True
-    )
-
-
 def device_secret(rps: RpsServer, guid: str) -> dict[str, str]:
-    stored = vault_of(rps).read(device_path(guid))
+    stored = rps.vault_store().read(device_path(guid))
     assert stored is not None, f"no secret for {guid}"
     return {key: value.reveal() for key, value in stored.values.items()}
 
@@ -119,7 +113,7 @@ async def test_acm_with_an_untrusted_root_is_refused(rps_server: RpsServer) -> N
     assert result.exit_code != 0
     assert "doesn't match any trusted certificates" in result.message
     assert device.state.control_mode == ControlMode.PRE_PROVISIONING
-    assert vault_of(rps_server).read(device_path(device.identity.uuid)) is None
+    assert rps_server.vault_store().read(device_path(device.identity.uuid)) is None
 
 
 async def test_acm_with_a_suffix_no_domain_has_is_refused(rps_server: RpsServer) -> None:
@@ -219,7 +213,7 @@ async def test_silent_device_fails_cleanly_with_short_timers(rps_server: RpsServ
         result = await run_rpc(rpc(rps_server, "activate", "-profile", profile), device_endpoint=endpoint)
     assert result.exit_code != 0
     assert device.state.control_mode == ControlMode.PRE_PROVISIONING
-    assert vault_of(rps_server).read(device_path(device.identity.uuid)) is None
+    assert rps_server.vault_store().read(device_path(device.identity.uuid)) is None
     assert ("AMT_GeneralSettings.Get", "failure") in last_run_steps(rps_server, device.identity.uuid)
 
 

@@ -8,14 +8,8 @@ import httpx
 import psycopg
 
 from amtsim import ControlMode, DeviceIdentity, Fault, VirtualAmtDevice, run_rpc, serve_device
-from rps_site.vault import SecretStore, device_path
+from rps_site.vault import device_path
 from tests.e2e.conftest import RpsServer, create_ccm_profile, unique
-
-
-def vault_of(rps: RpsServer) -> SecretStore:
-    return SecretStore(
-        addr=rps.vault.addr, token=rps.vault.root_token, mount="secret", prefix="", timeout=5, verify=True
-    )
 
 
 async def digest_login_succeeds(endpoint, password: str) -> bool:  # type: ignore[no-untyped-def]
@@ -63,7 +57,7 @@ async def test_ccm_activation_then_deactivation(rps_server: RpsServer) -> None:
 
         # The device is in CCM, and the password RPS stored is the one it uses.
         assert device.state.control_mode == ControlMode.CCM
-        stored = vault_of(rps_server).read(device_path(guid))
+        stored = rps_server.vault_store().read(device_path(guid))
         assert stored is not None
         password = stored.values["AMT_PASSWORD"].reveal()
         assert await digest_login_succeeds(endpoint, password)
@@ -83,7 +77,7 @@ async def test_ccm_activation_then_deactivation(rps_server: RpsServer) -> None:
         assert result.exit_code == 0, (result.error, result.message)
         assert result.status_text == "Deactivated"
         assert device.state.control_mode == ControlMode.PRE_PROVISIONING
-        assert vault_of(rps_server).read(device_path(guid)) is None
+        assert rps_server.vault_store().read(device_path(guid)) is None
         deletes = [call for call in rps_server.mps.requests if call.method == "DELETE" and guid in call.path]
         assert deletes
         assert device_row(rps_server, guid)[0] == "deactivated"
@@ -96,7 +90,7 @@ async def test_wrong_profile_is_refused_and_nothing_is_written(rps_server: RpsSe
     assert result.exit_code != 0
     assert "does not match list of available AMT profiles" in (result.message or result.error or "")
     assert device.state.control_mode == ControlMode.PRE_PROVISIONING
-    assert vault_of(rps_server).read(device_path(device.identity.uuid)) is None
+    assert rps_server.vault_store().read(device_path(device.identity.uuid)) is None
 
 
 async def test_tenant_not_allowed_on_the_device_channel(rps_server: RpsServer) -> None:
@@ -118,6 +112,6 @@ async def test_soap_fault_on_setup_fails_cleanly_while_a_healthy_activation_succ
     )
     assert broken_result.exit_code != 0
     assert broken.state.control_mode == ControlMode.PRE_PROVISIONING
-    assert vault_of(rps_server).read(device_path(broken.identity.uuid)) is None, "an unused password is not kept"
+    assert rps_server.vault_store().read(device_path(broken.identity.uuid)) is None, "an unused password is not kept"
     assert healthy_result.exit_code == 0, healthy_result.message
     assert healthy.state.control_mode == ControlMode.CCM

@@ -20,18 +20,12 @@ from cryptography.x509.oid import NameOID
 
 from amtsim import ControlMode, DeviceIdentity, Fault, VirtualAmtDevice, run_rpc, serve_device
 from amtsim.pki import make_provisioning_chain
-from rps_site.vault import SecretStore, device_path
+from rps_site.vault import device_path
 from tests.e2e.conftest import RpsServer, create_ccm_profile, unique
 
 
-def vault_of(rps: RpsServer) -> SecretStore:
-    return SecretStore(
-        addr=rps.vault.addr, token=rps.vault.root_token, mount="secret", prefix="", timeout=5, verify=True
-    )
-
-
 def device_secret(rps: RpsServer, guid: str) -> dict[str, str]:
-    stored = vault_of(rps).read(device_path(guid))
+    stored = rps.vault_store().read(device_path(guid))
     assert stored is not None, f"no secret for {guid}"
     return {key: value.reveal() for key, value in stored.values.items()}
 

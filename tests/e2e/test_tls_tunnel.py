@@ -12,18 +12,12 @@ from cryptography import x509
 
 from amtsim import ControlMode, DeviceIdentity, Fault, VirtualAmtDevice, run_rpc, serve_device
 from amtsim.pki import install_on_die_ca, make_on_die_ca, shared_on_die_ca
-from rps_site.vault import SecretStore, device_path
+from rps_site.vault import device_path
 from tests.e2e.conftest import RpsServer, create_ccm_profile, unique
 from tests.e2e.test_activation_flows import create_domain_and_acm_profile
 from tests.e2e.test_configuration import mps_ca  # noqa: F401 - the MPSCerts fixture
 
 AMT_19 = "19.0.5"
-
-
-def vault_of(rps: RpsServer) -> SecretStore:
-    return SecretStore(
-        addr=rps.vault.addr, token=rps.vault.root_token, mount="secret", prefix="", timeout=5, verify=True
-    )
 
 
 def device_row(rps: RpsServer, guid: str) -> tuple | None:
@@ -79,7 +73,7 @@ async def test_amt19_ccm_activation_through_the_tls_tunnel(rps_server: RpsServer
         assert device.state.commits >= 1
 
         # The password in Vault is the one the device uses.
-        password = vault_of(rps_server).read(device_path(guid)).values["AMT_PASSWORD"].reveal()
+        password = rps_server.vault_store().read(device_path(guid)).values["AMT_PASSWORD"].reveal()
         assert await tls_digest_login_succeeds(endpoint, password)
         assert not await tls_digest_login_succeeds(endpoint, password + "x")
 
@@ -114,7 +108,7 @@ async def test_a_chain_not_ending_at_a_trusted_odca_root_is_refused_and_nothing_
     # Nothing reached AMT (not even a digest answer), nothing was stored, MPS never heard of it.
     assert device.calls == [] and device.auth_failures == []
     assert device.state.control_mode is ControlMode.PRE_PROVISIONING
-    assert vault_of(rps_server).read(device_path(guid)) is None
+    assert rps_server.vault_store().read(device_path(guid)) is None
     assert mps_posts_for(rps_server, guid, mps_before) == []
     row = device_row(rps_server, guid)
     assert row is None or row[0] != "activated"
@@ -136,7 +130,7 @@ async def test_a_connection_reset_mid_flow_is_retried_with_a_new_tunnel(rps_serv
         # The reset CommitChanges, then its retry after delay_tls_timer on a fresh handshake.
         assert device.call_names.count("AMT_SetupAndConfigurationService.CommitChanges") == 2
         assert device.state.control_mode is ControlMode.CCM
-        password = vault_of(rps_server).read(device_path(device.identity.uuid.lower())).values["AMT_PASSWORD"]
+        password = rps_server.vault_store().read(device_path(device.identity.uuid.lower())).values["AMT_PASSWORD"]
         assert await tls_digest_login_succeeds(endpoint, password.reveal())
 
 
@@ -165,7 +159,7 @@ async def test_amt19_acm_activation_is_ccm_then_upgrade_through_the_tunnel(rps_s
         assert calls[setup_at + 1] == "AMT_SetupAndConfigurationService.CommitChanges"
         assert "AMT_SetupAndConfigurationService.CommitChanges" in calls[upgrade_at + 1 :]
         assert device.state.control_mode is ControlMode.ACM
-        secret = vault_of(rps_server).read(device_path(guid)).values
+        secret = rps_server.vault_store().read(device_path(guid)).values
         assert await tls_digest_login_succeeds(endpoint, secret["AMT_PASSWORD"].reveal())
         assert device.state.mebx_password == secret["MEBX_PASSWORD"].reveal()
     assert mps_posts_for(rps_server, guid, mps_before)
@@ -188,7 +182,7 @@ async def test_amt19_acm_failure_after_phase_one_rolls_the_device_back(rps_serve
     assert result.status_text == "Failed to upgrade to admin control mode.ACM activation failed."
     assert device.call_names[-1] == "AMT_SetupAndConfigurationService.Unprovision"
     assert device.state.control_mode is ControlMode.PRE_PROVISIONING
-    assert vault_of(rps_server).read(device_path(device.identity.uuid.lower())) is None
+    assert rps_server.vault_store().read(device_path(device.identity.uuid.lower())) is None
 
 
 async def test_amt19_tls_configured_from_the_mps_ca_then_deactivated_through_the_tunnel(
@@ -207,9 +201,9 @@ async def test_amt19_tls_configured_from_the_mps_ca_then_deactivated_through_the
         assert result.status["TLSConfiguration"] == "Configured"
         assert device.state.tls_committed
         # AMT now serves the certificate RPS issued from the MPS CA, not the factory chain.
-        issued_pem = vault_of(rps_server).read(device_path(guid)).values["TLS_ISSUED_CERTIFICATE"].reveal()
+        issued_pem = rps_server.vault_store().read(device_path(guid)).values["TLS_ISSUED_CERTIFICATE"].reveal()
         x509.load_pem_x509_certificate(issued_pem.encode()).verify_directly_issued_by(mps_ca)
-        password = vault_of(rps_server).read(device_path(guid)).values["AMT_PASSWORD"].reveal()
+        password = rps_server.vault_store().read(device_path(guid)).values["AMT_PASSWORD"].reveal()
 
         # An activated device's tunnel is not held to the ODCA root (§5.4): deactivation works.
         result = await run_rpc(
