@@ -236,10 +236,10 @@ class DeviceSessionRunner:
                     certificate = await in_thread(planning.provisioning_certificate)(request, domain)
                     plan = replace(plan, provisioning_certificate=certificate)
                 if plan.provisioning_certificate is None:
-                    # AMT 19+ activates ACM through the TLS tunnel (§5), which this server does not run yet.
+                    # AMT 19+ activates ACM only through the TLS tunnel (§5.5).
                     raise ProtocolError(
                         f"Device {request.device_guid} activation failed. Admin control mode on AMT "
-                        f"{payload.ver} needs the TLS tunnel, which this server does not support yet."
+                        f"{payload.ver} runs through the TLS tunnel, and the client did not report tlsEnforced."
                     )
                 if isinstance(self.transport, TlsTunnelTransport):
                     # AMT 19+ (§5.5): CCM through the tunnel, then the upgrade (activation/flows/tls_enforced.py).
@@ -279,9 +279,7 @@ class DeviceSessionRunner:
         if result.succeeded:
             tags = await in_thread(profile_tags)(plan.tenant_id, plan.profile_name)
             outcome = await self.mps.register_device(mps_device_record(plan, request, tags=tags))
-            await self._record_steps(
-                [("register with MPS", StepOutcome.SUCCESS if outcome.ok else StepOutcome.FAILURE, outcome.detail)]
-            )
+            await self._record_outcome("register with MPS", outcome.ok, outcome.detail)
             # Post-activation configuration, §4.6-4.10 (activation/configuration.py).
             configured = await configure_after_activation(
                 amt,
@@ -311,9 +309,7 @@ class DeviceSessionRunner:
         await self._record_flow(result)
         if result.succeeded:
             outcome = await self.mps.delete_device(guid=request.device_guid, tenant_id=request.tenant_id)
-            await self._record_steps(
-                [("remove from MPS", StepOutcome.SUCCESS if outcome.ok else StepOutcome.FAILURE, outcome.detail)]
-            )
+            await self._record_outcome("remove from MPS", outcome.ok, outcome.detail)
         return await self._conclude(
             result, device_status=Device.Status.DEACTIVATED, control_mode=0, profile_name="", failure_status=None
         )
@@ -329,17 +325,13 @@ class DeviceSessionRunner:
             outcome = await self.mps.update_device({"tenantId": request.tenant_id, **result.mps_update})
             if not outcome.ok:
                 result.mps_failed(outcome.detail)
-            await self._record_steps(
-                [("update MPS", StepOutcome.SUCCESS if outcome.ok else StepOutcome.FAILURE, outcome.detail)]
-            )
+            await self._record_outcome("update MPS", outcome.ok, outcome.detail)
         if result.succeeded and result.mps_refresh:
             outcome = await self.mps.refresh_device(guid=request.device_guid, tenant_id=request.tenant_id)
             refreshed = outcome.ok or outcome.status == 404
             if not refreshed:
                 result.mps_failed(outcome.detail)
-            await self._record_steps(
-                [("refresh MPS", StepOutcome.SUCCESS if refreshed else StepOutcome.FAILURE, outcome.detail)]
-            )
+            await self._record_outcome("refresh MPS", refreshed, outcome.detail)
         return await self._conclude(
             result, device_status=None, control_mode=None, profile_name=None, failure_status=None
         )
@@ -393,6 +385,9 @@ class DeviceSessionRunner:
 
     async def _record_flow(self, result: FlowResult) -> None:
         await self._record_steps([(step.name, step.outcome, step.cause) for step in result.steps])
+
+    async def _record_outcome(self, step: str, succeeded: bool, detail: str) -> None:
+        await self._record_steps([(step, StepOutcome.SUCCESS if succeeded else StepOutcome.FAILURE, detail)])
 
     async def _record_steps(self, steps: list[tuple[str, StepOutcome, str]]) -> None:
         """Steps are kept here and written with the end of the run, in one transaction: a
