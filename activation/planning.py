@@ -72,7 +72,8 @@ def find_profile(request: DeviceRequest) -> Profile:
 
 def static_passwords(profile: Profile) -> tuple[Secret | None, Secret | None]:
     """The profile's static AMT and MEBx passwords from Vault (empty when generated per device)."""
-    if profile.generate_random_password and profile.generate_random_mebx_password:
+    mebx_irrelevant = profile.activation != ActivationMode.ACM or profile.generate_random_mebx_password
+    if profile.generate_random_password and mebx_irrelevant:
         return None, None
     stored = secret_store().read(profile_passwords_path(profile.tenant_id, profile.name))
     if stored is None:

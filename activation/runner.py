@@ -51,6 +51,7 @@ from devices import services as registry
 from devices.models import Device
 from devices.mps import MpsClient
 from rps_site.sensitive import Secret
+from rps_site.vault import VaultUnavailable
 
 logger = logging.getLogger(__name__)
 
@@ -185,6 +186,11 @@ class DeviceSessionRunner:
         except ProtocolError as refused:
             await self._finish_quietly(False, refused.client_text, refused.client_text)
             return validation_error_message(refused)
+        except VaultUnavailable:
+            # Fail closed: the flows never tell a device a password that is not stored first.
+            text = "Failed: the secret store is unavailable"
+            await self._finish_quietly(False, text, "secret store unavailable")
+            return error_message(PlainStatus(text))
         except Exception as error:  # the guard: nothing escapes to other sessions
             logger.exception("device session failed (%s)", type(error).__name__)
             cause = f"internal error ({type(error).__name__})"
