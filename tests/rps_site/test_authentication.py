@@ -111,3 +111,24 @@ def test_rps_token_command_prints_a_valid_token() -> None:
     out = StringIO()
     call_command("rps_token", "--tenant", "t1", stdout=out)
     assert decode_token(out.getvalue().strip()).tenant_id == "t1"
+
+
+@pytest.mark.django_db
+def test_health_is_503_with_vault_stopped_and_shares_no_details(settings) -> None:  # type: ignore[no-untyped-def]
+    from rps_site.openbao_dev import start_dev_vault
+    from rps_site.vault import secret_store
+
+    stopped = start_dev_vault()
+    stopped.stop()
+    settings.VAULT_ADDR, settings.VAULT_TOKEN, settings.VAULT_TIMEOUT_SECONDS = stopped.addr, stopped.root_token, 1
+    secret_store.cache_clear()
+    try:
+        response = APIClient().get("/api/v1/admin/health")
+    finally:
+        secret_store.cache_clear()
+    assert response.status_code == 503
+    assert response.json() == {
+        "db": {"name": "POSTGRES", "status": "OK"},
+        "secretStore": {"name": "VAULT", "status": "unknown error"},
+    }
+    assert stopped.addr not in response.content.decode()
