@@ -74,6 +74,7 @@ class DeviceConsumer(AsyncWebsocketConsumer):
         self.client_address = str(client[0])
         self.transport: SocketTransport | TlsTunnelTransport | None = None
         self.task: asyncio.Task[None] | None = None
+        self.closing: asyncio.Task[None] | None = None
         origin = header(self.scope, b"origin")
         if origin is not None and origin not in settings.DEVICE_ALLOWED_ORIGINS:
             logger.warning("refused a device connection from origin %s", origin[:100])
@@ -101,6 +102,8 @@ class DeviceConsumer(AsyncWebsocketConsumer):
         await handler(message)
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
+        if self.closing is not None:
+            return  # the terminal message is out; nothing the client says now changes anything
         frame = text_data if text_data is not None else (bytes_data or b"").decode("utf-8", "replace")
         if len(frame.encode("utf-8")) > DEVICE_FRAME_LIMIT:
             await self.close(code=CLOSE_TOO_BIG)
@@ -142,9 +145,21 @@ class DeviceConsumer(AsyncWebsocketConsumer):
         await self._end(terminal)
 
     async def _end(self, terminal_message: str) -> None:
+        """Send the terminal message and let the client close: rpc-go does as soon as it reads it.
+
+        Closing at once loses the message under load: the WebSocket library aborts the TCP
+        connection when the client does not answer the close frame within a second, and the
+        reset throws away the terminal message still unread in the client's buffer (seen in
+        bench/activation_bench.py). The server closes only after a grace period.
+        """
         await self.send(text_data=terminal_message)
+        self.closing = asyncio.create_task(self._close_after_grace())
+
+    async def _close_after_grace(self) -> None:
+        await asyncio.sleep(settings.DEVICE_CLOSE_GRACE_SECONDS)
         await self.close()
 
     async def disconnect(self, code: int) -> None:
-        if self.task is not None and not self.task.done():
-            self.task.cancel()
+        for task in (self.task, self.closing):
+            if task is not None and not task.done():
+                task.cancel()

@@ -78,9 +78,8 @@ def main() -> int:
             token = run_manage(environment, "rps_token")
             command = daphne_command(port=port, tls=(certificate, key))
             command[-1:-1] = ["--access-log", os.devnull]
-            server = subprocess.Popen(
-                command, env=environment, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-            )
+            server_log = open(work / "server.log", "wb")  # noqa: SIM115  (the server owns it while it runs)
+            server = subprocess.Popen(command, env=environment, cwd=ROOT, stdout=server_log, stderr=server_log)
             import ssl
 
             context = ssl.create_default_context(cafile=str(certificate))
@@ -165,6 +164,29 @@ def main() -> int:
             print(f"server CPU: {cpu_used:.2f} s in all, {1000 * cpu_used / max(succeeded, 1):.1f} ms per activation")
             print(f"server peak memory (VmHWM): {peak_memory_mib(server.pid):.0f} MiB")
             print(f"MPS registrations received: {len(mps.calls('POST'))}")
+            if report.get("failed", 1):
+                errors = [
+                    line for line in (work / "server.log").read_text(errors="replace").splitlines() if "rror" in line
+                ]
+                print("server errors:", *errors[-20:], sep="\n  ")
+                runs = subprocess.run(
+                    [
+                        "psql",
+                        "-h",
+                        "127.0.0.1",
+                        "-U",
+                        "postgres",
+                        "-At",
+                        database,
+                        "-c",
+                        "select outcome, status_message, failure_cause, finished_at - started_at from devices_provisioningrun"
+                        " where outcome <> 'success'",
+                    ],
+                    capture_output=True,
+                    text=True,
+                    check=False,
+                ).stdout
+                print("runs that did not succeed:", runs or "(none: the server finished every run)", sep="\n")
             return 0 if report.get("failed", 1) == 0 else 1
         finally:
             if server is not None:

@@ -45,6 +45,7 @@ RETRY_DELAY: float = env.float("RPS_RETRY_DELAY", default=15.0)
 AMT_EXTRA_ODCA_ROOTS: str = env.str("RPS_AMT_EXTRA_ODCA_ROOTS", default="")  # PEM bundle, §5.4
 DEVICE_ALLOWED_ORIGINS: list[str] = env.list("RPS_DEVICE_ALLOWED_ORIGINS", default=[])
 DEVICE_ALLOW_PLAIN_WS: bool = env.bool("RPS_DEVICE_ALLOW_PLAIN_WS", default=False)
+DEVICE_CLOSE_GRACE_SECONDS: float = env.float("RPS_DEVICE_CLOSE_GRACE", default=10.0)
 DEVICE_CONNECTIONS_PER_MINUTE: int = env.int("RPS_DEVICE_CONNECTIONS_PER_MINUTE", default=600)
 TRUST_PROXY_SSL_HEADER: bool = env.bool("RPS_TRUST_PROXY_SSL_HEADER", default=False)
 

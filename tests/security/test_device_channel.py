@@ -64,8 +64,20 @@ async def terminal(communicator: WebsocketCommunicator) -> dict:
 
 
 @pytest.fixture(autouse=True)
-def fresh_rate_limit() -> None:
+def fresh_rate_limit_and_short_grace(settings) -> None:  # type: ignore[no-untyped-def]
     rate_limiter._recent.clear()
+    settings.DEVICE_CLOSE_GRACE_SECONDS = 0.2
+
+
+async def test_after_the_terminal_message_the_client_may_close_and_late_frames_are_ignored(settings) -> None:  # type: ignore[no-untyped-def]
+    settings.DEVICE_CLOSE_GRACE_SECONDS = 5
+    communicator, _ = await connect()
+    await communicator.send_to(text_data="{not json")
+    message = json.loads(await communicator.receive_from(timeout=5))
+    assert message["method"] == "error"
+    await communicator.send_to(text_data="{still not json")  # ignored: no second answer
+    assert await communicator.receive_nothing(timeout=0.5)
+    await communicator.disconnect()  # the client closes first, as rpc-go does
 
 
 async def test_no_origin_is_accepted_and_a_foreign_origin_is_refused() -> None:
