@@ -150,7 +150,7 @@ def resolve_configuration_plan(profile: Profile | str, request: DeviceRequest, t
     if isinstance(profile, str):
         profile = Profile.objects.get(tenant_id=tenant_id, name__iexact=profile)
     store = secret_store()
-    wired_ieee8021x = _ieee8021x_plan(profile.ieee8021x_config) if profile.ieee8021x_config_id else None
+    wired_ieee8021x = _ieee8021x_plan(profile.ieee8021x_config) if profile.ieee8021x_config is not None else None
     wireless: list[WirelessPlan] = []
     links = profile.wireless_links.select_related("wireless_config__ieee8021x_config").order_by("priority")
     for link in links:
@@ -162,7 +162,7 @@ def resolve_configuration_plan(profile: Profile | str, request: DeviceRequest, t
             psk = stored.get("PSK_PASSPHRASE") if stored is not None else None
             if not psk:
                 psk, problem = None, f"PSK passphrase of {config.name} is missing from the secret store"
-        ieee8021x = _ieee8021x_plan(config.ieee8021x_config) if config.ieee8021x_config_id else None
+        ieee8021x = _ieee8021x_plan(config.ieee8021x_config) if config.ieee8021x_config is not None else None
         if config.authentication_method in IEEE8021X_METHODS and ieee8021x is None:
             problem = f"{config.name} has no 802.1X config"
         wireless.append(

@@ -541,7 +541,9 @@ def _control_mode(value: object, *, guid: str, command: CommandLine) -> ControlM
     if action is ClientMethod.ACTIVATE:
         raise ProtocolError(f"Device {guid} activation failed. It is in unknown mode.")
     is_number = isinstance(value, int | float) and not isinstance(value, bool)
-    if action is ClientMethod.MAINTENANCE and (value is None or (is_number and value <= 0)):
+    if action is ClientMethod.MAINTENANCE and (
+        value is None or (is_number and isinstance(value, int | float) and value <= 0)
+    ):
         raise ProtocolError(f"Device {guid} is in pre-provisioning mode.")
     verb = "deactivation" if action is ClientMethod.DEACTIVATE else "maintenance"
     shown = "undefined" if value is None else _js_text(value)

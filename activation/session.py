@@ -385,7 +385,7 @@ class AmtSession:
             context = page.next_context
         return items
 
-    def _prepare(self, call: WsmanCall[object]) -> _PreparedRequest:
+    def _prepare(self, call: WsmanCall[T]) -> _PreparedRequest:
         body = call.request.render(self._message_id).encode("utf-8")
         self._message_id += 1
         authorization = self._authorization() if self._challenge is not None else None
