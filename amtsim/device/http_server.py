@@ -252,10 +252,10 @@ class TlsListener:
             certificate = next((entry for entry in state.certificates if entry.instance_id == instance_id), None)
             if certificate is not None:
                 leaf = x509.load_der_x509_certificate(certificate.der)
-                leaf_numbers = leaf.public_key().public_numbers()
+                leaf_key = leaf.public_key()
                 for key_pair in state.key_pairs:
                     private_key = serialization.load_pem_private_key(key_pair.private_pem, None)
-                    if private_key.public_key().public_numbers() == leaf_numbers:
+                    if private_key.public_key() == leaf_key:
                         chain_pem = leaf.public_bytes(serialization.Encoding.PEM)
                         key_pem = key_pair.private_pem
         if chain_pem is None and device.identity.enforces_tls:

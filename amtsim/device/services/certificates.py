@@ -41,7 +41,7 @@ TLS_ENDPOINT_COLLECTION = EndpointReference(
 
 def _rfc4514_like(name: x509.Name) -> str:
     # AMT prints names as C=..,O=..,CN=.. (root first), as in AMT_PublicKeyCertificate_Pull.xml.
-    return ",".join(f"{attribute.rfc4514_attribute_name}={attribute.value}" for attribute in reversed(list(name)))
+    return ",".join(f"{attribute.rfc4514_attribute_name}={attribute.value!s}" for attribute in reversed(list(name)))
 
 
 def _certificate_properties(certificate: StoredCertificate) -> Properties:
@@ -86,10 +86,10 @@ def _store_certificate(device: VirtualAmtDevice, request: WsmanRequest, *, trust
     state = device.state
     if not trusted_root:
         # A non-root certificate is only useful with its private key, which AMT must hold.
-        public_numbers = certificate.public_key().public_numbers()
+        # Keys compare by value; public_numbers() would raise on Ed25519/X25519 certificates.
+        public_key = certificate.public_key()
         owned = any(
-            serialization.load_pem_private_key(key_pair.private_pem, None).public_key().public_numbers()
-            == public_numbers
+            serialization.load_pem_private_key(key_pair.private_pem, None).public_key() == public_key
             for key_pair in state.key_pairs
         )
         if not owned:

@@ -100,7 +100,7 @@ def put_ieee8021x(device: VirtualAmtDevice, request: WsmanRequest) -> WsmanReply
 @SERVICE_TABLE.register("IPS_IEEE8021xSettings", "SetCertificates")
 def set_ieee8021x_certificates(device: VirtualAmtDevice, request: WsmanRequest) -> WsmanReply:
     properties = request.body_properties()
-    handles = {}
+    handles: dict[str, str] = {}
     for parameter in ("ServerCertificateIssuer", "ClientCertificate"):
         references = [value for value in properties.get(parameter, []) if isinstance(value, EndpointReference)]
         if not references:
@@ -108,6 +108,7 @@ def set_ieee8021x_certificates(device: VirtualAmtDevice, request: WsmanRequest) 
         instance_id = references[0].selectors.get("InstanceID")
         if not any(certificate.instance_id == instance_id for certificate in device.state.certificates):
             return method_reply(request, ReturnCode.INVALID_PARAMETER)
+        assert isinstance(instance_id, str)  # it equals a stored certificate's InstanceID
         handles[parameter] = instance_id
     device.state.ieee8021x_certificates = handles
     return method_reply(request, ReturnCode.SUCCESS)
