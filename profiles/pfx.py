@@ -130,6 +130,7 @@ def _has_amt_activation_usage(certificate: x509.Certificate) -> bool:
         usage = certificate.extensions.get_extension_for_oid(ExtensionOID.EXTENDED_KEY_USAGE).value
     except x509.ExtensionNotFound:
         return False
+    assert isinstance(usage, x509.ExtendedKeyUsage)  # the value type of EXTENDED_KEY_USAGE
     return AMT_ACTIVATION_OID in list(usage)
 
 

@@ -137,6 +137,7 @@ class ProfileAdminForm(forms.ModelForm):
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean()
+        assert cleaned is not None  # ModelForm.clean() returns cleaned_data
         if self.errors:
             return cleaned
         body = self.api_body()
@@ -173,11 +174,14 @@ class ProfileAdmin(admin.ModelAdmin):
 
     def get_form(self, request: HttpRequest, obj: Profile | None = None, change: bool = False, **kwargs: Any) -> Any:
         form = super().get_form(request, obj, change=change, **kwargs)
+        assert issubclass(form, ProfileAdminForm)  # built from `form` above
         tenant_id = self._tenant_of(request, obj)
         form.tenant_id = tenant_id
         for field, model in (("cira_config", CiraConfig), ("ieee8021x_config", Ieee8021xConfig)):
             if field in form.base_fields:
-                form.base_fields[field].queryset = model.objects.filter(tenant_id=tenant_id)
+                choice = form.base_fields[field]
+                assert isinstance(choice, forms.ModelChoiceField)  # a foreign key's form field
+                choice.queryset = model.objects.filter(tenant_id=tenant_id)
         return form
 
     @admin.display(description="Wi-Fi configs (priority)")

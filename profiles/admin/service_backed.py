@@ -63,6 +63,7 @@ class ApiValidatedForm(forms.ModelForm):
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean()
+        assert cleaned is not None  # ModelForm.clean() returns cleaned_data
         if self.errors:
             return cleaned
         body = self.api_body()
@@ -109,6 +110,7 @@ class ServiceBackedAdmin(admin.ModelAdmin):
 
     def get_form(self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any) -> Any:
         form = super().get_form(request, obj, change=change, **kwargs)
+        assert issubclass(form, ApiValidatedForm)  # built from the admin's `form`
         form.tenant_id = self.tenant_of(request, obj)
         return form
 

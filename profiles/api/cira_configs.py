@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from django.urls import URLPattern, re_path
@@ -50,7 +51,7 @@ def _missing_or_null(value: Any) -> bool:
     return value is MISSING or value is None
 
 
-def server_address_check(value: Any, body: dict[str, Any]) -> bool:
+def server_address_check(value: Any, body: Mapping[str, Any]) -> bool:
     """The address must fit `serverAddressFormat` (compared strictly: a string "3" checks nothing)."""
     address_format = body.get("serverAddressFormat", MISSING)
     if _missing_or_null(address_format):
@@ -71,7 +72,7 @@ def server_address_check(value: Any, body: dict[str, Any]) -> bool:
     return True
 
 
-def _format_is_not_fqdn(body: dict[str, Any]) -> bool:
+def _format_is_not_fqdn(body: Mapping[str, Any]) -> bool:
     address_format = body.get("serverAddressFormat", MISSING)
     return not (is_json_number(address_format) and address_format == 201)
 
@@ -100,19 +101,19 @@ def create_chains() -> list[Field]:
     ]
 
 
-def _port_check(value: Any, body: dict[str, Any]) -> bool:
+def _port_check(value: Any, body: Mapping[str, Any]) -> bool:
     if not is_json_number(value) or value <= 1024 or value >= 49151:
         raise CustomCheckFailed(PORT_RANGE)
     return True
 
 
-def _address_given(value: Any, body: dict[str, Any]) -> bool:
+def _address_given(value: Any, body: Mapping[str, Any]) -> bool:
     if _missing_or_null(body.get("mpsServerAddress", MISSING)):
         raise CustomCheckFailed("Server address is required to update")
     return True
 
 
-def _format_and_address_given(value: Any, body: dict[str, Any]) -> bool:
+def _format_and_address_given(value: Any, body: Mapping[str, Any]) -> bool:
     if _missing_or_null(body.get("serverAddressFormat", MISSING)) or _missing_or_null(
         body.get("mpsServerAddress", MISSING)
     ):

@@ -3,7 +3,7 @@ JS-compatible regexes and the list envelope. No business logic lives here."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from drf_spectacular.types import OpenApiTypes
@@ -44,7 +44,7 @@ def row_of(obj: Any, columns: Iterable[str]) -> dict[str, Any]:
 
 def list_response(
     request: Request,
-    rows: Callable[[Page], list[Mapping[str, Any]]],
+    rows: Callable[[Page], Sequence[Mapping[str, Any]]],
     count: Callable[[], int],
     record: Callable[[Mapping[str, Any]], dict[str, Any]],
 ) -> Response:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from django.urls import URLPattern, re_path
@@ -21,7 +22,7 @@ SECRET_FIELDS = ("provisioningCert", "provisioningCertPassword")
 STORAGE_FORMATS = ["raw", "string"]
 
 
-def provisioning_certificate_check(value: Any, body: dict[str, Any]) -> bool:
+def provisioning_certificate_check(value: Any, body: Mapping[str, Any]) -> bool:
     """The eight PFX checks, only when both the certificate and its password are given."""
     password = body.get("provisioningCertPassword", MISSING)
     if not js_truthy(value) or not js_truthy(password):

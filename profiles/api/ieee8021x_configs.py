@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from typing import Any
 
 from django.urls import URLPattern, re_path
@@ -40,7 +41,7 @@ WIRED_MESSAGE = (
 WIRELESS_MESSAGE = "Authentication protocol must be one of 0:EAP-TLS, 2:PEAPv0/EAP-MSCHAPv2"
 
 
-def _protocol_check(value: Any, body: dict[str, Any]) -> bool:
+def _protocol_check(value: Any, body: Mapping[str, Any]) -> bool:
     wired = js_truthy(body.get("wiredInterface", MISSING))
     allowed = WIRED_PROTOCOLS if wired else WIRELESS_PROTOCOLS
     if not is_json_number(value) or value not in allowed:
@@ -48,13 +49,13 @@ def _protocol_check(value: Any, body: dict[str, Any]) -> bool:
     return True
 
 
-def _pxe_range(value: Any, body: dict[str, Any]) -> bool:
+def _pxe_range(value: Any, body: Mapping[str, Any]) -> bool:
     if is_json_number(value) and not 0 <= value <= 86400:
         raise CustomCheckFailed("PXE Timeout value should be 0 - 86400")
     return True
 
 
-def _is_wired_text(body: dict[str, Any]) -> bool:
+def _is_wired_text(body: Mapping[str, Any]) -> bool:
     value = body.get("wiredInterface", MISSING)
     text = "undefined" if value is MISSING else js_text(value)
     return TRUE_TEXT.match(text) is not None

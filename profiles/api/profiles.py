@@ -44,7 +44,7 @@ def _created_or_updated(tenant_id: str, profile_id: int, status: int) -> Respons
 
 class ProfileCollection(APIView):
     @schema("profiles")
-    def get(self, request: Request) -> Response:
+    def get(self, request: Request) -> HttpResponse:
         page = page_from_query(request.query_params)
         body = profile_list_body(tenant_id=request_tenant(request), page=page)
         return HttpResponse(body, content_type=JSON_CONTENT_TYPE)
@@ -71,7 +71,7 @@ class ProfileCollection(APIView):
 
 class ProfileItem(APIView):
     @schema("profiles")
-    def get(self, request: Request, name: str) -> Response:
+    def get(self, request: Request, name: str) -> HttpResponse:
         body = profile_record_body(tenant_id=request_tenant(request), name=name)
         if body is None:
             raise ResourceNotFound(f"AMT profile {name} Not Found")

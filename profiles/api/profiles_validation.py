@@ -13,7 +13,7 @@ priorities must be integers up front (Q17: upstream half-writes the profile, the
 
 from __future__ import annotations
 
-from collections.abc import Mapping, MutableMapping
+from collections.abc import Callable, Mapping, MutableMapping
 from typing import Any
 
 from profiles.selectors import profiles as profile_selectors
@@ -163,7 +163,7 @@ def _priority_out_of_range(entry: Any) -> bool:
     return isinstance(priority, int) and not isinstance(priority, bool) and not 1 <= priority <= 255
 
 
-def _names(entries: list[Any], key: str) -> list[str]:
+def _names(entries: list[Any], key: str) -> list[Any]:
     return [entry.get(key) if isinstance(entry, dict) else None for entry in entries]
 
 
@@ -171,7 +171,7 @@ def _js_join(names: list[Any]) -> str:
     return ",".join("" if name is None else str(name) for name in names)
 
 
-def _wifi_links(tenant_id: str, *, on_update: bool):  # type: ignore[no-untyped-def]
+def _wifi_links(tenant_id: str, *, on_update: bool) -> Callable[[Any, Mapping[str, Any]], bool]:
     def check(value: Any, body: Mapping[str, Any]) -> bool:
         entries = _entries(value)
         if on_update and entries and body.get("dhcpEnabled", MISSING) in (MISSING, None):
@@ -190,7 +190,7 @@ def _wifi_links(tenant_id: str, *, on_update: bool):  # type: ignore[no-untyped-
     return check
 
 
-def _proxy_links(tenant_id: str):  # type: ignore[no-untyped-def]
+def _proxy_links(tenant_id: str) -> Callable[[Any, Mapping[str, Any]], bool]:
     def check(value: Any, body: Mapping[str, Any]) -> bool:
         entries = _entries(value)
         if len(entries) > MAX_PROXY_CONFIGS:
@@ -205,7 +205,7 @@ def _proxy_links(tenant_id: str):  # type: ignore[no-untyped-def]
     return check
 
 
-def _ieee8021x_wired(tenant_id: str):  # type: ignore[no-untyped-def]
+def _ieee8021x_wired(tenant_id: str) -> Callable[[Any, Mapping[str, Any]], bool]:
     def check(value: Any, body: Mapping[str, Any]) -> bool:
         config = profile_selectors.ieee8021x_config_find(tenant_id=tenant_id, name=value)
         if config is None:
@@ -217,7 +217,7 @@ def _ieee8021x_wired(tenant_id: str):  # type: ignore[no-untyped-def]
     return check
 
 
-def _ieee8021x_exists(tenant_id: str):  # type: ignore[no-untyped-def]
+def _ieee8021x_exists(tenant_id: str) -> Callable[[Any, Mapping[str, Any]], bool]:
     def check(value: Any, body: Mapping[str, Any]) -> bool:
         if profile_selectors.ieee8021x_config_find(tenant_id=tenant_id, name=value) is None:
             raise CustomCheckFailed(f"IEEEProfile config {value} does not exists in db")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from django.urls import URLPattern, re_path
@@ -49,7 +50,7 @@ def _every(value: Any) -> list[Any]:
     raise CustomCheckFailed("value.every is not a function")
 
 
-def _all_integers(value: Any, body: dict[str, Any]) -> bool:
+def _all_integers(value: Any, body: Mapping[str, Any]) -> bool:
     items = _every(value)
     return all(
         isinstance(item, int) and not isinstance(item, bool) or (isinstance(item, float) and item.is_integer())
@@ -57,18 +58,18 @@ def _all_integers(value: Any, body: dict[str, Any]) -> bool:
     )
 
 
-def _all_link_policies(value: Any, body: dict[str, Any]) -> bool:
+def _all_link_policies(value: Any, body: Mapping[str, Any]) -> bool:
     return all(any(strict_equals(item, policy) for policy in LINK_POLICIES) for item in _every(value))
 
 
 def chains(tenant_id: str, *, with_version: bool) -> list[Field]:
-    def ieee8021x_exists(value: Any, body: dict[str, Any]) -> bool:
+    def ieee8021x_exists(value: Any, body: Mapping[str, Any]) -> bool:
         linked = ieee8021x_config_for_wireless(tenant_id=tenant_id, name=js_text(value))
         if linked is None:
             raise CustomCheckFailed(f"Ieee8021x profile {js_text(value)} does not exist in db")
         return True
 
-    def ieee8021x_is_wireless(value: Any, body: dict[str, Any]) -> bool:
+    def ieee8021x_is_wireless(value: Any, body: Mapping[str, Any]) -> bool:
         linked = ieee8021x_config_for_wireless(tenant_id=tenant_id, name=js_text(value))
         if linked is not None and linked.wired_interface:
             raise CustomCheckFailed(f"Ieee8021x profile {js_text(value)} is for wired interfaces")

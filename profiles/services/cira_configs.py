@@ -74,7 +74,8 @@ def cira_config_update(*, tenant_id: str, data: Mapping[str, Any]) -> CiraConfig
                 raise cira_config_not_found(name)
             changes = _columns(data)
             version = parse_version(data.get("version"))
-            updated = CiraConfig.objects.filter(pk=config.pk, version=version).update(version=next_version(), **changes)
+            # version None (not a number) is Django's IS NULL, which matches no row; the stubs reject None.
+            updated = CiraConfig.objects.filter(pk=config.pk, version=version).update(version=next_version(), **changes)  # type: ignore[misc]
             if not updated:
                 raise VersionConflict(cira_config_record_of(config), str(config.version))
             if password:

@@ -86,7 +86,8 @@ def domain_update(*, tenant_id: str, data: Mapping[str, Any]) -> Domain:
                 "version": next_version(),
             }
             version = parse_version(data.get("version"))
-            if not Domain.objects.filter(pk=domain.pk, version=version).update(**changes):
+            # version None (not a number) is Django's IS NULL, which matches no row; the stubs reject None.
+            if not Domain.objects.filter(pk=domain.pk, version=version).update(**changes):  # type: ignore[misc]
                 raise VersionConflict(domain_record_of(domain), str(domain.version))
             if new_certificate or new_password:
                 kept_certificate = new_certificate or (stored.get(CERT) if stored else None)

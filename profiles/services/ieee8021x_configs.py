@@ -94,7 +94,8 @@ def ieee8021x_config_update(*, tenant_id: str, data: Mapping[str, Any]) -> Ieee8
         try:
             columns = _columns(overlay)
             with transaction.atomic():
-                updated = Ieee8021xConfig.objects.filter(
+                # version None (not a number) is Django's IS NULL, which matches no row; the stubs reject None.
+                updated = Ieee8021xConfig.objects.filter(  # type: ignore[misc]
                     pk=config.pk, version=parse_version(data.get("version"))
                 ).update(version=next_version(), **columns)
         except (TypeError, ValueError, IntegrityError, DataError):

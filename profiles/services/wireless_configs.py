@@ -104,7 +104,8 @@ def wireless_config_update(*, tenant_id: str, data: Mapping[str, Any]) -> Wirele
         version = parse_version(data.get("version") or None)
         try:
             with transaction.atomic():
-                updated = WirelessConfig.objects.filter(pk=config.pk, version=version).update(
+                # version None (not a number) is Django's IS NULL, which matches no row; the stubs reject None.
+                updated = WirelessConfig.objects.filter(pk=config.pk, version=version).update(  # type: ignore[misc]
                     version=next_version(), **columns
                 )
         except (IntegrityError, DataError):
