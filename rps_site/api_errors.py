@@ -105,7 +105,8 @@ def api_exception_handler(exc: Exception, context: Mapping[str, Any]) -> Respons
     if isinstance(exc, exceptions.UnsupportedMediaType):
         return Response(error_body("Unsupported Media Type", "Send the request body as application/json."), status=415)
     if isinstance(exc, exceptions.Throttled):
-        headers = {"Retry-After": str(int(exc.wait))} if exc.wait else {}
+        # DRF sets `Throttled.wait` (int | None) in __init__; djangorestframework-stubs 3.18.1 omit it.
+        headers = {"Retry-After": str(int(exc.wait))} if exc.wait else {}  # type: ignore[attr-defined]
         return Response(error_body("Too Many Requests", "Request was throttled."), status=429, headers=headers)
     if isinstance(exc, exceptions.APIException):
         return Response(error_body("Error", str(exc.detail)), status=exc.status_code)

@@ -1,7 +1,7 @@
 """URL map: the upstream admin API under /api/v1/admin/, OpenAPI, and the admin portal."""
 
 from django.contrib import admin
-from django.urls import include, path, re_path
+from django.urls import URLPattern, URLResolver, include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from rps_site import site_api
@@ -11,7 +11,7 @@ admin.site.site_header = "rps-django portal"
 admin.site.site_title = "rps-django"
 admin.site.index_title = "Provisioning administration"
 
-admin_api = [
+admin_api: list[URLPattern | URLResolver] = [
     re_path(r"^/?$", site_api.admin_root),
     re_path(r"^health/?$", site_api.health),
     re_path(r"^version/?$", site_api.version),
