@@ -179,8 +179,8 @@ def main() -> int:
                         "-At",
                         database,
                         "-c",
-                        "select outcome, status_message, failure_cause, finished_at - started_at from devices_provisioningrun"
-                        " where outcome <> 'success'",
+                        "select outcome, status_message, failure_cause, finished_at - started_at"
+                        " from devices_provisioningrun where outcome <> 'success'",
                     ],
                     capture_output=True,
                     text=True,

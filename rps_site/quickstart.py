@@ -78,7 +78,7 @@ def main() -> int:
             f"\nrps-django is starting on https://localhost:{port}\n"
             f"  portal:   https://localhost:{port}/admin/   user: admin   password: {admin_password}\n"
             f"  API:      https://localhost:{port}/api/v1/admin/  (docs at /api/docs)\n"
-            f"            token in {token_file}: curl -k -H \"Authorization: Bearer $(cat {token_file})\" "
+            f'            token in {token_file}: curl -k -H "Authorization: Bearer $(cat {token_file})" '
             f"https://localhost:{port}/api/v1/admin/profiles\n"
             f"  devices:  wss://localhost:{port}/activate  (self-signed certificate: {tls[0]})\n"
             f"  Vault:    {vault.addr} (OpenBao dev server, in memory)\n",
