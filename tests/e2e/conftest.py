@@ -37,6 +37,7 @@ class RpsServer:
     vault: DevVault
     log_path: Path
     database_url: str
+    environment: dict[str, str]
 
     @property
     def wss_url(self) -> str:
@@ -95,7 +96,7 @@ def rps_server(dev_vault: DevVault, tmp_path_factory: pytest.TempPathFactory) ->
             server = subprocess.Popen(
                 daphne_command(port=port, tls=(certificate, key)), env=environment, cwd=ROOT, stdout=log, stderr=log
             )
-        rps = RpsServer(port, certificate, jwt_secret, mps, dev_vault, log_path, f"{PG_SERVER}/{database}")
+        rps = RpsServer(port, certificate, jwt_secret, mps, dev_vault, log_path, f"{PG_SERVER}/{database}", environment)
         try:
             deadline = time.monotonic() + 60
             while True:
