@@ -306,6 +306,14 @@ class AmtSession:
     def challenge(self) -> DigestChallenge | None:
         return self._challenge
 
+    def expect_device_certificate(self, leaf_der: bytes) -> None:
+        """RPS just installed this TLS certificate on the device (§4.9): over a TLS tunnel, every
+        session opened from now on must present exactly it (§5.4, pinning). On the plain port
+        there is no TLS session to check."""
+        trust = getattr(self._transport, "pin_leaf", None)
+        if trust is not None:
+            trust(leaf_der)
+
     def use_credentials(self, username: str, password: Secret) -> None:
         """After Setup/AdminSetup or a password change (§3.3 step 1): same challenge and realm."""
         self.username = username

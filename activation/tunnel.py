@@ -34,7 +34,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, Final
 
-from activation.odca import configured_trust_anchors, verify_device_chain
+from activation.odca import UntrustedDeviceCertificate, configured_trust_anchors, verify_device_chain
 from activation.protocol import (
     ConnectionReset,
     ControlMode,
@@ -217,6 +217,15 @@ class TlsTunnelTransport:
     def trust(self, verify_chain: ChainCheck | None) -> None:
         """Replace the chain check for the sessions opened from now on."""
         self._verify_chain = verify_chain
+
+    def pin_leaf(self, leaf_der: bytes) -> None:
+        """Sessions opened from now on must present exactly this leaf (the one RPS installed)."""
+
+        def presents_pinned_leaf(chain_der: list[bytes]) -> None:
+            if not chain_der or chain_der[0] != leaf_der:
+                raise UntrustedDeviceCertificate("the device does not present the TLS certificate RPS installed")
+
+        self.trust(presents_pinned_leaf)
 
     async def switch_port(self, *, delay_seconds: int, port: int = AMT_TLS_PORT) -> None:
         """§5.3 `port_switch`: rpc-go reconnects to `port` after `delay_seconds`, then acks."""

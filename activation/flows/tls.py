@@ -129,6 +129,7 @@ async def configure_tls(
         raise ComponentFailed("Failed to commit TLS settings", cause_of(error)) from None
     if not commit.succeeded:
         raise ComponentFailed("Failed to commit TLS settings", f"ReturnValue {commit.return_value}")
+    amt.expect_device_certificate(leaf.public_bytes(serialization.Encoding.DER))
 
     # 9. Keep the issued leaf beside the device's passwords.
     try:

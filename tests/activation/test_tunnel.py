@@ -393,3 +393,20 @@ async def test_commit_after_setup_falls_back_to_the_local_account_and_keeps_admi
     assert committed and amt.logins == ["admin", "$$OsAdmin"]
     assert amt.username == "admin"
     assert [step.name for step in result.steps] == ["AMT_SetupAndConfigurationService.CommitChanges"]
+
+
+def test_after_tls_configuration_sessions_must_present_the_installed_leaf() -> None:
+    """§5.4: once RPS installed its certificate, a tunnel to any other leaf is refused."""
+
+    async def send(_: str) -> None:
+        return None
+
+    transport = TlsTunnelTransport(send, verify_chain=None)
+    transport.pin_leaf(b"installed-leaf-der")
+    check = transport._verify_chain
+    assert check is not None
+    check([b"installed-leaf-der", b"mps-root-der"])
+    with pytest.raises(UntrustedDeviceCertificate):
+        check([b"some-other-leaf", b"mps-root-der"])
+    with pytest.raises(UntrustedDeviceCertificate):
+        check([])
