@@ -25,7 +25,13 @@ from activation.flows.password_rotation import (
     rotate_admin_password,
     set_mebx_password,
 )
-from activation.flows.ports import DeviceSecretsPort, FlowResult, ProgressPort, StepOutcome
+from activation.flows.ports import (
+    DeviceSecretsPort,
+    FlowResult,
+    ProgressPort,
+    StepOutcome,
+    forget_unused_device_secret,
+)
 from activation.plan import ActivationPlan, ProvisioningCertificate
 from activation.protocol import (
     ActivationStatus,
@@ -138,22 +144,10 @@ async def activate_acm(
             ACM_FAILED,
             f"device reports CurrentControlMode {state.current_control_mode}, not pre-provisioning",
         )
-    if len(state.configuration_nonce) != NONCE_LENGTH:
-        return result.fail(
-            "IPS_HostBasedSetupService.Get",
-            ACM_FAILED,
-            f"ConfigurationNonce is {len(state.configuration_nonce)} bytes, expected {NONCE_LENGTH}",
-        )
-
-    if not await _add_certificate_chain(amt, plan, certificate, result):
+    signed = await _send_chain_and_sign_nonces(amt, plan, certificate, state.configuration_nonce, result, ACM_FAILED)
+    if signed is None:
         return result
-
-    mc_nonce = os.urandom(NONCE_LENGTH)
-    try:
-        signature = sign_configuration_nonces(certificate, state.configuration_nonce, mc_nonce)
-    except ProvisioningKeyUnusable as error:
-        return result.fail("sign configuration nonces", ACM_FAILED, str(error))
-    result.record("sign configuration nonces", StepOutcome.SUCCESS)
+    mc_nonce, signature = signed
 
     try:
         await secrets.write_initial(plan.device_guid, plan.amt_password, plan.mebx_password)
@@ -179,7 +173,7 @@ async def activate_acm(
     except WsmanErrors as error:
         return result.fail("IPS_HostBasedSetupService.AdminSetup", ACM_FAILED, str(error))
     if not activated:
-        await _forget_unused_passwords(secrets, plan, result)
+        await forget_unused_device_secret(secrets, plan.device_guid, result)
         return result.fail("IPS_HostBasedSetupService.AdminSetup", ACM_FAILED, cause)
     result.record("IPS_HostBasedSetupService.AdminSetup", StepOutcome.SUCCESS, cause)
 
@@ -243,20 +237,12 @@ async def upgrade_to_acm(
             f"device reports CurrentControlMode {state.current_control_mode}, not client control mode",
         )
     else:
-        if len(state.configuration_nonce) != NONCE_LENGTH:
-            return result.fail(
-                "IPS_HostBasedSetupService.Get",
-                UPGRADE_FAILED,
-                f"ConfigurationNonce is {len(state.configuration_nonce)} bytes, expected {NONCE_LENGTH}",
-            )
-        if not await _add_certificate_chain(amt, plan, certificate, result):
+        signed = await _send_chain_and_sign_nonces(
+            amt, plan, certificate, state.configuration_nonce, result, UPGRADE_FAILED
+        )
+        if signed is None:
             return result
-        mc_nonce = os.urandom(NONCE_LENGTH)
-        try:
-            signature = sign_configuration_nonces(certificate, state.configuration_nonce, mc_nonce)
-        except ProvisioningKeyUnusable as error:
-            return result.fail("sign configuration nonces", UPGRADE_FAILED, str(error))
-        result.record("sign configuration nonces", StepOutcome.SUCCESS)
+        mc_nonce, signature = signed
 
         try:
             outcome = await amt.call(setup.upgrade_client_to_admin(mc_nonce=mc_nonce, signature=signature))
@@ -298,6 +284,35 @@ async def upgrade_to_acm(
     return _succeed(result, plan)
 
 
+async def _send_chain_and_sign_nonces(
+    amt: AmtSession,
+    plan: ActivationPlan,
+    certificate: ProvisioningCertificate,
+    firmware_nonce: bytes,
+    result: FlowResult,
+    failure_text: str,
+) -> tuple[bytes, bytes] | None:
+    """§4.2 steps 3-4 (and §4.3 step 7): the chain leaf→root, then a fresh client nonce signed
+    together with the firmware's. None when a step failed (recorded in `result`)."""
+    if len(firmware_nonce) != NONCE_LENGTH:
+        result.fail(
+            "IPS_HostBasedSetupService.Get",
+            failure_text,
+            f"ConfigurationNonce is {len(firmware_nonce)} bytes, expected {NONCE_LENGTH}",
+        )
+        return None
+    if not await _add_certificate_chain(amt, plan, certificate, result):
+        return None
+    mc_nonce = os.urandom(NONCE_LENGTH)
+    try:
+        signature = sign_configuration_nonces(certificate, firmware_nonce, mc_nonce)
+    except ProvisioningKeyUnusable as error:
+        result.fail("sign configuration nonces", failure_text, str(error))
+        return None
+    result.record("sign configuration nonces", StepOutcome.SUCCESS)
+    return mc_nonce, signature
+
+
 async def _add_certificate_chain(
     amt: AmtSession, plan: ActivationPlan, certificate: ProvisioningCertificate, result: FlowResult
 ) -> bool:
@@ -330,12 +345,3 @@ def _succeed(result: FlowResult, plan: ActivationPlan) -> FlowResult:
     )
     result.succeeded = True
     return result
-
-
-async def _forget_unused_passwords(secrets: DeviceSecretsPort, plan: ActivationPlan, result: FlowResult) -> None:
-    """AMT refused AdminSetup for certain: the stored passwords were never used by the device."""
-    try:
-        await secrets.destroy(plan.device_guid)
-        result.record("destroy unused device secret", StepOutcome.SUCCESS)
-    except Exception as error:
-        result.record("destroy unused device secret", StepOutcome.FAILURE, type(error).__name__)

@@ -10,7 +10,13 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 
-from activation.flows.ports import DeviceSecretsPort, FlowResult, ProgressPort, StepOutcome
+from activation.flows.ports import (
+    DeviceSecretsPort,
+    FlowResult,
+    ProgressPort,
+    StepOutcome,
+    forget_unused_device_secret,
+)
 from activation.plan import ActivationPlan
 from activation.protocol import ActivationStatus, Component, ComponentMode, ComponentResult, ComponentStatus
 from activation.session import AmtSession, AmtSessionError, NonIdempotentCallUnconfirmed
@@ -65,12 +71,12 @@ async def activate_ccm(
         cause = f"CurrentControlMode {state.current_control_mode}"
     except WsmanFault as fault:
         # A SOAP fault is AMT's definite refusal: the password never took effect.
-        await _forget_unused_password(secrets, plan, result)
+        await forget_unused_device_secret(secrets, plan.device_guid, result)
         return result.fail("IPS_HostBasedSetupService.Setup", CCM_FAILED, str(fault))
     except (AmtSessionError, WsmanParseError) as error:
         return result.fail("IPS_HostBasedSetupService.Setup", CCM_FAILED, str(error))
     if not activated:
-        await _forget_unused_password(secrets, plan, result)
+        await forget_unused_device_secret(secrets, plan.device_guid, result)
         return result.fail("IPS_HostBasedSetupService.Setup", CCM_FAILED, cause)
     result.record("IPS_HostBasedSetupService.Setup", StepOutcome.SUCCESS, cause)
 
@@ -86,12 +92,3 @@ async def activate_ccm(
     )
     result.succeeded = True
     return result
-
-
-async def _forget_unused_password(secrets: DeviceSecretsPort, plan: ActivationPlan, result: FlowResult) -> None:
-    """AMT refused Setup for certain: the stored password was never used by the device."""
-    try:
-        await secrets.destroy(plan.device_guid)
-        result.record("destroy unused device secret", StepOutcome.SUCCESS)
-    except Exception as error:
-        result.record("destroy unused device secret", StepOutcome.FAILURE, type(error).__name__)

@@ -75,3 +75,12 @@ class FlowResult:
             self.status.status = status_text
         self.succeeded = False
         return self
+
+
+async def forget_unused_device_secret(secrets: DeviceSecretsPort, device_guid: str, result: FlowResult) -> None:
+    """AMT refused Setup/AdminSetup for certain: the passwords stored for it were never used."""
+    try:
+        await secrets.destroy(device_guid)
+        result.record("destroy unused device secret", StepOutcome.SUCCESS)
+    except Exception as error:
+        result.record("destroy unused device secret", StepOutcome.FAILURE, type(error).__name__)
