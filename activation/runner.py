@@ -30,6 +30,7 @@ from activation.protocol import (
     ActivationStart,
     ActivationStatus,
     ClientMethod,
+    ComponentResult,
     ConnectionReset,
     ControlMode,
     DeviceRequest,
@@ -125,8 +126,11 @@ def amt_session(
     )
 
 
-def mps_device_record(plan: ActivationPlan, request: DeviceRequest, *, tags: list[str]) -> dict[str, Any]:
-    """The MPS registration body of §4.5 (no `mpsusername` key at all: correction 11)."""
+def mps_device_record(
+    plan: ActivationPlan, request: DeviceRequest, *, tags: list[str], status: ActivationStatus | None = None
+) -> dict[str, Any]:
+    """The MPS registration body of §4.5 (no `mpsusername` key at all: correction 11). With the
+    final `status`, it also carries the components' outcomes and the provisioning times."""
     now = datetime.now(UTC).isoformat().replace("+00:00", "Z")
     payload = request.payload
     record: dict[str, Any] = {
@@ -147,6 +151,15 @@ def mps_device_record(plan: ActivationPlan, request: DeviceRequest, *, tags: lis
     }
     if payload.friendly_name:
         record["friendlyName"] = payload.friendly_name
+    if status is not None:
+        record["deviceInfo"]["status"] = {
+            component.value: outcome.as_json()
+            for component, outcome in status.components.items()
+            if outcome.result is not ComponentResult.NOT_APPLICABLE
+        }
+        # MPS keeps the first activatedAt it is given (write-once) and updates the rest.
+        record["deviceInfo"]["activatedAt"] = now
+        record["deviceInfo"]["lastProvisionedAt"] = now
     return record
 
 
@@ -297,6 +310,11 @@ class DeviceSessionRunner:
                 pause=pause_for_delay_timer,
             )
             await self._record_steps([(step.name, step.outcome, step.cause) for step in configured])
+            if isinstance(result.status, ActivationStatus):
+                # §4.5: the second registration carries the final component outcomes.
+                final = mps_device_record(plan, request, tags=tags, status=result.status)
+                outcome = await self.mps.register_device(final)
+                await self._record_outcome("update MPS with the outcome", outcome.ok, outcome.detail)
         return await self._conclude(
             result,
             device_status=Device.Status.ACTIVATED,

@@ -67,6 +67,10 @@ async def test_ccm_activation_then_deactivation(rps_server: RpsServer) -> None:
         posts = [call for call in rps_server.mps.requests[mps_calls_before:] if call.method == "POST"]
         assert posts and posts[-1].body["guid"] == guid
         assert "mpsusername" not in posts[-1].body and posts[-1].body["tags"] == ["e2e"]
+        # The last registration carries the final outcome (§4.5), NotApplicable components left out.
+        final_status = posts[-1].body["deviceInfo"]["status"]
+        assert final_status["Activation"]["Result"] == "Success"
+        assert "CIRAConnection" not in final_status
         assert device_row(rps_server, guid) == ("activated", 1, profile)
 
         # Deactivate with the password from Vault.

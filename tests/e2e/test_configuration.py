@@ -291,9 +291,12 @@ async def test_cira_with_a_generated_mps_password(rps_server: RpsServer) -> None
     assert state.user_initiated_connection_state == 32771
     assert state.environment_detection.values("DetectionStrings")[0].endswith(".com")
     posts = [call.body for call in rps_server.mps.requests[calls_before:] if call.method == "POST"]
-    assert [body.get("mpsusername") for body in posts] == [None, "mpsadmin"]
-    assert "mpsusername" not in posts[0]  # correction 11
+    # Registration, the CIRA step's own POST, then the final outcome (§4.5). Only the CIRA POST
+    # names the MPS user; the others leave the key out so MPS's merge keeps it (correction 11).
+    assert [body.get("mpsusername") for body in posts] == [None, "mpsadmin", None]
+    assert "mpsusername" not in posts[0] and "mpsusername" not in posts[2]
     assert posts[1]["guid"] == guid
+    assert posts[2]["deviceInfo"]["status"]["CIRAConnection"]["Result"] == "Success"
     assert_nowhere_in_database_or_log(rps_server, mps_password, secret["AMT_PASSWORD"])
     # A second device gets its own MPS password.
     other = VirtualAmtDevice(DeviceIdentity())
