@@ -50,6 +50,11 @@ DEVICE_CONNECTIONS_PER_MINUTE: int = env.int("RPS_DEVICE_CONNECTIONS_PER_MINUTE"
 TRUST_PROXY_SSL_HEADER: bool = env.bool("RPS_TRUST_PROXY_SSL_HEADER", default=False)
 
 
+if WSMAN_TIMEOUT <= 0 or DELAY_TIMER < 0 or RETRY_DELAY < 0:
+    # A zero wait per WS-Man attempt would fail every call; negative pauses make no sense.
+    raise ImproperlyConfigured("RPS_WSMAN_TIMEOUT must be > 0; RPS_DELAY_TIMER and RPS_RETRY_DELAY must be >= 0")
+
+
 def refuse_insecure_production_settings() -> None:
     """Refuse to start outside debug with a value only a developer machine should have."""
     problems = []

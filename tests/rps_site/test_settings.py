@@ -71,3 +71,19 @@ def test_importing_settings_does_no_network_io() -> None:
     )
     assert result.returncode == 0, result.stderr
     assert float(result.stdout.strip()) < 5
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [{"RPS_WSMAN_TIMEOUT": "0"}, {"RPS_DELAY_TIMER": "-1"}, {"RPS_RETRY_DELAY": "-0.5"}],
+    ids=["no-wsman-wait", "negative-delay", "negative-retry"],
+)
+def test_timer_settings_are_checked(overrides: dict[str, str]) -> None:
+    result = run(["manage.py", "check"], RPS_DEBUG="true", **overrides)
+    assert result.returncode != 0
+    assert "RPS_WSMAN_TIMEOUT must be > 0" in result.stderr
+
+
+def test_zero_delays_are_allowed() -> None:
+    result = run(["manage.py", "check"], RPS_DELAY_TIMER="0", RPS_RETRY_DELAY="0")
+    assert result.returncode == 0, result.stderr
