@@ -58,7 +58,7 @@ def check_device_tenant(request: DeviceRequest) -> None:
     """The device channel is unauthenticated: only operator-listed tenants may be named on it."""
     if request.tenant_id not in settings.DEVICE_TENANTS:
         raise ProtocolError(
-            f"Device {request.device_guid} activation failed. Tenant {request.tenant_id!r} is not "
+            f"Device {request.device_guid} {request.action.value} failed. Tenant {request.tenant_id!r} is not "
             "accepted on the device channel (RPS_DEVICE_TENANTS)."
         )
 

@@ -213,6 +213,9 @@ class DeviceSessionRunner:
     async def _execute(self) -> str:
         request = self.request
         payload = request.payload
+        # The device channel is unauthenticated: a tenant outside RPS_DEVICE_TENANTS is refused
+        # before anything is recorded under it.
+        planning.check_device_tenant(request)
         self.run = await in_thread(registry.run_start)(
             guid=request.device_guid,
             tenant_id=request.tenant_id,

@@ -104,6 +104,22 @@ async def test_tenant_not_allowed_on_the_device_channel(rps_server: RpsServer) -
     assert result.exit_code != 0
     assert "is not accepted on the device channel" in (result.message or "")
     assert device.state.control_mode == ControlMode.PRE_PROVISIONING
+    assert device.call_names == [], "the device is never asked anything"
+    assert device_row(rps_server, device.identity.uuid.lower()) is None, "nothing is recorded under that tenant"
+    # Deactivation and maintenance are refused the same way.
+    activated = VirtualAmtDevice.activated(DeviceIdentity(), admin_password="Whatever-1!")
+    async with serve_device(activated) as endpoint:
+        for command in (
+            ["deactivate", "-password", "Whatever-1!"],
+            ["maintenance", "syncclock", "-password", "Whatever-1!"],
+        ):
+            refused = await run_rpc(
+                [*command, "-u", rps_server.wss_url, "-cafile", str(rps_server.ca_file), "-tenant", "intruder"],
+                device_endpoint=endpoint,
+            )
+            assert refused.exit_code != 0 and "is not accepted on the device channel" in refused.message
+    assert activated.call_names == []
+    assert device_row(rps_server, activated.identity.uuid.lower()) is None
 
 
 async def test_soap_fault_on_setup_fails_cleanly_while_a_healthy_activation_succeeds(rps_server: RpsServer) -> None:
