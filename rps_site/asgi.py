@@ -1,19 +1,23 @@
-"""ASGI entry point: HTTP goes to Django, WebSockets (any path) to the device consumer."""
+"""ASGI entry point: HTTP goes to Django (through its WSGI handler, see rps_site.http_bridge),
+WebSockets (any path) to the device consumer."""
 
 import os
 
-from django.core.asgi import get_asgi_application
+from django.core.wsgi import get_wsgi_application
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "rps_site.settings")
-django_application = get_asgi_application()
+django_application = get_wsgi_application()
 
 from channels.routing import ProtocolTypeRouter  # noqa: E402  (needs Django set up first)
 from django.conf import settings  # noqa: E402
-from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler  # noqa: E402
-
-# The portal's CSS/JS come from the app itself unless a proxy or CDN serves STATIC_URL.
-http_application = ASGIStaticFilesHandler(django_application) if settings.SERVE_STATIC else django_application
+from django.contrib.staticfiles.handlers import StaticFilesHandler  # noqa: E402
 
 from activation.routing import websocket_application  # noqa: E402
+from rps_site.http_bridge import DjangoHttpBridge  # noqa: E402
+
+# The portal's CSS/JS come from the app itself unless a proxy or CDN serves STATIC_URL.
+http_application = DjangoHttpBridge(
+    StaticFilesHandler(django_application) if settings.SERVE_STATIC else django_application
+)
 
 application = ProtocolTypeRouter({"http": http_application, "websocket": websocket_application()})

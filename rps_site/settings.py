@@ -119,7 +119,7 @@ MIDDLEWARE = [
 ROOT_URLCONF = "rps_site.urls"
 APPEND_SLASH = False  # upstream accepts both forms; a redirect would drop POST bodies
 ASGI_APPLICATION = "rps_site.asgi.application"
-WSGI_APPLICATION = None
+WSGI_APPLICATION = None  # HTTP reaches Django through rps_site.asgi (daphne)
 
 TEMPLATES = [
     {
