@@ -161,8 +161,6 @@ def profile_create(*, tenant_id: str, data: Mapping[str, Any]) -> Profile:
     if user_consent is None:
         user_consent = "All" if activation == CCM else "KVM"
     with atomic_with_secrets() as changes:
-        if Profile.objects.filter(tenant_id=tenant_id, name__iexact=name).exists():
-            raise UniqueKeyViolation(f"AMT profile {name} already exists")
         cira_name = data.get("cira_config_name")
         profile = Profile(
             tenant_id=tenant_id,
@@ -192,7 +190,8 @@ def profile_create(*, tenant_id: str, data: Mapping[str, Any]) -> Profile:
         try:
             profile.save(force_insert=True)
         except IntegrityError:
-            # A concurrent create of the same name; the whole transaction is rolled back.
+            # The per-tenant case-insensitive name constraint (no look-up first: one round trip
+            # less on every create); the whole transaction is rolled back.
             raise UniqueKeyViolation(f"AMT profile {name} already exists") from None
         _replace_links(
             profile, wifi=data.get("wifi_configs") or [], proxy=data.get("proxy_configs") or [], new_profile=True
