@@ -318,3 +318,14 @@ def test_cim_object_changes() -> None:
     instance = CimObject("C", "uri", (("A", "1"), ("L", "x"), ("L", "y"), ("B", "2")))
     changed = instance.with_values({"L": ["z"], "A": None, "N": "new"})
     assert changed.properties == (("L", "z"), ("B", "2"), ("N", "new"))
+
+
+def test_hostile_nesting_is_refused_when_reached() -> None:
+    from activation.wsman.response import WsmanParseError, _parse_tree
+
+    depth = 40
+    document = ("<a>" * depth + "x" + "</a>" * depth).encode()
+    with pytest.raises(WsmanParseError, match="nested too deeply"):
+        node = _parse_tree(document)
+        while True:
+            node = node.children[0]
