@@ -13,12 +13,12 @@ SERVICE_VERSION = "2.40.0"
 PROTOCOL_VERSION = "4.0.0"
 
 
-@api_view(["GET"])
+@api_view(["GET", "HEAD"])
 def admin_root(request: Request) -> Response:
     return Response({"message": "admin path. use admin/profiles"})
 
 
-@api_view(["GET"])
+@api_view(["GET", "HEAD"])
 @authentication_classes([])
 @permission_classes([])
 def version(request: Request) -> Response:
@@ -34,7 +34,7 @@ def database_status() -> str:
     return "OK"
 
 
-@api_view(["GET"])
+@api_view(["GET", "HEAD"])
 @authentication_classes([])
 @permission_classes([])
 def health(request: Request) -> Response:

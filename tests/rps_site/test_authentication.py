@@ -132,3 +132,9 @@ def test_health_is_503_with_vault_stopped_and_shares_no_details(settings) -> Non
         "secretStore": {"name": "VAULT", "status": "unknown error"},
     }
     assert stopped.addr not in response.content.decode()
+
+
+@pytest.mark.django_db
+def test_head_is_answered_like_get_on_the_site_endpoints() -> None:
+    response = APIClient().head("/api/v1/admin/version")
+    assert response.status_code == 200
