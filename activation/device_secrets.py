@@ -7,8 +7,10 @@ from __future__ import annotations
 
 from asgiref.sync import sync_to_async
 
+from activation.flows.ports import DeviceSecretExists
 from devices import services
 from rps_site.sensitive import Secret
+from rps_site.vault import SecretVersionConflict
 
 
 class VaultDeviceSecrets:
@@ -16,7 +18,10 @@ class VaultDeviceSecrets:
         values = {services.AMT_PASSWORD: amt_password}
         if mebx_password is not None:
             values[services.MEBX_PASSWORD] = mebx_password
-        await sync_to_async(services.device_secret_create, thread_sensitive=False)(guid=guid, values=values)
+        try:
+            await sync_to_async(services.device_secret_create, thread_sensitive=False)(guid=guid, values=values)
+        except SecretVersionConflict:
+            raise DeviceSecretExists(guid) from None
 
     async def write_pending(self, guid: str, amt_password: Secret) -> None:
         await sync_to_async(services.device_password_stage, thread_sensitive=False)(

@@ -20,7 +20,6 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
 from activation.flows.password_rotation import (
-    SECRET_PROVIDER_FAILED,
     passwords_differ,
     rotate_admin_password,
     set_mebx_password,
@@ -31,6 +30,7 @@ from activation.flows.ports import (
     ProgressPort,
     StepOutcome,
     forget_unused_device_secret,
+    store_initial_secret,
 )
 from activation.plan import ActivationPlan, ProvisioningCertificate
 from activation.protocol import (
@@ -149,11 +149,8 @@ async def activate_acm(
         return result
     mc_nonce, signature = signed
 
-    try:
-        await secrets.write_initial(plan.device_guid, plan.amt_password, plan.mebx_password)
-    except Exception as error:  # any storage failure: the device must not be touched
-        return result.fail("save device secret", SECRET_PROVIDER_FAILED, type(error).__name__)
-    result.record("save device secret", StepOutcome.SUCCESS)
+    if not await store_initial_secret(secrets, plan.device_guid, plan.amt_password, plan.mebx_password, result):
+        return result
 
     password_hash = setup.admin_password_hash(settings.digest_realm, plan.amt_password)
     try:

@@ -16,6 +16,7 @@ from activation.flows.ports import (
     ProgressPort,
     StepOutcome,
     forget_unused_device_secret,
+    store_initial_secret,
 )
 from activation.plan import ActivationPlan
 from activation.protocol import ActivationStatus, Component, ComponentMode, ComponentResult, ComponentStatus
@@ -45,13 +46,8 @@ async def activate_ccm(
         return result.fail("AMT_GeneralSettings.Get", "Not a valid digest realm.")
     result.record("AMT_GeneralSettings.Get", StepOutcome.SUCCESS)
 
-    try:
-        await secrets.write_initial(plan.device_guid, plan.amt_password, None)
-    except Exception as error:  # any storage failure: the device must not be touched
-        return result.fail(
-            "save device secret", "Failed to save device information to Secret Provider", type(error).__name__
-        )
-    result.record("save device secret", StepOutcome.SUCCESS)
+    if not await store_initial_secret(secrets, plan.device_guid, plan.amt_password, None, result):
+        return result
 
     password_hash = setup.admin_password_hash(settings.digest_realm, plan.amt_password)
     activated = False

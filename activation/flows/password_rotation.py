@@ -13,14 +13,13 @@ import dataclasses
 import hmac
 from dataclasses import dataclass
 
-from activation.flows.ports import DeviceSecretsPort, FlowResult, StepOutcome
+from activation.flows.ports import SECRET_PROVIDER_FAILED, DeviceSecretsPort, FlowResult, StepOutcome
 from activation.session import AmtSession, AmtSessionError, AmtUnauthorized, NonIdempotentCallUnconfirmed
 from activation.wsman import setup
 from activation.wsman.pt_status import return_value_text
 from activation.wsman.response import WsmanFault, WsmanParseError
 from rps_site.sensitive import Secret
 
-SECRET_PROVIDER_FAILED = "Failed to save device information to Secret Provider"
 NEW_PASSWORD_UNCONFIRMED = "AMT did not confirm the new password; the stored password is unchanged"
 
 # Upstream's maintenance states, named in `<task> failed at <STATE> <text>` (correction 16).

@@ -9,6 +9,20 @@ from typing import Protocol
 from activation.protocol import ActivationStatus, PlainStatus
 from rps_site.sensitive import Secret
 
+SECRET_PROVIDER_FAILED = "Failed to save device information to Secret Provider"
+
+
+class DeviceSecretExists(Exception):
+    """The device already has stored credentials: a first activation never overwrites them (the
+    device channel is unauthenticated, so a client claiming pre-provisioning for another
+    device's GUID must not replace that device's password)."""
+
+    def __init__(self, guid: str) -> None:
+        super().__init__(
+            f"Device {guid} already has stored credentials from an earlier activation. If it was reset "
+            f"locally, purge it (DELETE /api/v1/admin/devices/{guid}) and activate it again."
+        )
+
 
 class DeviceSecretsPort(Protocol):
     """Vault `devices/<guid>` as flows use it (DESIGN.md "Nothing half-written"). Every method
@@ -84,3 +98,20 @@ async def forget_unused_device_secret(secrets: DeviceSecretsPort, device_guid: s
         result.record("destroy unused device secret", StepOutcome.SUCCESS)
     except Exception as error:
         result.record("destroy unused device secret", StepOutcome.FAILURE, type(error).__name__)
+
+
+async def store_initial_secret(
+    secrets: DeviceSecretsPort, device_guid: str, amt_password: Secret, mebx_password: Secret | None, result: FlowResult
+) -> bool:
+    """Write a first activation's passwords before the device is told to use them. False (the
+    failure recorded in `result`) when they could not be stored: the device must not be touched."""
+    try:
+        await secrets.write_initial(device_guid, amt_password, mebx_password)
+    except DeviceSecretExists as exists:
+        result.fail("save device secret", str(exists))
+        return False
+    except Exception as error:  # any storage failure
+        result.fail("save device secret", SECRET_PROVIDER_FAILED, type(error).__name__)
+        return False
+    result.record("save device secret", StepOutcome.SUCCESS)
+    return True

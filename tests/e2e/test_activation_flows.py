@@ -14,6 +14,7 @@ import pytest
 
 from amtsim import ControlMode, DeviceIdentity, Fault, VirtualAmtDevice, run_rpc, serve_device
 from amtsim.pki import make_provisioning_chain
+from rps_site.sensitive import Secret
 from rps_site.vault import device_path
 from tests.e2e.conftest import RpsServer, create_ccm_profile, unique
 
@@ -241,3 +242,25 @@ async def test_client_disconnecting_mid_flow_is_recorded_and_others_carry_on(rps
             (slow.identity.uuid.lower(),),
         ).fetchone()
     assert outcome == ("failure", "client disconnected")
+
+
+async def test_a_device_with_stale_credentials_is_refused_until_purged(rps_server: RpsServer) -> None:
+    """A device reset locally (back in pre-provisioning) still has a secret in Vault: a first
+    activation never overwrites it (the device channel is unauthenticated), and says how to go on."""
+    profile = create_ccm_profile(rps_server)
+    device = VirtualAmtDevice(DeviceIdentity())
+    guid = device.identity.uuid
+    rps_server.vault_store().create(device_path(guid), {"AMT_PASSWORD": Secret("Stale-Passw0rd!")})
+    async with serve_device(device) as endpoint:
+        refused = await run_rpc(rpc(rps_server, "activate", "-profile", profile), device_endpoint=endpoint)
+        assert refused.exit_code != 0
+        assert f"DELETE /api/v1/admin/devices/{guid}" in refused.message
+        assert device.state.control_mode == ControlMode.PRE_PROVISIONING
+        assert "IPS_HostBasedSetupService.Setup" not in device.call_names
+        assert device_secret(rps_server, guid) == {"AMT_PASSWORD": "Stale-Passw0rd!"}, "the old secret is untouched"
+
+        with rps_server.api() as api:
+            assert api.delete(f"/devices/{guid}").status_code == 204
+        again = await run_rpc(rpc(rps_server, "activate", "-profile", profile), device_endpoint=endpoint)
+        assert again.exit_code == 0, again.message
+        assert await digest_login_succeeds(endpoint, device_secret(rps_server, guid)["AMT_PASSWORD"])
