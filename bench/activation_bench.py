@@ -37,9 +37,14 @@ from tests.mps_recorder import running_mps_recorder  # noqa: E402
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
 
-def cpu_seconds(pid: int) -> float:
+def cpu_times(pid: int) -> tuple[float, float]:
+    """(user, system) CPU seconds of a process, from /proc."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+    return int(fields[11]) / CLOCK_TICKS, int(fields[12]) / CLOCK_TICKS
+
+
+def cpu_seconds(pid: int) -> float:
+    return sum(cpu_times(pid))
 
 
 def peak_memory_mib(pid: int) -> float:
@@ -105,7 +110,8 @@ def main() -> int:
                 headers={"Content-Type": "application/json", "Authorization": f"Bearer {token}"},
             )
             urllib.request.urlopen(request, context=context, timeout=10)  # noqa: S310
-            cpu_before = cpu_seconds(server.pid)
+            user_before, system_before = cpu_times(server.pid)
+            cpu_before = user_before + system_before
             profiler = (
                 subprocess.Popen(
                     [
@@ -152,7 +158,8 @@ def main() -> int:
                 text=True,
                 check=False,
             )
-            cpu_used = cpu_seconds(server.pid) - cpu_before
+            user_after, system_after = cpu_times(server.pid)
+            cpu_used = user_after + system_after - cpu_before
             if profiler is not None:
                 profiler.send_signal(2)
                 profiler.wait(timeout=30)
@@ -162,6 +169,7 @@ def main() -> int:
             succeeded = report.get("succeeded", 0)
             print(json.dumps(report, indent=2))
             print(f"server CPU: {cpu_used:.2f} s in all, {1000 * cpu_used / max(succeeded, 1):.1f} ms per activation")
+            print(f"  of which user {user_after - user_before:.2f} s, system {system_after - system_before:.2f} s")
             print(f"server peak memory (VmHWM): {peak_memory_mib(server.pid):.0f} MiB")
             print(f"MPS registrations received: {len(mps.calls('POST'))}")
             if report.get("failed", 1):
