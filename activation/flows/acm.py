@@ -19,11 +19,7 @@ from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
-from activation.flows.password_rotation import (
-    passwords_differ,
-    rotate_admin_password,
-    set_mebx_password,
-)
+from activation.flows.password_rotation import ensure_admin_password, set_mebx_password
 from activation.flows.ports import (
     DeviceSecretsPort,
     FlowResult,
@@ -121,7 +117,7 @@ async def activate_acm(
     if state.current_control_mode == ControlMode.ADMIN:
         # §4.2 step 5: an earlier AdminSetup was applied but its outcome never reached the server.
         # The admin password on the device may be one nobody stored: set the profile's, safely.
-        rotation = await rotate_admin_password(
+        if not await ensure_admin_password(
             amt,
             device_guid=plan.device_guid,
             realm=settings.digest_realm,
@@ -129,9 +125,8 @@ async def activate_acm(
             new_password=plan.amt_password,
             secrets=secrets,
             result=result,
-        )
-        if not rotation.succeeded:
-            return result.fail("change AMT password", f"Failed to change the AMT password: {rotation.text}")
+        ):
+            return result
         mebx = await set_mebx_password(
             amt, device_guid=plan.device_guid, mebx_password=plan.mebx_password, secrets=secrets, result=result
         )
@@ -261,18 +256,16 @@ async def upgrade_to_acm(
         await pause(ACTIVATION_SYNC_DELAY)
     await progress.report("Activation completed")
 
-    if passwords_differ(current_password, plan.amt_password):
-        rotation = await rotate_admin_password(
-            amt,
-            device_guid=plan.device_guid,
-            realm=settings.digest_realm,
-            current_password=current_password,
-            new_password=plan.amt_password,
-            secrets=secrets,
-            result=result,
-        )
-        if not rotation.succeeded:
-            return result.fail("change AMT password", f"Failed to change the AMT password: {rotation.text}")
+    if not await ensure_admin_password(
+        amt,
+        device_guid=plan.device_guid,
+        realm=settings.digest_realm,
+        current_password=current_password,
+        new_password=plan.amt_password,
+        secrets=secrets,
+        result=result,
+    ):
+        return result
     mebx = await set_mebx_password(
         amt, device_guid=plan.device_guid, mebx_password=plan.mebx_password, secrets=secrets, result=result
     )

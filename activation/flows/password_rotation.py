@@ -47,6 +47,35 @@ def passwords_differ(current: Secret, wanted: Secret) -> bool:
     return not hmac.compare_digest(current.reveal().encode(), wanted.reveal().encode())
 
 
+async def ensure_admin_password(
+    amt: AmtSession,
+    *,
+    device_guid: str,
+    realm: str,
+    current_password: Secret | None,
+    new_password: Secret,
+    secrets: DeviceSecretsPort,
+    result: FlowResult,
+) -> bool:
+    """Rotate to `new_password` unless the device is known to use it already (`current_password`
+    None: unknown, so rotate). False when the rotation failed; the failure is in `result`."""
+    if current_password is not None and not passwords_differ(current_password, new_password):
+        result.record("AMT_AuthorizationService.SetAdminAclEntryEx", StepOutcome.SKIPPED, "password unchanged")
+        return True
+    rotation = await rotate_admin_password(
+        amt,
+        device_guid=device_guid,
+        realm=realm,
+        current_password=current_password,
+        new_password=new_password,
+        secrets=secrets,
+        result=result,
+    )
+    if not rotation.succeeded:
+        result.fail("change AMT password", f"Failed to change the AMT password: {rotation.text}")
+    return rotation.succeeded
+
+
 async def rotate_admin_password(
     amt: AmtSession,
     *,

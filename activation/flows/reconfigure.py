@@ -13,7 +13,7 @@ import asyncio
 from collections.abc import Awaitable, Callable
 
 from activation.flows.acm import upgrade_to_acm
-from activation.flows.password_rotation import passwords_differ, rotate_admin_password, set_mebx_password
+from activation.flows.password_rotation import ensure_admin_password, set_mebx_password
 from activation.flows.ports import DeviceSecretsPort, FlowResult, ProgressPort, StepOutcome
 from activation.plan import ActivationMode, ActivationPlan
 from activation.protocol import (
@@ -66,20 +66,16 @@ async def reconfigure_activated(
     result.record("AMT_GeneralSettings.Get", StepOutcome.SUCCESS)
     await progress.report("Device already activated")
 
-    if passwords_differ(current_password, plan.amt_password):
-        rotation = await rotate_admin_password(
-            amt,
-            device_guid=plan.device_guid,
-            realm=settings.digest_realm,
-            current_password=current_password,
-            new_password=plan.amt_password,
-            secrets=secrets,
-            result=result,
-        )
-        if not rotation.succeeded:
-            return result.fail("change AMT password", f"Failed to change the AMT password: {rotation.text}")
-    else:
-        result.record("AMT_AuthorizationService.SetAdminAclEntryEx", StepOutcome.SKIPPED, "password unchanged")
+    if not await ensure_admin_password(
+        amt,
+        device_guid=plan.device_guid,
+        realm=settings.digest_realm,
+        current_password=current_password,
+        new_password=plan.amt_password,
+        secrets=secrets,
+        result=result,
+    ):
+        return result
 
     if plan.mode is ActivationMode.ACM and plan.mebx_password is not None:
         mebx = await set_mebx_password(
