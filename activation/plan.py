@@ -34,6 +34,7 @@ class ActivationPlan:
     password_generated: bool
     mebx_password: Secret | None = None
     provisioning_certificate: ProvisioningCertificate | None = None
+    tags: tuple[str, ...] = ()  # the profile's, for the MPS record
 
     @property
     def device_guid(self) -> str:

@@ -155,5 +155,6 @@ def resolve_activation_plan(request: DeviceRequest) -> tuple[ActivationPlan, Act
         if profile_activation is ProfileActivation.ACM
         else None,
         provisioning_certificate=certificate,
+        tags=tuple(str(tag) for tag in profile.tags or ()),
     )
     return plan, start

@@ -163,13 +163,6 @@ def mps_device_record(
     return record
 
 
-def profile_tags(tenant_id: str, profile_name: str) -> list[str]:
-    from profiles.models import Profile
-
-    profile = Profile.objects.filter(tenant_id=tenant_id, name=profile_name).only("tags").first()
-    return list(profile.tags or []) if profile is not None else []
-
-
 class DeviceSessionRunner:
     """Runs one request; `terminal_message` is what the consumer sends last."""
 
@@ -299,7 +292,7 @@ class DeviceSessionRunner:
             )
         await self._record_flow(result)
         if result.succeeded:
-            tags = await in_thread(profile_tags)(plan.tenant_id, plan.profile_name)
+            tags = list(plan.tags)
             outcome = await self.mps.register_device(mps_device_record(plan, request, tags=tags))
             await self._record_outcome("register with MPS", outcome.ok, outcome.detail)
             # Post-activation configuration, §4.6-4.10 (activation/configuration.py).

@@ -9,10 +9,12 @@ once AMT confirms; deactivation destroys every version.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any
 
 from asgiref.sync import async_to_sync
 from django.db import transaction
-from django.db.models import Max
+from django.db.models import Max, Value
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from devices.models import Device, ProvisioningRun, RunStep
@@ -160,19 +162,19 @@ def run_finish(
         run.status_message = status_message[:2000]
         run.failure_cause = failure_cause[:2000]
         run.save(update_fields=["outcome", "finished_at", "status_message", "failure_cause"])
-        device = Device.objects.select_for_update().get(pk=run.device_id)
-        device.last_seen_at = now
+        # One UPDATE, no read: the device's new state as column expressions.
+        changes: dict[str, Any] = {"last_seen_at": now}
         if device_status is not None:
-            device.status = device_status
-            if device_status == Device.Status.ACTIVATED and device.activated_at is None:
-                device.activated_at = now
-            if device_status == Device.Status.DEACTIVATED:
-                device.activated_at = None
+            changes["status"] = device_status
+            if device_status == Device.Status.ACTIVATED:
+                changes["activated_at"] = Coalesce("activated_at", Value(now))  # the first activation's time
+            elif device_status == Device.Status.DEACTIVATED:
+                changes["activated_at"] = None
         if control_mode is not None:
-            device.control_mode = control_mode
+            changes["control_mode"] = control_mode
         if profile_name is not None:
-            device.profile_name = profile_name
-        device.save()
+            changes["profile_name"] = profile_name
+        Device.objects.filter(pk=run.device_id).update(**changes)
 
 
 def device_purge(*, tenant_id: str, guid: str, mps: MpsClient | None = None) -> MpsOutcome:
