@@ -106,26 +106,24 @@ def run_start(
 ) -> ProvisioningRun:
     """Record that a device connected for `action`; creates the device on first sight."""
     canonical = device_path(guid).removeprefix("devices/")
-    now = timezone.now()
-    with transaction.atomic():
-        device, _ = Device.objects.select_for_update().get_or_create(guid=canonical, defaults={"tenant_id": tenant_id})
-        device.tenant_id = tenant_id
-        device.last_seen_at = now
-        for field, value in (
-            ("hostname", hostname),
-            ("dns_suffix", dns_suffix),
-            ("amt_version", amt_version),
-            ("amt_build", amt_build),
-            ("amt_sku", amt_sku),
-        ):
-            if value:
-                setattr(device, field, value)
-        if control_mode is not None:
-            device.control_mode = control_mode
-        device.save()
-        return ProvisioningRun.objects.create(
-            device=device, action=action, profile_name=profile_name, client_address=client_address
-        )
+    known = {
+        "hostname": hostname,
+        "dns_suffix": dns_suffix,
+        "amt_version": amt_version,
+        "amt_build": amt_build,
+        "amt_sku": amt_sku,
+    }
+    device = Device(guid=canonical, tenant_id=tenant_id, last_seen_at=timezone.now(), **known)
+    update_fields = ["tenant_id", "last_seen_at", *(field for field, value in known.items() if value)]
+    if control_mode is not None:
+        device.control_mode = control_mode
+        update_fields.append("control_mode")
+    # One upsert (INSERT ... ON CONFLICT (guid) DO UPDATE): what the client reports now replaces
+    # what was known, but an empty value never blanks a known one.
+    Device.objects.bulk_create([device], update_conflicts=True, unique_fields=["guid"], update_fields=update_fields)
+    return ProvisioningRun.objects.create(
+        device=device, action=action, profile_name=profile_name, client_address=client_address
+    )
 
 
 def run_step_record(*, run: ProvisioningRun, name: str, outcome: str, detail: str = "") -> RunStep:
