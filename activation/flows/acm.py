@@ -117,22 +117,15 @@ async def activate_acm(
     if state.current_control_mode == ControlMode.ADMIN:
         # §4.2 step 5: an earlier AdminSetup was applied but its outcome never reached the server.
         # The admin password on the device may be one nobody stored: set the profile's, safely.
-        if not await ensure_admin_password(
+        return await _set_profile_passwords(
             amt,
-            device_guid=plan.device_guid,
+            plan,
             realm=settings.digest_realm,
             current_password=None,
-            new_password=plan.amt_password,
+            mebx_password=plan.mebx_password,
             secrets=secrets,
             result=result,
-        ):
-            return result
-        mebx = await set_mebx_password(
-            amt, device_guid=plan.device_guid, mebx_password=plan.mebx_password, secrets=secrets, result=result
         )
-        if not mebx.stored:
-            return result.fail("save MEBx password", mebx.text)
-        return _succeed(result, plan)
     if state.current_control_mode != ControlMode.PRE_PROVISIONING:
         return result.fail(
             "IPS_HostBasedSetupService.Get",
@@ -256,10 +249,32 @@ async def upgrade_to_acm(
         await pause(ACTIVATION_SYNC_DELAY)
     await progress.report("Activation completed")
 
+    return await _set_profile_passwords(
+        amt,
+        plan,
+        realm=settings.digest_realm,
+        current_password=current_password,
+        mebx_password=plan.mebx_password,
+        secrets=secrets,
+        result=result,
+    )
+
+
+async def _set_profile_passwords(
+    amt: AmtSession,
+    plan: ActivationPlan,
+    *,
+    realm: str,
+    current_password: Secret | None,
+    mebx_password: Secret,
+    secrets: DeviceSecretsPort,
+    result: FlowResult,
+) -> FlowResult:
+    """An activated device gets the profile's admin and MEBx passwords, then the flow succeeds."""
     if not await ensure_admin_password(
         amt,
         device_guid=plan.device_guid,
-        realm=settings.digest_realm,
+        realm=realm,
         current_password=current_password,
         new_password=plan.amt_password,
         secrets=secrets,
@@ -267,7 +282,7 @@ async def upgrade_to_acm(
     ):
         return result
     mebx = await set_mebx_password(
-        amt, device_guid=plan.device_guid, mebx_password=plan.mebx_password, secrets=secrets, result=result
+        amt, device_guid=plan.device_guid, mebx_password=mebx_password, secrets=secrets, result=result
     )
     if not mebx.stored:
         return result.fail("save MEBx password", mebx.text)
