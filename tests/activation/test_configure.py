@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import dataclasses
-import datetime
 from dataclasses import dataclass, field
 from typing import Any
 
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.hazmat.primitives import serialization
 from cryptography.x509.oid import NameOID
 
 from activation.configuration_plan import (
@@ -32,6 +30,7 @@ from amtsim.device.state import CimInstance, management_presence_reference, poli
 from rps_site.sensitive import Secret
 from rps_site.vault import StoredSecret
 from tests.activation.amtsim_link import admin_session
+from tests.ca_certificates import self_signed_ca
 
 PASSWORD = "Adm1n!Passw0rd"
 PSK = "psk-canary-7f3a9c"
@@ -314,26 +313,8 @@ async def test_stale_configuration_is_removed_and_only_the_new_one_stays() -> No
 # ---------------------------------------------------------------------------------------------
 
 
-def self_signed(common_name: str) -> tuple[x509.Certificate, rsa.RSAPrivateKey]:
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
-    now = datetime.datetime.now(datetime.UTC)
-    certificate = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(days=1))
-        .not_valid_after(now + datetime.timedelta(days=3650))
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .sign(key, hashes.SHA256())
-    )
-    return certificate, key
-
-
 def cira_plan() -> CiraPlan:
-    root, _ = self_signed("MPSRoot")
+    root, _ = self_signed_ca("MPSRoot")
     return CiraPlan(
         config_name="cira1",
         server_address="mps.example.com",
@@ -402,7 +383,7 @@ async def test_cira_vault_failure_never_reaches_the_device() -> None:
 
 
 def tls_plan(mode: int = 2) -> TlsPlan:
-    ca, key = self_signed("MPSRoot")
+    ca, key = self_signed_ca("MPSRoot")
     key_pem = key.private_bytes(
         serialization.Encoding.PEM, serialization.PrivateFormat.TraditionalOpenSSL, serialization.NoEncryption()
     ).decode()
@@ -442,8 +423,8 @@ async def test_tls_without_the_mps_ca_names_the_cause() -> None:
 
 
 def test_mps_certificate_authority_reads_the_layout_mps_writes() -> None:
-    ca, key = self_signed("MPSRoot")
-    other, _ = self_signed("Other")
+    ca, key = self_signed_ca("MPSRoot")
+    other, _ = self_signed_ca("Other")
     key_pem = key.private_bytes(
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
     ).decode()

@@ -6,7 +6,6 @@ the database or the server log."""
 from __future__ import annotations
 
 import base64
-import datetime
 import secrets as random_source
 import subprocess
 from typing import Any
@@ -14,13 +13,12 @@ from typing import Any
 import hvac
 import pytest
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
-from cryptography.x509.oid import NameOID
+from cryptography.hazmat.primitives import serialization
 
 from amtsim import ControlMode, DeviceIdentity, Fault, VirtualAmtDevice, run_rpc, serve_device
 from amtsim.pki import make_provisioning_chain
 from rps_site.vault import device_path
+from tests.ca_certificates import self_signed_ca
 from tests.e2e.conftest import RpsServer, create_ccm_profile, unique
 
 
@@ -112,24 +110,6 @@ def create_proxy(rps: RpsServer) -> str:
         {"name": name, "address": f"{name}.example.com", "port": 3128, "networkDnsSuffix": "example.com"},
     )
     return name
-
-
-def self_signed_ca(common_name: str) -> tuple[x509.Certificate, rsa.RSAPrivateKey]:
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
-    now = datetime.datetime.now(datetime.UTC)
-    certificate = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(days=1))
-        .not_valid_after(now + datetime.timedelta(days=3650))
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .sign(key, hashes.SHA256())
-    )
-    return certificate, key
 
 
 def create_cira_config(rps: RpsServer) -> str:
