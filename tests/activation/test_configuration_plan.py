@@ -22,7 +22,7 @@ from profiles.models import (
 )
 from rps_site.sensitive import Secret
 from rps_site.vault import MPS_CERTIFICATES_PATH, cira_config_path, ieee8021x_config_path, wireless_config_path
-from tests.activation.test_configure import self_signed
+from tests.ca_certificates import self_signed_ca
 
 pytestmark = pytest.mark.django_db
 
@@ -65,7 +65,7 @@ def test_plan_from_profile_links_and_vault(vault) -> None:  # type: ignore[no-un
     corp = WirelessConfig.objects.create(
         name="corp", authentication_method=7, encryption_method=4, ssid="c", ieee8021x_config=peap, version=1
     )
-    root, _ = self_signed("MPSRoot")
+    root, _ = self_signed_ca("MPSRoot")
     root_der = root.public_bytes(serialization.Encoding.DER)
     cira = CiraConfig.objects.create(
         name="cira1",
@@ -121,7 +121,7 @@ def test_tls_plan_needs_the_mps_ca(vault) -> None:  # type: ignore[no-untyped-de
     plan = resolve_configuration_plan("tlsprofile", request, "")
     assert plan.tls is not None and plan.tls.problem == MPS_ROOT_KEY_MISSING
 
-    ca, key = self_signed("MPSRoot")
+    ca, key = self_signed_ca("MPSRoot")
     key_pem = key.private_bytes(
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
     ).decode()
