@@ -13,10 +13,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Final, NamedTuple
-from xml.etree.ElementTree import Element, ParseError
+from xml.etree.ElementTree import ParseError
 
 import defusedxml
-from defusedxml.ElementTree import fromstring
+from defusedxml.ElementTree import DefusedXMLParser
 
 from activation.wsman.envelope import ANONYMOUS_ADDRESS, CimObject, EndpointReference, PropertyValue, Selector
 
@@ -52,7 +52,10 @@ class XmlNode(NamedTuple):
     children: tuple[XmlNode, ...] = ()
 
     def child(self, name: str) -> XmlNode | None:
-        return next((child for child in self.children if child.name == name), None)
+        for child in self.children:  # a loop, not next() over a generator: called for every field read
+            if child.name == name:
+                return child
+        return None
 
     def required(self, name: str) -> XmlNode:
         found = self.child(name)
@@ -128,26 +131,80 @@ def _all_text(node: XmlNode) -> str:
 
 
 def _parse_tree(document: bytes) -> XmlNode:
+    builder = _NodeBuilder()
+    parser = DefusedXMLParser(target=builder, forbid_dtd=True, forbid_entities=True, forbid_external=True)
+    # defusedxml guards the expat parser (no DTD, no entity, no external reference); the element
+    # events go straight to the builder instead of through ElementTree's name fixing and Element
+    # objects, which were most of the cost of reading a device answer.
+    expat = parser.parser
+    expat.StartElementHandler = builder.start
+    expat.EndElementHandler = builder.end
+    expat.CharacterDataHandler = builder.data
     try:
-        root = fromstring(document, forbid_dtd=True, forbid_entities=True, forbid_external=True)
+        parser.feed(document)
+        root = parser.close()
     except defusedxml.DefusedXmlException as error:
         raise UnsafeXml(f"refused unsafe XML from the device: {type(error).__name__}") from None
     except (ParseError, ValueError) as error:
         raise WsmanParseError(f"malformed XML: {error}") from None
-    return _to_node(root, depth=0)
+    if root is None:
+        raise WsmanParseError("malformed XML: no element")
+    return root
 
 
-def _to_node(element: Element, *, depth: int) -> XmlNode:
-    if depth > MAX_DEPTH:
-        raise WsmanParseError("XML nested too deeply")
-    namespace, _, local = element.tag.rpartition("}")
-    return XmlNode(
-        name=local,
-        namespace=namespace.lstrip("{"),
-        text=(element.text or "").strip(),
-        attributes={key.rpartition("}")[2]: value for key, value in element.attrib.items()},
-        children=tuple(_to_node(child, depth=depth + 1) for child in element),
-    )
+_NO_ATTRIBUTES: Final[Mapping[str, str]] = MappingProxyType({})
+
+
+class _OpenElement:
+    __slots__ = ("attributes", "children", "name", "namespace", "text_open", "texts")
+
+    def __init__(self, name: str, namespace: str, attributes: Mapping[str, str]) -> None:
+        self.name = name
+        self.namespace = namespace
+        self.attributes = attributes
+        self.texts: list[str] = []
+        self.children: list[XmlNode] = []
+        self.text_open = True  # an element's text is what precedes its first child (ElementTree's .text)
+
+
+class _NodeBuilder:
+    """Builds `XmlNode`s from expat's events (namespace separator `}`, ordered attributes)."""
+
+    __slots__ = ("_open", "_root")
+
+    def __init__(self) -> None:
+        self._open: list[_OpenElement] = []
+        self._root: XmlNode | None = None
+
+    def start(self, tag: str, attributes: list[str]) -> None:
+        if len(self._open) > MAX_DEPTH:
+            raise WsmanParseError("XML nested too deeply")
+        if self._open:
+            self._open[-1].text_open = False
+        namespace, _, name = tag.rpartition("}")
+        attribute_map = (
+            {key.rpartition("}")[2]: value for key, value in zip(attributes[0::2], attributes[1::2], strict=True)}
+            if attributes
+            else _NO_ATTRIBUTES
+        )
+        self._open.append(_OpenElement(name, namespace, attribute_map))
+
+    def data(self, text: str) -> None:
+        if self._open and self._open[-1].text_open:
+            self._open[-1].texts.append(text)
+
+    def end(self, _tag: str) -> None:
+        element = self._open.pop()
+        node = XmlNode(
+            element.name, element.namespace, "".join(element.texts).strip(), element.attributes, tuple(element.children)
+        )
+        if self._open:
+            self._open[-1].children.append(node)
+        else:
+            self._root = node
+
+    def close(self) -> XmlNode | None:
+        return self._root
 
 
 # ---------------------------------------------------------------------------------------------
