@@ -25,6 +25,8 @@ from dataclasses import dataclass, field
 from enum import Enum, IntEnum, StrEnum
 from typing import Any, Final
 
+import orjson
+
 from rps_site.sensitive import Secret
 
 SERVER_APP_VERSION: Final = "2.40.0"
@@ -255,9 +257,11 @@ def parse_client_message(text: str, *, client_id: str) -> ClientMessage:
 
 
 def _load_envelope(text: str) -> dict[str, Any]:
+    # orjson (every frame passes here): strict RFC 8259 like JavaScript's JSON.parse, so no
+    # NaN/Infinity, and a nesting limit instead of a RecursionError.
     try:
-        envelope = json.loads(text, parse_constant=_refuse_json_constant)
-    except (ValueError, RecursionError) as error:
+        envelope = orjson.loads(text)
+    except orjson.JSONDecodeError as error:
         raise ProtocolError(f"SyntaxError: {_json_error_text(error)}") from None
     if not isinstance(envelope, dict):
         raise ProtocolError("SyntaxError: the message is not a JSON object")
@@ -694,7 +698,9 @@ def domain_suffix_candidates(fqdn: str) -> list[str]:
 
 def _server_message(*, method: str, status: str, message: str, payload: str | None) -> str:
     # Key order as upstream sends it (not significant to rpc-go, but diffable against captures).
-    return json.dumps(
+    # orjson writes compact, non-ASCII-preserving JSON, as json.dumps(ensure_ascii=False,
+    # separators=(",", ":")) does, at a fraction of the cost on the per-frame path.
+    return orjson.dumps(
         {
             "method": method,
             "apiKey": SERVER_API_KEY,
@@ -704,10 +710,8 @@ def _server_message(*, method: str, status: str, message: str, payload: str | No
             "message": message,
             "payload": payload,
             "tenantId": "",
-        },
-        ensure_ascii=False,
-        separators=(",", ":"),
-    )
+        }
+    ).decode("utf-8")
 
 
 def wsman_message(http_request: bytes) -> str:
