@@ -16,6 +16,7 @@ from collections import defaultdict, deque
 from typing import Any
 
 from channels.consumer import get_handler_name
+from channels.exceptions import StopConsumer
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 
@@ -68,6 +69,20 @@ def header(scope: dict[str, Any], name: bytes) -> str | None:
 
 
 class DeviceConsumer(AsyncWebsocketConsumer):
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        # Channels would also open a channel-layer channel per connection and wait on it beside
+        # the socket (a new task and an asyncio.wait per frame; a Redis round trip per
+        # connection with a Redis layer). Nothing ever addresses a device session by channel
+        # name, so frames are read and dispatched one by one.
+        self.scope = scope
+        self.channel_layer = None
+        self.base_send = send
+        try:
+            while True:
+                await self.dispatch(await receive())
+        except StopConsumer:
+            pass
+
     async def connect(self) -> None:
         self.client_id = random_source.token_hex(8)
         client = self.scope.get("client") or ("", 0)
