@@ -144,7 +144,17 @@ class ConfigurationPlan:
         return bool(self.wireless) or self.local_wifi_sync_enabled or self.uefi_wifi_sync_enabled
 
 
+@dataclass(frozen=True)
+class ConfigurationUnavailable:
+    """The configuration could not be read (Vault or the database unreachable): nothing is
+    configured, and each component says why."""
+
+    cause: str  # the exception's type name, e.g. VaultUnavailable
+
+
 def resolve_configuration_plan(profile: Profile | str, request: DeviceRequest, tenant_id: str) -> ConfigurationPlan:
+    """`profile` as `activation.planning.find_profile` reads it (its configs joined, and whether it
+    links Wi-Fi or proxy configs at all), or a profile name."""
     from profiles.models import Profile
 
     if isinstance(profile, str):
@@ -152,7 +162,11 @@ def resolve_configuration_plan(profile: Profile | str, request: DeviceRequest, t
     store = secret_store()
     wired_ieee8021x = _ieee8021x_plan(profile.ieee8021x_config) if profile.ieee8021x_config is not None else None
     wireless: list[WirelessPlan] = []
-    links = profile.wireless_links.select_related("wireless_config__ieee8021x_config").order_by("priority")
+    links = (
+        profile.wireless_links.select_related("wireless_config__ieee8021x_config").order_by("priority")
+        if getattr(profile, "links_wireless", True)
+        else []
+    )
     for link in links:
         config = link.wireless_config
         psk: Secret | None = None
@@ -185,7 +199,11 @@ def resolve_configuration_plan(profile: Profile | str, request: DeviceRequest, t
             port=link.proxy_config.port,
             network_dns_suffix=link.proxy_config.network_dns_suffix,
         )
-        for link in profile.proxy_links.select_related("proxy_config").order_by("priority", "id")
+        for link in (
+            profile.proxy_links.select_related("proxy_config").order_by("priority", "id")
+            if getattr(profile, "links_proxies", True)
+            else []
+        )
     )
     features = FeaturesPlan(
         kvm=bool(profile.kvm_enabled),

@@ -11,6 +11,7 @@ Synchronous (ORM and hvac); the runner calls it in a worker thread.
 from __future__ import annotations
 
 import hashlib
+import logging
 import secrets as random_source
 import string
 
@@ -18,6 +19,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from django.conf import settings
 
+from activation.configuration_plan import ConfigurationPlan, ConfigurationUnavailable, resolve_configuration_plan
 from activation.plan import ActivationMode, ActivationPlan, ProvisioningCertificate
 from activation.protocol import (
     ActivationStart,
@@ -31,10 +33,12 @@ from activation.protocol import (
     profile_not_found_text,
     runs_acm_checks,
 )
-from profiles.models import Domain, Profile
+from profiles.models import Domain, Profile, ProfileProxyConfig, ProfileWirelessConfig
 from profiles.pfx import PfxRejected, decrypt
 from rps_site.sensitive import Secret
 from rps_site.vault import domain_certificate_path, profile_passwords_path, secret_store
+
+logger = logging.getLogger(__name__)
 
 AMT_PASSWORD_SYMBOLS = "!@#$%^*"
 GENERATED_PASSWORD_LENGTH = 16
@@ -64,7 +68,28 @@ def check_device_tenant(request: DeviceRequest) -> None:
 
 
 def find_profile(request: DeviceRequest) -> Profile:
-    profile = Profile.objects.filter(tenant_id=request.tenant_id, name__iexact=request.command.profile).first()
+    """The profile, and whether it links any Wi-Fi or proxy config (most profiles link none; the
+    configuration plan then skips those two look-ups), in one query. Its 802.1X and CIRA configs
+    load when the configuration plan reads them, and only when it has them.
+
+    Raw SQL on purpose: compiling the equivalent ORM query (case-insensitive match, two EXISTS
+    annotations) cost several times its run time, once per activation (bench/activation_bench.py).
+    """
+    profiles = Profile._meta.db_table
+    profile = next(
+        iter(
+            Profile.objects.raw(
+                f"SELECT p.*,"  # noqa: S608  (table names are the models' own, never input)
+                f" EXISTS (SELECT 1 FROM {ProfileWirelessConfig._meta.db_table} w WHERE w.profile_id = p.id)"
+                f" AS links_wireless,"
+                f" EXISTS (SELECT 1 FROM {ProfileProxyConfig._meta.db_table} x WHERE x.profile_id = p.id)"
+                f" AS links_proxies"
+                f" FROM {profiles} p WHERE p.tenant_id = %s AND LOWER(p.name) = LOWER(%s)",
+                [request.tenant_id, request.command.profile],
+            )
+        ),
+        None,
+    )
     if profile is None or profile.activation not in (ActivationMode.CCM, ActivationMode.ACM):
         raise ProtocolError(profile_not_found_text(request))
     return profile
@@ -134,9 +159,29 @@ def order_leaf_to_root(certificates: list[x509.Certificate]) -> list[x509.Certif
     return chain
 
 
-def resolve_activation_plan(request: DeviceRequest) -> tuple[ActivationPlan, ActivationStart]:
+def resolve_plans(
+    request: DeviceRequest,
+) -> tuple[ActivationPlan, ActivationStart, ConfigurationPlan | ConfigurationUnavailable]:
+    """The activation plan and, from the same profile read, the configuration plan that follows a
+    successful activation (upstream also reads the profile once, at the start).
+
+    Refusals raise `ProtocolError` (their text names the cause) and an unreachable Vault raises
+    `VaultUnavailable`. A configuration that cannot be read does not stop the activation:
+    it comes back as `ConfigurationUnavailable`, and every configuration component reports it.
+    """
     check_device_tenant(request)
     profile = find_profile(request)
+    plan, start = activation_plan_for(request, profile)
+    configuration: ConfigurationPlan | ConfigurationUnavailable
+    try:
+        configuration = resolve_configuration_plan(profile, request, plan.tenant_id)
+    except Exception as error:  # noqa: BLE001 - reported on each configuration component
+        logger.warning("configuration plan unavailable for %s (%s)", request.device_guid, type(error).__name__)
+        configuration = ConfigurationUnavailable(type(error).__name__)
+    return plan, start, configuration
+
+
+def activation_plan_for(request: DeviceRequest, profile: Profile) -> tuple[ActivationPlan, ActivationStart]:
     profile_activation = ProfileActivation(profile.activation)
     start = check_activation_mode(request, profile_activation)
     certificate = None

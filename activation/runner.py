@@ -72,29 +72,30 @@ class SocketTransport:
 
     def __init__(self, send: Send) -> None:
         self._send = send
-        self._answers: asyncio.Queue[DeviceResponse | ConnectionReset] = asyncio.Queue()
-        self._awaiting = False
+        self._answer: asyncio.Future[DeviceResponse | ConnectionReset] | None = None
         self.dropped_answers = 0
 
     async def exchange(self, http_request: bytes, *, timeout: float) -> bytes:
-        while not self._answers.empty():
-            self._answers.get_nowait()
-        self._awaiting = True
+        # A future and asyncio.timeout, not a queue and wait_for: wait_for wraps the wait in a
+        # new task, and a session makes dozens of exchanges.
+        answer_future = asyncio.get_running_loop().create_future()
+        self._answer = answer_future
         try:
             await self._send(wsman_message(http_request))
-            answer = await asyncio.wait_for(self._answers.get(), timeout)
+            async with asyncio.timeout(timeout):
+                answer = await answer_future
         finally:
-            self._awaiting = False
+            self._answer = None
         if isinstance(answer, ConnectionReset):
             raise DeviceConnectionReset(answer.reason)
         return answer.http_response
 
     def deliver(self, message: DeviceResponse | ConnectionReset) -> None:
-        if not self._awaiting or not self._answers.empty():
+        if self._answer is None or self._answer.done():
             self.dropped_answers += 1
             logger.warning("dropped a device answer that no request was waiting for")
             return
-        self._answers.put_nowait(message)
+        self._answer.set_result(message)
 
 
 @dataclass
@@ -234,7 +235,7 @@ class DeviceSessionRunner:
         request = self.request
         payload = request.payload
         try:
-            plan, start = await in_thread(planning.resolve_activation_plan)(request)
+            plan, start, configuration = await in_thread(planning.resolve_plans)(request)
         except ProtocolError as refused:
             await self._record_steps([("resolve plan", StepOutcome.FAILURE, refused.client_text)])
             raise
@@ -298,7 +299,7 @@ class DeviceSessionRunner:
             # Post-activation configuration, §4.6-4.10 (activation/configuration.py).
             configured = await configure_after_activation(
                 amt,
-                plan,
+                configuration,
                 result,
                 secrets=self.secrets,
                 mps=self.mps,
