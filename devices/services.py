@@ -13,7 +13,7 @@ from typing import Any
 
 from asgiref.sync import async_to_sync
 from django.db import transaction
-from django.db.models import Max, Value
+from django.db.models import Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
@@ -126,19 +126,6 @@ def run_start(
     )
 
 
-def run_step_record(*, run: ProvisioningRun, name: str, outcome: str, detail: str = "") -> RunStep:
-    return run_steps_record(run=run, steps=[(name, outcome, detail)])[0]
-
-
-def run_steps_record(*, run: ProvisioningRun, steps: list[tuple[str, str, str]]) -> list[RunStep]:
-    """Append steps to a run in one insert (activations record several at a time)."""
-    last = run.steps.aggregate(last=Max("position"))["last"] or 0
-    return RunStep.objects.bulk_create(
-        RunStep(run=run, position=last + offset, name=name, outcome=outcome, detail=detail[:2000])
-        for offset, (name, outcome, detail) in enumerate(steps, start=1)
-    )
-
-
 def run_finish(
     *,
     run: ProvisioningRun,
@@ -150,11 +137,16 @@ def run_finish(
     profile_name: str | None = None,
     steps: list[tuple[str, str, str]] | None = None,
 ) -> None:
-    """Close a run: its outcome, the steps not yet written, and the device's new state."""
+    """Close a run: its outcome, its steps, and the device's new state.
+
+    A run's steps are written here and only here, once, in order: (name, outcome, detail)."""
     now = timezone.now()
     with transaction.atomic():
         if steps:
-            run_steps_record(run=run, steps=steps)
+            RunStep.objects.bulk_create(
+                RunStep(run=run, position=position, name=name, outcome=outcome, detail=detail[:2000])
+                for position, (name, outcome, detail) in enumerate(steps, start=1)
+            )
         run.outcome = ProvisioningRun.Outcome.SUCCESS if succeeded else ProvisioningRun.Outcome.FAILURE
         run.finished_at = now
         run.status_message = status_message[:2000]

@@ -59,9 +59,14 @@ def test_hostile_guids_are_refused_before_vault(vault) -> None:  # type: ignore[
 def test_runs_and_steps_are_recorded_and_served_per_tenant(vault) -> None:  # type: ignore[no-untyped-def]
     guid = new_guid().upper()
     run = services.run_start(guid=guid, tenant_id="acme", action="activate", profile_name="p1", hostname="pc1")
-    services.run_step_record(run=run, name="Setup", outcome="success")
-    services.run_step_record(run=run, name="register with MPS", outcome="failure", detail="MPS answered 500")
-    services.run_finish(run=run, succeeded=True, status_message="Connected", device_status="activated", control_mode=1)
+    services.run_finish(
+        run=run,
+        succeeded=True,
+        status_message="Connected",
+        device_status="activated",
+        control_mode=1,
+        steps=[("Setup", "success", ""), ("register with MPS", "failure", "MPS answered 500")],
+    )
 
     device = Device.objects.get(guid=guid.lower())
     assert device.status == "activated" and device.activated_at is not None and device.control_mode == 1
