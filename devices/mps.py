@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Final
 
 import httpx
 from django.conf import settings
@@ -34,18 +35,54 @@ class MpsOutcome:
         return cls(ok=True, detail="MPS is not configured (RPS_MPS_URL is empty)")
 
 
+# At most this many calls to MPS at once per worker; more wait their turn here. httpcore's pool
+# scans every connection and every queued request each time a request starts or ends, so a
+# burst of hundreds of registrations let into the pool at once cost more CPU than the requests.
+MPS_CONCURRENT_CALLS: Final = 16
+
+
+@dataclass
+class _SharedMpsConnection:
+    client: httpx.AsyncClient
+    turns: asyncio.Semaphore
+
+
 # One pooled client per event loop and MPS URL: building an AsyncClient creates an SSL context,
 # which cost more CPU than a whole activation's own work when done per call.
-_shared_clients: dict[tuple[int, str], httpx.AsyncClient] = {}
+_shared_connections: dict[tuple[int, str], _SharedMpsConnection] = {}
 
 
-def shared_http_client(base_url: str) -> httpx.AsyncClient:
+def _shared_connection(base_url: str) -> _SharedMpsConnection:
     key = (id(asyncio.get_running_loop()), base_url)
-    client = _shared_clients.get(key)
-    if client is None or client.is_closed:
-        client = httpx.AsyncClient(base_url=base_url, timeout=MPS_TIMEOUT, verify=True)
-        _shared_clients[key] = client
-    return client
+    shared = _shared_connections.get(key)
+    if shared is None or shared.client.is_closed:
+        client = httpx.AsyncClient(
+            base_url=base_url,
+            timeout=MPS_TIMEOUT,
+            verify=True,
+            limits=httpx.Limits(max_connections=MPS_CONCURRENT_CALLS, max_keepalive_connections=MPS_CONCURRENT_CALLS),
+        )
+        shared = _SharedMpsConnection(client, asyncio.Semaphore(MPS_CONCURRENT_CALLS))
+        _shared_connections[key] = shared
+    return shared
+
+
+SERVICE_TOKEN_LIFETIME: Final = 300
+SERVICE_TOKEN_REUSE: Final = 240  # a token is reused for 4 of its 5 minutes, never near its expiry
+_service_tokens: dict[tuple[str, str, str], tuple[float, str]] = {}
+
+
+def _service_token(tenant_id: str) -> str:
+    """RPS's bearer token for MPS calls in a tenant; signing one per call cost more than the rest
+    of building the request. Keyed by the signing key and issuer too: settings can change."""
+    key = (tenant_id, settings.JWT_SECRET, settings.JWT_ISSUER)
+    now = time.monotonic()
+    cached = _service_tokens.get(key)
+    if cached is not None and now - cached[0] < SERVICE_TOKEN_REUSE:
+        return cached[1]
+    token = issue_token(tenant_id=tenant_id, subject="rps", lifetime_seconds=SERVICE_TOKEN_LIFETIME)
+    _service_tokens[key] = (now, token)
+    return token
 
 
 class MpsClient:
@@ -66,7 +103,7 @@ class MpsClient:
     ) -> MpsOutcome:
         if not self.configured:
             return MpsOutcome.skipped()
-        headers = {"Authorization": f"Bearer {issue_token(tenant_id=tenant_id, subject='rps', lifetime_seconds=300)}"}
+        headers = {"Authorization": f"Bearer {_service_token(tenant_id)}"}
         try:
             if self._transport is not None:
                 async with httpx.AsyncClient(
@@ -74,9 +111,9 @@ class MpsClient:
                 ) as client:
                     response = await client.request(method, path, json=json, params=params, headers=headers)
             else:
-                response = await shared_http_client(self._base_url).request(
-                    method, path, json=json, params=params, headers=headers
-                )
+                shared = _shared_connection(self._base_url)
+                async with shared.turns:
+                    response = await shared.client.request(method, path, json=json, params=params, headers=headers)
         except httpx.HTTPError as error:
             logger.warning("MPS %s %s failed: %s", method, path, type(error).__name__)
             return MpsOutcome(ok=False, detail=f"MPS unreachable ({type(error).__name__})")
