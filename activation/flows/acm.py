@@ -155,7 +155,11 @@ async def activate_acm(
             return result.fail("IPS_HostBasedSetupService.Get", ACM_FAILED, str(error))
         activated = after.current_control_mode == ControlMode.ADMIN
         cause = f"CurrentControlMode {after.current_control_mode}"
-    except WsmanErrors as error:
+    except WsmanFault as fault:
+        # A SOAP fault is AMT's definite refusal: the passwords never took effect (as CCM's Setup).
+        await forget_unused_device_secret(secrets, plan.device_guid, result)
+        return result.fail("IPS_HostBasedSetupService.AdminSetup", ACM_FAILED, str(fault))
+    except (AmtSessionError, WsmanParseError) as error:
         return result.fail("IPS_HostBasedSetupService.AdminSetup", ACM_FAILED, str(error))
     if not activated:
         await forget_unused_device_secret(secrets, plan.device_guid, result)

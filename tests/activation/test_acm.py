@@ -29,7 +29,7 @@ from tests.activation.flow_fakes import (
     provisioning_chain,
     session,
 )
-from tests.activation.scripted_device import NO_ANSWER, Answer, ReceivedRequest, ScriptedDevice, ok
+from tests.activation.scripted_device import NO_ANSWER, Answer, ReceivedRequest, ScriptedDevice, fault, ok
 
 FW_NONCE = bytes(range(100, 120))
 AMT_PASSWORD = "Gen3rated!Pass"
@@ -224,6 +224,22 @@ async def test_refused_admin_setup_forgets_the_unused_passwords() -> None:
     assert result.status.status == "Failed to activate in admin control mode."
     assert secrets.events == [f"write_initial {AMT_PASSWORD} {MEBX_PASSWORD}", "destroy"]
     assert result.steps[-1].cause == "ReturnValue 2063"
+
+
+async def test_soap_fault_on_admin_setup_forgets_the_unused_passwords() -> None:
+    device = lsa_device(
+        ok("AMT_GeneralSettings_Get_AMT15_rps.xml"),
+        host_based_setup(0, FW_NONCE),
+        *chain_answers(),
+        fault("SOAPFault_DestinationUnreachable.xml"),
+    )
+    secrets = RecordingSecrets()
+    result = await activate_acm(session(device), acm_plan(), secrets, RecordingProgress(), pause=no_pause)
+    assert result.status.status == "Failed to activate in admin control mode."
+    # A fault is a definite refusal (unlike a lost answer): the stored passwords were never used.
+    assert secrets.events == [f"write_initial {AMT_PASSWORD} {MEBX_PASSWORD}", "destroy"]
+    assert device.call_names.count("IPS_HostBasedSetupService.AdminSetup") == 1
+    assert "DestinationUnreachable" in result.steps[-1].cause
 
 
 async def test_device_already_in_acm_gets_the_profile_password_by_rotation() -> None:
