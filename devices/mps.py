@@ -38,7 +38,7 @@ class MpsOutcome:
 # At most this many calls to MPS at once per worker; more wait their turn here. httpcore's pool
 # scans every connection and every queued request each time a request starts or ends, so a
 # burst of hundreds of registrations let into the pool at once cost more CPU than the requests.
-MPS_CONCURRENT_CALLS: Final = 16
+MPS_CONCURRENT_CALLS: Final = 8
 
 
 @dataclass
