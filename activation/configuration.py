@@ -31,4 +31,13 @@ async def configure_after_activation(
         return []
     if isinstance(configuration, ConfigurationUnavailable):  # configure nothing, say why
         return configuration_not_applied(status, f"the configuration could not be read ({configuration.cause})")
-    return await configure_device(amt, configuration, secrets, progress, status, mps=mps, pause=pause)
+    return await configure_device(
+        amt,
+        configuration,
+        secrets,
+        progress,
+        status,
+        mps=mps,
+        pause=pause,
+        general_settings=result.general_settings,
+    )

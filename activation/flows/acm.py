@@ -105,6 +105,7 @@ async def activate_acm(
     if not settings.has_valid_digest_realm:
         return result.fail("AMT_GeneralSettings.Get", "Not a valid digest realm.")
     result.record("AMT_GeneralSettings.Get", StepOutcome.SUCCESS)
+    result.general_settings = settings
 
     try:
         state = await amt.call(setup.get_host_based_setup())
@@ -205,6 +206,7 @@ async def upgrade_to_acm(
     if not settings.has_valid_digest_realm:
         return result.fail("AMT_GeneralSettings.Get", "Not a valid digest realm.")
     result.record("AMT_GeneralSettings.Get", StepOutcome.SUCCESS)
+    result.general_settings = settings
     await progress.report("Device already activated")
 
     try:

@@ -45,6 +45,7 @@ async def activate_ccm(
     if not settings.has_valid_digest_realm:
         return result.fail("AMT_GeneralSettings.Get", "Not a valid digest realm.")
     result.record("AMT_GeneralSettings.Get", StepOutcome.SUCCESS)
+    result.general_settings = settings
 
     if not await store_initial_secret(secrets, plan.device_guid, plan.amt_password, None, result):
         return result

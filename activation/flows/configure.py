@@ -22,6 +22,7 @@ from activation.flows.tls import configure_tls
 from activation.flows.unconfigure import unconfigure
 from activation.protocol import ActivationStatus, Component
 from activation.session import AmtSession
+from activation.wsman.setup import GeneralSettings
 
 FEATURES_FAILED = "AMT features not configured"
 
@@ -36,15 +37,19 @@ async def configure_device(
     mps: MpsPort | None,
     mps_record: dict[str, Any] | None = None,
     pause: Pause = asyncio.sleep,
+    general_settings: GeneralSettings | None = None,
 ) -> list[StepRecord]:
     """Configure an activated device (credentials already `admin`). Fills `status` in place and
-    returns one step record per step, failures with their cause (never a secret)."""
+    returns one step record per step, failures with their cause (never a secret).
+
+    `general_settings`: AMT_GeneralSettings as the activation read it (§4.7.1 starts from that
+    object); read from the device when not given."""
     report = ConfigurationReport(status)
 
     await progress.report("Clearing previous configuration")
     await unconfigure(amt, plan, report, pause=pause)
 
-    await configure_network(amt, plan, report, progress)
+    await configure_network(amt, plan, report, progress, general_settings=general_settings)
 
     try:
         text = await configure_features(amt, plan.features, progress)

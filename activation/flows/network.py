@@ -23,6 +23,7 @@ from activation.protocol import Component, ComponentMode
 from activation.session import AmtSession
 from activation.wsman import network, setup
 from activation.wsman.network import EthernetPortSettings
+from activation.wsman.setup import GeneralSettings
 
 # AMT's Wi-Fi limits (the firmware refuses what exceeds them, upstream's API enforces the first).
 MAX_WIFI_PROFILES = 8
@@ -43,12 +44,17 @@ GENERAL_SETTINGS_FAILED = "Failed to update amt general settings on device"
 
 
 async def configure_network(
-    amt: AmtSession, plan: ConfigurationPlan, report: ConfigurationReport, progress: ProgressPort
+    amt: AmtSession,
+    plan: ConfigurationPlan,
+    report: ConfigurationReport,
+    progress: ProgressPort,
+    *,
+    general_settings: GeneralSettings | None = None,
 ) -> None:
     await progress.report("Configuring network settings")
     parts: list[str] = []
     try:
-        ports = await _prepare(amt)
+        ports = await _prepare(amt, general_settings)
     except ComponentFailed as failure:
         for component in _planned_network_components(plan):
             report.failed(component, failure.status_text, failure.cause)
@@ -78,10 +84,10 @@ def _planned_network_components(plan: ConfigurationPlan) -> list[Component]:
     return components
 
 
-async def _prepare(amt: AmtSession) -> list[EthernetPortSettings]:
-    """§4.7.1: AMT networking on, then the ports."""
+async def _prepare(amt: AmtSession, general_settings: GeneralSettings | None) -> list[EthernetPortSettings]:
+    """§4.7.1: AMT networking on (from the settings object the activation read), then the ports."""
     try:
-        settings = await amt.call(setup.get_general_settings())
+        settings = general_settings if general_settings is not None else await amt.call(setup.get_general_settings())
         if not settings.network_ready:
             await amt.call(
                 setup.put_general_settings(

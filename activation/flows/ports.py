@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from activation.protocol import ActivationStatus, PlainStatus
 from rps_site.sensitive import Secret
+
+if TYPE_CHECKING:
+    from activation.wsman.setup import GeneralSettings
 
 SECRET_PROVIDER_FAILED = "Failed to save device information to Secret Provider"
 
@@ -76,6 +79,9 @@ class FlowResult:
     status: ActivationStatus | PlainStatus
     succeeded: bool = False
     steps: list[StepRecord] = field(default_factory=list)
+    # AMT_GeneralSettings as the session read it first (§4.1 step 3); the network configuration
+    # starts from this object (§4.7.1) instead of reading it again.
+    general_settings: GeneralSettings | None = None
 
     def record(self, name: str, outcome: StepOutcome, cause: str = "") -> None:
         self.steps.append(StepRecord(name, outcome, cause))

@@ -64,6 +64,7 @@ async def reconfigure_activated(
     if not settings.has_valid_digest_realm:
         return result.fail("AMT_GeneralSettings.Get", "Not a valid digest realm.")
     result.record("AMT_GeneralSettings.Get", StepOutcome.SUCCESS)
+    result.general_settings = settings
     await progress.report("Device already activated")
 
     if not await ensure_admin_password(

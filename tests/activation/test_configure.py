@@ -25,6 +25,7 @@ from activation.configuration_plan import (
 from activation.flows.configure import configure_device
 from activation.flows.network import wireless_limit_violations
 from activation.protocol import ActivationStatus, Component, ComponentResult
+from activation.wsman import setup
 from amtsim import ControlMode, DeviceIdentity, Fault, VirtualAmtDevice
 from amtsim.device.state import CimInstance, management_presence_reference, policy_rule_reference
 from rps_site.sensitive import Secret
@@ -169,6 +170,20 @@ async def test_dhcp_wired_two_wifi_profiles_proxy_and_features() -> None:
     assert PSK.encode() in sent and DOT1X_PASSWORD.encode() in sent
     assert not any(PSK in step.cause or DOT1X_PASSWORD in step.cause for step in steps)
     assert PSK not in repr(plan) and DOT1X_PASSWORD not in repr(plan)
+
+
+async def test_network_starts_from_the_general_settings_the_activation_read() -> None:
+    """§4.7.1: the AMT_GeneralSettings object comes from §4.1 step 3, not from a second Get."""
+    device = activated_device()
+    device.state.general_settings.set("AMTNetworkEnabled", "0")
+    reader, _ = admin_session(device, PASSWORD)
+    settings = await reader.call(setup.get_general_settings())
+
+    status, _, _, link = await run(device, base_plan(device.identity.uuid), general_settings=settings)
+
+    assert result(status, Component.WIRED_NETWORK) is ComponentResult.SUCCESS
+    assert not any(b"AMT_GeneralSettings" in request and b"/transfer/Get<" in request for request in link.sent)
+    assert device.state.general_settings.get("AMTNetworkEnabled") == "1"  # the Put still went out
 
 
 async def test_static_with_ip_sync_and_static_without() -> None:
