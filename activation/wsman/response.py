@@ -73,7 +73,9 @@ class XmlNode(NamedTuple):
 
 @dataclass(frozen=True)
 class SoapEnvelope:
-    header: XmlNode | None
+    """The Body of an answer. Its SOAP Header (To, RelatesTo, Action, MessageID, ResourceURI) is
+    not kept: nothing in it decides anything, and it is a third of every answer's elements."""
+
     body: XmlNode
 
     def body_element(self, name: str) -> XmlNode:
@@ -96,7 +98,7 @@ def parse_soap(document: bytes) -> SoapEnvelope:
     fault = body.child("Fault")
     if fault is not None:
         raise fault_from_node(fault)
-    return SoapEnvelope(header=envelope.child("Header"), body=body)
+    return SoapEnvelope(body=body)
 
 
 def parse_fault(document: bytes) -> WsmanFault | None:
@@ -130,8 +132,11 @@ def _all_text(node: XmlNode) -> str:
     return " ".join(part for part in [node.text, *(_all_text(child) for child in node.children)] if part)
 
 
-def _parse_tree(document: bytes) -> XmlNode:
-    builder = _NodeBuilder()
+SOAP_HEADER: Final = frozenset({"Header"})
+
+
+def _parse_tree(document: bytes, *, skipped: frozenset[str] = SOAP_HEADER) -> XmlNode:
+    builder = _NodeBuilder(skipped)
     parser = DefusedXMLParser(target=builder, forbid_dtd=True, forbid_entities=True, forbid_external=True)
     # defusedxml guards the expat parser (no DTD, no entity, no external reference); the element
     # events go straight to the builder instead of through ElementTree's name fixing and Element
@@ -168,20 +173,30 @@ class _OpenElement:
 
 
 class _NodeBuilder:
-    """Builds `XmlNode`s from expat's events (namespace separator `}`, ordered attributes)."""
+    """Builds `XmlNode`s from expat's events (namespace separator `}`, ordered attributes).
 
-    __slots__ = ("_open", "_root")
+    A root child named in `skipped` (the SOAP Header) is read past without building nodes."""
 
-    def __init__(self) -> None:
+    __slots__ = ("_open", "_root", "_skipped", "_skipping_depth")
+
+    def __init__(self, skipped: frozenset[str] = frozenset()) -> None:
         self._open: list[_OpenElement] = []
         self._root: XmlNode | None = None
+        self._skipped = skipped
+        self._skipping_depth = 0  # elements open inside a skipped one, itself included
 
     def start(self, tag: str, attributes: list[str]) -> None:
-        if len(self._open) > MAX_DEPTH:
+        if len(self._open) + self._skipping_depth > MAX_DEPTH:
             raise WsmanParseError("XML nested too deeply")
+        if self._skipping_depth:
+            self._skipping_depth += 1
+            return
         if self._open:
             self._open[-1].text_open = False
         namespace, _, name = tag.rpartition("}")
+        if len(self._open) == 1 and name in self._skipped:
+            self._skipping_depth = 1
+            return
         attribute_map = (
             {key.rpartition("}")[2]: value for key, value in zip(attributes[0::2], attributes[1::2], strict=True)}
             if attributes
@@ -190,10 +205,13 @@ class _NodeBuilder:
         self._open.append(_OpenElement(name, namespace, attribute_map))
 
     def data(self, text: str) -> None:
-        if self._open and self._open[-1].text_open:
+        if self._open and self._open[-1].text_open and not self._skipping_depth:
             self._open[-1].texts.append(text)
 
     def end(self, _tag: str) -> None:
+        if self._skipping_depth:
+            self._skipping_depth -= 1
+            return
         element = self._open.pop()
         node = XmlNode(
             element.name, element.namespace, "".join(element.texts).strip(), element.attributes, tuple(element.children)
