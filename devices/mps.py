@@ -1,4 +1,4 @@
-"""The MPS REST client (protocol.md §4.5, §4.13), over `httpx.AsyncClient`.
+"""The MPS REST client (protocol.md §4.5, §4.13), over httpx.
 
 Every call has a timeout and returns an `MpsOutcome` instead of raising: an MPS failure is
 recorded on the provisioning run and never crashes an activation. Requests carry a bearer token
@@ -37,32 +37,33 @@ class MpsOutcome:
 
 # At most this many calls to MPS at once per worker; more wait their turn here. httpcore's pool
 # scans every connection and every queued request each time a request starts or ends, so a
-# burst of hundreds of registrations let into the pool at once cost more CPU than the requests.
+# burst of hundreds of registrations let in at once cost more CPU than the requests.
 MPS_CONCURRENT_CALLS: Final = 8
 
 
 @dataclass
 class _SharedMpsConnection:
-    client: httpx.AsyncClient
+    """httpx's connection pool (its transport) for MPS calls, one per event loop: building one
+    creates an SSL context, which cost more CPU than a whole activation's own work when done per
+    call. Calls go to the transport itself: the client layer above it (URL merging, cookies,
+    auth and redirect handling) does nothing for these calls and cost a third of each."""
+
+    transport: httpx.AsyncHTTPTransport
     turns: asyncio.Semaphore
 
 
-# One pooled client per event loop and MPS URL: building an AsyncClient creates an SSL context,
-# which cost more CPU than a whole activation's own work when done per call.
-_shared_connections: dict[tuple[int, str], _SharedMpsConnection] = {}
+_shared_connections: dict[int, _SharedMpsConnection] = {}
 
 
-def _shared_connection(base_url: str) -> _SharedMpsConnection:
-    key = (id(asyncio.get_running_loop()), base_url)
+def _shared_connection() -> _SharedMpsConnection:
+    key = id(asyncio.get_running_loop())
     shared = _shared_connections.get(key)
-    if shared is None or shared.client.is_closed:
-        client = httpx.AsyncClient(
-            base_url=base_url,
-            timeout=MPS_TIMEOUT,
+    if shared is None:
+        transport = httpx.AsyncHTTPTransport(
             verify=True,
             limits=httpx.Limits(max_connections=MPS_CONCURRENT_CALLS, max_keepalive_connections=MPS_CONCURRENT_CALLS),
         )
-        shared = _SharedMpsConnection(client, asyncio.Semaphore(MPS_CONCURRENT_CALLS))
+        shared = _SharedMpsConnection(transport, asyncio.Semaphore(MPS_CONCURRENT_CALLS))
         _shared_connections[key] = shared
     return shared
 
@@ -86,9 +87,8 @@ def _service_token(tenant_id: str) -> str:
 
 
 class MpsClient:
-    def __init__(self, base_url: str, *, transport: httpx.AsyncBaseTransport | None = None) -> None:
+    def __init__(self, base_url: str) -> None:
         self._base_url = base_url.rstrip("/")
-        self._transport = transport
 
     @classmethod
     def from_settings(cls) -> MpsClient:
@@ -103,17 +103,22 @@ class MpsClient:
     ) -> MpsOutcome:
         if not self.configured:
             return MpsOutcome.skipped()
-        headers = {"Authorization": f"Bearer {_service_token(tenant_id)}"}
+        request = httpx.Request(
+            method,
+            f"{self._base_url}{path}",
+            params=params,
+            json=json,
+            headers={"Authorization": f"Bearer {_service_token(tenant_id)}"},
+            extensions={"timeout": MPS_TIMEOUT.as_dict()},
+        )
+        shared = _shared_connection()
         try:
-            if self._transport is not None:
-                async with httpx.AsyncClient(
-                    base_url=self._base_url, timeout=MPS_TIMEOUT, transport=self._transport
-                ) as client:
-                    response = await client.request(method, path, json=json, params=params, headers=headers)
-            else:
-                shared = _shared_connection(self._base_url)
-                async with shared.turns:
-                    response = await shared.client.request(method, path, json=json, params=params, headers=headers)
+            async with shared.turns:
+                response = await shared.transport.handle_async_request(request)
+                try:
+                    await response.aread()
+                finally:
+                    await response.aclose()
         except httpx.HTTPError as error:
             logger.warning("MPS %s %s failed: %s", method, path, type(error).__name__)
             return MpsOutcome(ok=False, detail=f"MPS unreachable ({type(error).__name__})")
