@@ -49,6 +49,7 @@ ENTERPRISE_ASSISTANT_NEEDED = (
     "needs the Enterprise Assistant (EAP-TLS or Microsoft CA certificates), which this server does not run"
 )
 MPS_ROOT_KEY_MISSING = "Failed to fetch MPS root key for post-provisioning TLS"
+TLS_TUNNEL_DEFAULT_MODE = 2  # server authentication, non-TLS connections still accepted
 
 
 @dataclass(frozen=True)
@@ -138,6 +139,9 @@ class ConfigurationPlan:
     features: FeaturesPlan
     tls: TlsPlan | None = None
     cira: CiraPlan | None = None
+    # The session runs through TLS that RPS configured during the activation (`--tls-tunnel`):
+    # the §4.6 TLS clean-up would cut the tunnel, and TLS is not configured a second time.
+    keep_tls: bool = False
 
     @property
     def wants_wireless(self) -> bool:
@@ -212,6 +216,9 @@ def resolve_configuration_plan(profile: Profile | str, request: DeviceRequest, t
         user_consent=USER_CONSENT_CODES.get(profile.user_consent or "All", USER_CONSENT_CODES["All"]),
     )
     cira_config = profile.cira_config if profile.cira_config_id else None
+    # `--tls-tunnel` needs TLS on the device even when the profile sets no mode: server
+    # authentication, with non-TLS connections still accepted (§4.9 step 7 for an unset mode).
+    tls_mode = int(profile.tls_mode or 0) or (TLS_TUNNEL_DEFAULT_MODE if request.switches_to_tls_tunnel else 0)
     return ConfigurationPlan(
         profile_name=profile.name,
         tenant_id=profile.tenant_id,
@@ -227,7 +234,7 @@ def resolve_configuration_plan(profile: Profile | str, request: DeviceRequest, t
         uefi_wifi_sync_enabled=bool(profile.uefi_wifi_sync_enabled),
         proxies=proxies,
         features=features,
-        tls=_tls_plan(profile) if profile.tls_mode else None,
+        tls=_tls_plan(profile, tls_mode) if tls_mode else None,
         cira=_cira_plan(cira_config) if cira_config is not None else None,
     )
 
@@ -253,10 +260,9 @@ def _ieee8021x_plan(config: Ieee8021xConfig) -> Ieee8021xPlan:
     )
 
 
-def _tls_plan(profile: Profile) -> TlsPlan:
+def _tls_plan(profile: Profile, mode: int) -> TlsPlan:
     from profiles.models import Profile
 
-    mode = int(profile.tls_mode or 0)
     if profile.tls_signing_authority == Profile.TlsSigningAuthority.MICROSOFT_CA:
         return TlsPlan(mode, problem=f"TLS signed by a Microsoft CA {ENTERPRISE_ASSISTANT_NEEDED}")
     store = secret_store()

@@ -32,7 +32,7 @@ from activation.protocol import (
     validation_error_message,
 )
 from activation.runner import DeviceSessionRunner, SocketTransport
-from activation.tunnel import TlsTunnelTransport
+from activation.tunnel import PortSwitchingTransport, TlsTunnelTransport
 from rps_site.serving import DEVICE_FRAME_LIMIT
 
 logger = logging.getLogger(__name__)
@@ -87,7 +87,7 @@ class DeviceConsumer(AsyncWebsocketConsumer):
         self.client_id = random_source.token_hex(8)
         client = self.scope.get("client") or ("", 0)
         self.client_address = str(client[0])
-        self.transport: SocketTransport | TlsTunnelTransport | None = None
+        self.transport: SocketTransport | TlsTunnelTransport | PortSwitchingTransport | None = None
         self.task: asyncio.Task[None] | None = None
         self.closing: asyncio.Task[None] | None = None
         origin = header(self.scope, b"origin")
@@ -136,11 +136,15 @@ class DeviceConsumer(AsyncWebsocketConsumer):
                 return
             if message.payload.tls_enforced:  # §5.1: AMT 19+, TLS on 16993 from the first call
                 self.transport = TlsTunnelTransport.for_request(message, self.send_text)
+            elif message.switches_to_tls_tunnel:  # §5.1: `--tls-tunnel`, plain until the port switch
+                self.transport = PortSwitchingTransport.for_request(SocketTransport(self.send_text), self.send_text)
             else:
                 self.transport = SocketTransport(self.send_text)
             runner = DeviceSessionRunner(message, self.transport, self.send_text, client_address=self.client_address)
             self.task = asyncio.create_task(self._run(runner))
-        elif isinstance(message, TlsData | PortSwitchAck) and isinstance(self.transport, TlsTunnelTransport):
+        elif isinstance(message, TlsData | PortSwitchAck) and isinstance(
+            self.transport, TlsTunnelTransport | PortSwitchingTransport
+        ):
             self.transport.deliver(message)
         elif isinstance(message, DeviceResponse | ConnectionReset):
             if self.transport is None:

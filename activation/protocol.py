@@ -187,6 +187,18 @@ class DeviceRequest:
         """§2.8: only rpc-go 2.x advertises it; v3 would relay a progress message to AMT."""
         return self.payload.progress_supported
 
+    @property
+    def switches_to_tls_tunnel(self) -> bool:
+        """`--tls-tunnel` activating an AMT 11-18 device (§5.1): plain until RPS has given it TLS,
+        then `port_switch` and the tunnel. (A TLS-enforced device is in the tunnel from the
+        start; an activated one stays on the plain path.)"""
+        return (
+            self.payload.tls_tunnel
+            and not self.payload.tls_enforced
+            and self.action is ClientMethod.ACTIVATE
+            and self.payload.current_mode is ControlMode.PRE_PROVISIONING
+        )
+
 
 @dataclass(frozen=True)
 class DeviceResponse:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
@@ -21,10 +22,12 @@ from django.conf import settings
 
 from activation import planning
 from activation.configuration import configure_after_activation
+from activation.configuration_plan import ConfigurationPlan, ConfigurationUnavailable, TlsPlan
 from activation.device_secrets import VaultDeviceSecrets
 from activation.flows import activate_acm, activate_ccm, deactivate, reconfigure_activated, run_maintenance
 from activation.flows.ports import FlowResult, StepOutcome
 from activation.flows.tls_enforced import activate_acm_tls_enforced, activate_ccm_tls_enforced
+from activation.flows.tls_tunnel import activate_through_tls_tunnel
 from activation.plan import ActivationMode, ActivationPlan
 from activation.protocol import (
     ActivationStart,
@@ -46,7 +49,7 @@ from activation.protocol import (
     wsman_message,
 )
 from activation.session import AmtSession, DeviceConnectionReset
-from activation.tunnel import TlsTunnelTransport, pause_for_tls_timer, session_options
+from activation.tunnel import PortSwitchingTransport, TlsTunnelTransport, pause_for_tls_timer, session_options
 from activation.wsman import setup
 from devices import services as registry
 from devices.models import Device
@@ -114,7 +117,11 @@ async def pause_for_delay_timer(_: float) -> None:
 
 
 def amt_session(
-    transport: SocketTransport | TlsTunnelTransport, request: DeviceRequest, *, username: str, password: Any
+    transport: SocketTransport | TlsTunnelTransport | PortSwitchingTransport,
+    request: DeviceRequest,
+    *,
+    username: str,
+    password: Any,
 ) -> AmtSession:
     return AmtSession(
         transport,
@@ -125,6 +132,16 @@ def amt_session(
         retry_delay=settings.RETRY_DELAY,
         **session_options(transport),  # port 16993, persistent, through the TLS tunnel (§5.2)
     )
+
+
+# AMT restarts its TLS listener after the TLS commit; rpc-go waits the port switch's delay before
+# reconnecting to it. Even with the operator's timers at 0, it must not reconnect into the restart.
+PORT_SWITCH_MIN_DELAY = 2
+
+
+def port_switch_delay() -> int:
+    """The `delay` of `port_switch` (§5.3): delay_tls_timer (`RPS_RETRY_DELAY`), at least 2 s."""
+    return max(PORT_SWITCH_MIN_DELAY, math.ceil(settings.RETRY_DELAY))
 
 
 def mps_device_record(
@@ -170,7 +187,7 @@ class DeviceSessionRunner:
     def __init__(
         self,
         request: DeviceRequest,
-        transport: SocketTransport | TlsTunnelTransport,
+        transport: SocketTransport | TlsTunnelTransport | PortSwitchingTransport,
         send: Send,
         *,
         client_address: str,
@@ -244,7 +261,25 @@ class DeviceSessionRunner:
         )
         if start is ActivationStart.FROM_PRE_PROVISIONING:
             amt = amt_session(self.transport, request, username=payload.username, password=request.amt_password)
-            if plan.mode is ActivationMode.ACM:
+            if isinstance(self.transport, PortSwitchingTransport):
+                tls = await self._tls_for_the_tunnel(configuration)
+                tunnel = self.transport
+                result, amt = await activate_through_tls_tunnel(
+                    amt,
+                    tunnel,
+                    plan,
+                    tls,
+                    self.secrets,
+                    self.progress,
+                    open_tunnel_session=lambda: amt_session(
+                        tunnel, request, username=setup.ADMIN_USERNAME, password=plan.amt_password
+                    ),
+                    switch_delay_seconds=port_switch_delay(),
+                    pause=pause_for_delay_timer,
+                )
+                assert isinstance(configuration, ConfigurationPlan)  # _tls_for_the_tunnel checked it
+                configuration = replace(configuration, tls=None, keep_tls=True)
+            elif plan.mode is ActivationMode.ACM:
                 if plan.provisioning_certificate is None and isinstance(self.transport, TlsTunnelTransport):
                     # AMT 19+ was validated as CCM (§2.6.4); its upgrade needs the domain's chain (§5.5 step 4).
                     check_acm_prerequisites(request)
@@ -319,6 +354,22 @@ class DeviceSessionRunner:
             profile_name=plan.profile_name,
             failure_status=Device.Status.FAILED if start is ActivationStart.FROM_PRE_PROVISIONING else None,
         )
+
+    async def _tls_for_the_tunnel(self, configuration: ConfigurationPlan | ConfigurationUnavailable) -> TlsPlan:
+        """`--tls-tunnel` needs TLS RPS can configure (the MPS CA in `MPSCerts`): checked before
+        anything is sent to the device, so a refusal leaves it untouched."""
+        problem = (
+            f"the configuration could not be read ({configuration.cause})"
+            if isinstance(configuration, ConfigurationUnavailable)
+            else (configuration.tls.problem if configuration.tls is not None else "the profile has no TLS")
+        )
+        if isinstance(configuration, ConfigurationPlan) and configuration.tls is not None and not problem:
+            return configuration.tls
+        text = (
+            f"Device {self.request.device_guid} activation failed. The TLS tunnel (--tls-tunnel) needs TLS: {problem}"
+        )
+        await self._record_steps([("TLS for the tunnel", StepOutcome.FAILURE, problem)])
+        raise ProtocolError(text)
 
     async def _deactivate(self) -> str:
         request = self.request

@@ -32,7 +32,7 @@ import logging
 import ssl
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any, Final
+from typing import Any, Final, Protocol
 
 from activation.odca import UntrustedDeviceCertificate, configured_trust_anchors, verify_device_chain
 from activation.protocol import (
@@ -336,10 +336,58 @@ class TlsTunnelTransport:
             await self._receive_into(tls)
 
 
+class PlainRelay(Protocol):
+    """The plain WS-Man relay (`activation.runner.SocketTransport`)."""
+
+    async def exchange(self, http_request: bytes, *, timeout: float) -> bytes: ...
+
+    def deliver(self, message: DeviceResponse | ConnectionReset) -> None: ...
+
+
+class PortSwitchingTransport:
+    """`--tls-tunnel` on AMT 11-18 (§5.1, §5.5): WS-Man relayed in plain until the device has the
+    TLS certificate RPS installed, then `port_switch`, and the TLS tunnel to 16993 from there on.
+
+    The certificate RPS installs is pinned as it is installed (`pin_leaf`, called through
+    `AmtSession.expect_device_certificate`): the first session after the switch must present it."""
+
+    def __init__(self, plain: PlainRelay, tunnel: TlsTunnelTransport) -> None:
+        self.plain = plain
+        self.tunnel = tunnel
+        self.switched = False
+
+    @classmethod
+    def for_request(cls, plain: PlainRelay, send: Send) -> PortSwitchingTransport:
+        # No chain check until RPS's own certificate is installed and pinned (the device is
+        # activated by then: before that, the plain relay carries everything).
+        return cls(plain, TlsTunnelTransport(send, verify_chain=None))
+
+    async def exchange(self, http_request: bytes, *, timeout: float) -> bytes:
+        if self.switched:
+            return await self.tunnel.exchange(http_request, timeout=timeout)
+        return await self.plain.exchange(http_request, timeout=timeout)
+
+    def deliver(self, message: TlsData | ConnectionReset | PortSwitchAck | DeviceResponse) -> None:
+        if isinstance(message, DeviceResponse) or (isinstance(message, ConnectionReset) and not self.switched):
+            self.plain.deliver(message)
+        else:
+            self.tunnel.deliver(message)
+
+    def pin_leaf(self, leaf_der: bytes) -> None:
+        self.tunnel.pin_leaf(leaf_der)
+
+    async def switch_to_tls(self, *, delay_seconds: int) -> None:
+        """Raises `PortSwitchFailed` when rpc-go does not acknowledge in time."""
+        await self.tunnel.switch_port(delay_seconds=delay_seconds)
+        self.switched = True
+
+
 def session_options(transport: object) -> dict[str, Any]:
     """`AmtSession` options for a transport: port 16993 and a persistent tunnel (no
     `Connection: close`, upstream's `amt_tls_tunnel_persistent` default) through the tunnel."""
-    if isinstance(transport, TlsTunnelTransport):
+    if isinstance(transport, TlsTunnelTransport) or (
+        isinstance(transport, PortSwitchingTransport) and transport.switched
+    ):
         return {"port": AMT_TLS_PORT, "connection_close": False}
     return {}
 
@@ -354,6 +402,7 @@ async def pause_for_tls_timer(_: float) -> None:
 __all__ = [
     "PORT_SWITCH_FAILED",
     "PortSwitchFailed",
+    "PortSwitchingTransport",
     "TlsTunnelTransport",
     "http_response_complete",
     "pause_for_tls_timer",

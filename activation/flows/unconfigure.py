@@ -92,8 +92,9 @@ async def unconfigure(amt: AmtSession, plan: ConfigurationPlan, report: Configur
         except CALL_ERRORS as error:
             report.failed(Component.CIRA_CONNECTION, "Failed to delete mps", cause_of(error))
 
-    # 7-9. TLS off, then its key pairs and certificates (skipped on TLS-enforced AMT 19+).
-    if not plan.tls_enforced:
+    # 7-9. TLS off, then its key pairs and certificates (skipped on TLS-enforced AMT 19+, and when
+    # the session runs through the TLS RPS just configured).
+    if not (plan.tls_enforced or plan.keep_tls):
         tls_was_enabled = await _disable_tls(amt, report, pause=pause)
         # Correction 9: key pairs only when TLS or 802.1X was on; certificates always.
         if tls_was_enabled or ieee8021x_disabled:

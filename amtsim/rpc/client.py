@@ -51,7 +51,8 @@ class RpcResult:
     status: dict[str, Any] | None = None  # ``message`` parsed as JSON, when it is JSON
     error: str | None = None  # what rpc-go prints on failure
     progress: list[str] = field(default_factory=list)
-    relayed_wsman: int = 0
+    relayed_wsman: int = 0  # answers relayed back, plain and through the TLS tunnel
+    tunnel_rounds: int = 0  # of which through the TLS tunnel
     silent_rounds: int = 0
     heartbeats: int = 0
     payload: dict[str, Any] = field(default_factory=dict)  # the device payload that was sent
@@ -340,6 +341,7 @@ class RpcSession:
             return
         if answer:
             self.result.relayed_wsman += 1
+            self.result.tunnel_rounds += 1
             await websocket.send(client_message("tls_data", _b64(answer)))
         if closed:
             await self._close_tunnel()

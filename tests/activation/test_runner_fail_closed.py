@@ -20,7 +20,7 @@ from tests.activation.amtsim_link import InProcessDevice
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.asyncio]
 
 
-def activation_request(device: VirtualAmtDevice, profile: str) -> DeviceRequest:
+def activation_request(device: VirtualAmtDevice, profile: str, **payload_fields: object) -> DeviceRequest:
     identity = device.identity
     payload = {
         "ver": identity.amt_version,
@@ -35,6 +35,7 @@ def activation_request(device: VirtualAmtDevice, profile: str) -> DeviceRequest:
         "fqdn": identity.dns_suffix,
         "client": "RPC",
         "certHashes": [],
+        **payload_fields,
     }
     envelope = {
         "method": f"activate --profile {profile}",

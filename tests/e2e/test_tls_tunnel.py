@@ -7,8 +7,10 @@ from __future__ import annotations
 import ssl
 
 import httpx
+import hvac
 import psycopg
 from cryptography import x509
+from cryptography.hazmat.primitives import serialization
 
 from amtsim import ControlMode, DeviceIdentity, Fault, VirtualAmtDevice, run_rpc, serve_device
 from amtsim.pki import install_on_die_ca, make_on_die_ca, shared_on_die_ca
@@ -213,3 +215,123 @@ async def test_amt19_tls_configured_from_the_mps_ca_then_deactivated_through_the
         assert result.exit_code == 0, (result.error, result.message)
         assert result.status_text == "Deactivated"
         assert device.state.control_mode is ControlMode.PRE_PROVISIONING
+
+
+# ---------------------------------------------------------------------------------------------
+# `--tls-tunnel` on AMT 11-18 (§5.5): plain Setup, TLS over plain, port_switch, then the tunnel
+# ---------------------------------------------------------------------------------------------
+
+AMT_16 = "16.1.25"
+
+
+async def installed_certificate_login_succeeds(endpoint, password: str, mps_root: x509.Certificate) -> bool:  # type: ignore[no-untyped-def]
+    """A digest login as `admin` over the device's TLS port, trusting only the MPS CA."""
+    context = ssl.create_default_context(cadata=mps_root.public_bytes(serialization.Encoding.PEM).decode())
+    context.check_hostname = False  # the leaf names the device (CN=AMT-<host>), not 127.0.0.1
+    async with httpx.AsyncClient(timeout=5, verify=context) as client:
+        response = await client.post(
+            f"https://{endpoint.host}:{endpoint.tls_port}/wsman",
+            content=b"<x/>",
+            auth=httpx.DigestAuth("admin", password),
+        )
+    return response.status_code != 401
+
+
+async def run_with_tls_tunnel(rps: RpsServer, endpoint, profile: str):  # type: ignore[no-untyped-def]
+    return await run_rpc(
+        ["activate", "-u", rps.wss_url, "-profile", profile, "-cafile", str(rps.ca_file), "--tls-tunnel"],
+        device_endpoint=endpoint,
+    )
+
+
+async def test_tls_tunnel_on_amt16_activates_in_plain_then_continues_through_the_tunnel(
+    rps_server: RpsServer,
+    mps_ca: x509.Certificate,  # noqa: F811 - the fixture imported above
+) -> None:
+    profile = create_ccm_profile(rps_server)  # no tlsMode: the tunnel brings TLS anyway (mode 2)
+    device = VirtualAmtDevice(DeviceIdentity(amt_version=AMT_16, hostname=unique("tunnel16-")))
+    guid = device.identity.uuid.lower()
+    async with serve_device(device, tls=True) as endpoint:
+        result = await run_with_tls_tunnel(rps_server, endpoint, profile)
+        assert result.payload["tlsTunnel"] is True and "tlsEnforced" not in result.payload
+        assert result.exit_code == 0, (result.error, result.message)
+        assert result.status_text == "Client control mode."
+        assert result.status["TLSConfiguration"] == "Configured"
+        assert result.status["Components"]["TLS"]["Result"] == "Success"
+        assert "Switching to the TLS tunnel" in result.progress
+
+        # Plain until the TLS commit, then everything through the tunnel.
+        calls = device.call_names
+        assert calls.index("IPS_HostBasedSetupService.Setup") < calls.index("AMT_TLSSettingData.Put")
+        commit = calls.index("AMT_SetupAndConfigurationService.CommitChanges")
+        plain_relays = result.relayed_wsman - result.tunnel_rounds
+        assert plain_relays <= commit + 1 + len(device.auth_failures)  # nothing after the commit in plain
+        assert len(calls) > commit + 10  # the clean-up, network and features ran: through the tunnel
+        assert result.tunnel_rounds > len(calls) - commit - 1
+        # The TLS clean-up of §4.6 did not undo the tunnel's TLS.
+        state = device.state
+        assert state.tls_committed and all(setting.flag("Enabled") for setting in state.tls_settings)
+        assert state.tls_settings[0].get("AcceptNonSecureConnections") == "true"
+
+        secret = rps_server.vault_store().read(device_path(guid)).values
+        issued = x509.load_pem_x509_certificate(secret["TLS_ISSUED_CERTIFICATE"].reveal().encode())
+        issued.verify_directly_issued_by(mps_ca)
+        password = secret["AMT_PASSWORD"].reveal()
+        assert await installed_certificate_login_succeeds(endpoint, password, mps_ca)
+        assert not await installed_certificate_login_succeeds(endpoint, password + "x", mps_ca)
+    assert device_row(rps_server, guid) == ("activated", 1, profile)
+    assert password not in rps_server.log_text()
+
+
+async def test_tls_tunnel_with_an_acm_profile_upgrades_through_the_tunnel(
+    rps_server: RpsServer,
+    mps_ca: x509.Certificate,  # noqa: F811 - the fixture imported above
+) -> None:
+    suffix = f"{unique('tunnel-acm')}.example.com"
+    profile, chain = create_domain_and_acm_profile(rps_server, suffix)
+    device = VirtualAmtDevice(
+        DeviceIdentity(amt_version=AMT_16, dns_suffix=suffix, trusted_root_hashes=[chain.root_sha256])
+    )
+    guid = device.identity.uuid.lower()
+    async with serve_device(device, tls=True) as endpoint:
+        result = await run_with_tls_tunnel(rps_server, endpoint, profile)
+        assert result.exit_code == 0, (result.error, result.message)
+        assert result.status["Components"]["Activation"]["Mode"] == "ACM"
+        assert result.status["TLSConfiguration"] == "Configured"
+        calls = device.call_names
+        # §5.5: CCM Setup in plain (never AdminSetup), then the upgrade after the port switch.
+        assert "IPS_HostBasedSetupService.AdminSetup" not in calls
+        plain_relays = result.relayed_wsman - result.tunnel_rounds
+        assert plain_relays <= calls.index("IPS_HostBasedSetupService.UpgradeClientToAdmin")
+        assert device.state.control_mode is ControlMode.ACM
+        secret = rps_server.vault_store().read(device_path(guid)).values
+        assert await installed_certificate_login_succeeds(endpoint, secret["AMT_PASSWORD"].reveal(), mps_ca)
+        assert device.state.mebx_password == secret["MEBX_PASSWORD"].reveal()
+    assert device_row(rps_server, guid) == ("activated", 2, profile)
+
+
+async def test_tls_tunnel_without_the_mps_ca_is_refused_before_anything_reaches_the_device(
+    rps_server: RpsServer,
+    mps_ca: x509.Certificate,  # noqa: F811 - the fixture imported above; removed and put back here
+) -> None:
+    """No `MPSCerts` in Vault: RPS cannot give the device TLS, so it refuses at once, names the
+    cause, and the device stays unprovisioned."""
+    vault = hvac.Client(url=rps_server.vault.addr, token=rps_server.vault.root_token)
+    stored = vault.secrets.kv.v2.read_secret_version(
+        path="MPSCerts", mount_point="secret", raise_on_deleted_version=True
+    )
+    vault.secrets.kv.v2.delete_metadata_and_all_versions(path="MPSCerts", mount_point="secret")
+    try:
+        profile = create_ccm_profile(rps_server)
+        device = VirtualAmtDevice(DeviceIdentity(amt_version=AMT_16))
+        async with serve_device(device, tls=True) as endpoint:
+            result = await run_with_tls_tunnel(rps_server, endpoint, profile)
+    finally:
+        vault.secrets.kv.v2.create_or_update_secret(
+            path="MPSCerts", mount_point="secret", secret=stored["data"]["data"]
+        )
+    assert result.exit_code == 1, (result.error, result.message)
+    assert "--tls-tunnel" in result.message and "MPS root key" in result.message, result.message
+    assert device.calls == []
+    assert device.state.control_mode is ControlMode.PRE_PROVISIONING
+    assert rps_server.vault_store().read(device_path(device.identity.uuid.lower())) is None
