@@ -49,6 +49,11 @@ class VaultDeviceSecrets:
             guid=guid, values={"TLS_ISSUED_CERTIFICATE": Secret(certificate_pem)}
         )
 
+    async def read_tls_certificate(self, guid: str) -> str | None:
+        stored = await sync_to_async(services.device_secret_read, thread_sensitive=False)(guid=guid)
+        certificate = stored.get("TLS_ISSUED_CERTIFICATE") if stored is not None else None
+        return certificate.reveal() if certificate else None
+
     async def read_amt_password(self, guid: str) -> Secret | None:
         stored = await sync_to_async(services.device_secret_read, thread_sensitive=False)(guid=guid)
         return stored.get(services.AMT_PASSWORD) if stored is not None else None

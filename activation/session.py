@@ -314,6 +314,11 @@ class AmtSession:
         if trust is not None:
             trust(leaf_der)
 
+    def presented_certificate(self) -> bytes | None:
+        """The TLS leaf (DER) the device presented in the tunnel's current session; None on the
+        plain port, where there is no TLS session to read it from."""
+        return getattr(self._transport, "presented_leaf", None)
+
     def use_credentials(self, username: str, password: Secret) -> None:
         """After Setup/AdminSetup or a password change (§3.3 step 1): same challenge and realm."""
         self.username = username

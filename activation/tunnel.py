@@ -188,6 +188,7 @@ class TlsTunnelTransport:
         self._port_switch_ack: asyncio.Event | None = None
         self.sessions_opened = 0
         self.dropped_records = 0
+        self.presented_leaf: bytes | None = None  # the leaf of the last session's chain (DER)
 
     @classmethod
     def for_request(cls, request: DeviceRequest, send: Send) -> TlsTunnelTransport:
@@ -287,9 +288,11 @@ class TlsTunnelTransport:
             await self._flush(tls)
             await self._receive_into(tls)
         self.dropped_records += tls.dropped_records
+        chain = tls.peer_chain()
         if self._verify_chain is not None:
             # Before a single request byte (digest answers, password hashes) is written.
-            self._verify_chain(tls.peer_chain())
+            self._verify_chain(chain)
+        self.presented_leaf = chain[0] if chain else None
         self._tls = tls
         logger.info("TLS tunnel open (%s)", tls.engine.version())
         return tls
@@ -375,6 +378,10 @@ class PortSwitchingTransport:
 
     def pin_leaf(self, leaf_der: bytes) -> None:
         self.tunnel.pin_leaf(leaf_der)
+
+    @property
+    def presented_leaf(self) -> bytes | None:
+        return self.tunnel.presented_leaf if self.switched else None
 
     async def switch_to_tls(self, *, delay_seconds: int) -> None:
         """Raises `PortSwitchFailed` when rpc-go does not acknowledge in time."""

@@ -18,7 +18,7 @@ from activation.flows.components import ComponentFailed, ConfigurationReport, Mp
 from activation.flows.features import configure_features
 from activation.flows.network import configure_network
 from activation.flows.ports import DeviceSecretsPort, ProgressPort, StepOutcome, StepRecord
-from activation.flows.tls import configure_tls
+from activation.flows.tls import TLS_ALREADY_CONFIGURED, configure_tls, serves_issued_certificate
 from activation.flows.unconfigure import unconfigure
 from activation.protocol import ActivationStatus, Component
 from activation.session import AmtSession
@@ -61,17 +61,21 @@ async def configure_device(
 
     if plan.tls is not None:
         try:
-            await configure_tls(
-                amt,
-                plan.tls,
-                device_guid=plan.device_guid,
-                hostname=plan.hostname,
-                secrets=secrets,
-                progress=progress,
-                pause=pause,
-            )
-            status.tls_configuration = "Configured"
-            report.succeeded(Component.TLS, "Configured")
+            if await serves_issued_certificate(amt, plan.device_guid, secrets):
+                status.tls_configuration = TLS_ALREADY_CONFIGURED
+                report.succeeded(Component.TLS, TLS_ALREADY_CONFIGURED)
+            else:
+                await configure_tls(
+                    amt,
+                    plan.tls,
+                    device_guid=plan.device_guid,
+                    hostname=plan.hostname,
+                    secrets=secrets,
+                    progress=progress,
+                    pause=pause,
+                )
+                status.tls_configuration = "Configured"
+                report.succeeded(Component.TLS, "Configured")
         except ComponentFailed as failure:
             status.tls_configuration = failure.status_text
             report.failed(Component.TLS, failure.status_text, failure.cause)

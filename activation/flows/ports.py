@@ -53,6 +53,9 @@ class DeviceSecretsPort(Protocol):
     async def write_tls_certificate(self, guid: str, certificate_pem: str) -> None:
         """TLS: set `TLS_ISSUED_CERTIFICATE` (the leaf RPS issued to AMT), keeping the other keys."""
 
+    async def read_tls_certificate(self, guid: str) -> str | None:
+        """`TLS_ISSUED_CERTIFICATE` (PEM), or None when RPS never issued the device one."""
+
 
 class ProgressPort(Protocol):
     """Sends a `progress` message; the implementation drops it when the client did not advertise

@@ -3,7 +3,8 @@
 Applied whenever the profile sets `tlsMode`, on every path. Upstream v2.40 skips it on AMT < 19
 without `--tls-tunnel`: a documented deviation. The device's key pair is generated in AMT; RPS
 signs AMT's public key with the MPS CA from `MPSCerts` and keeps the leaf as
-`TLS_ISSUED_CERTIFICATE` in `devices/<guid>`.
+`TLS_ISSUED_CERTIFICATE` in `devices/<guid>`. Through the TLS tunnel, a device that already
+presents that certificate keeps its TLS ("Already configured", §5.5).
 """
 
 from __future__ import annotations
@@ -26,6 +27,32 @@ from activation.wsman.response import WsmanFault
 
 TLS_SETTLE_DELAY = 5.0  # §4.9 step 7: between the remote and the local TLS Put
 LEAF_LIFETIME = timedelta(days=3650)
+
+
+TLS_ALREADY_CONFIGURED = "Already configured"
+
+
+async def serves_issued_certificate(amt: AmtSession, device_guid: str, secrets: DeviceSecretsPort) -> bool:
+    """§5.5 "Already-activated TLS devices": the leaf AMT presents in the tunnel is the one RPS
+    issued it (`TLS_ISSUED_CERTIFICATE`), so TLS is left as it is instead of being provisioned
+    again (a new key pair and certificate on the device at every reconfiguration). Always false
+    on the plain port, where no TLS session shows the device's certificate.
+
+    Raises `ComponentFailed` when the stored certificate cannot be read."""
+    presented = amt.presented_certificate()
+    if presented is None:
+        return False
+    try:
+        stored_pem = await secrets.read_tls_certificate(device_guid)
+    except Exception as error:
+        raise ComponentFailed("Failed to read the issued TLS certificate", type(error).__name__) from None
+    if not stored_pem:
+        return False
+    try:
+        stored = x509.load_pem_x509_certificate(stored_pem.encode("ascii"))
+    except ValueError:
+        return False
+    return stored.public_bytes(serialization.Encoding.DER) == presented
 
 
 async def configure_tls(

@@ -55,6 +55,9 @@ class Secrets:
         self.events.append("TLS_ISSUED_CERTIFICATE")
         self.certificate_pem = certificate_pem
 
+    async def read_tls_certificate(self, guid: str) -> str | None:
+        return getattr(self, "certificate_pem", None)
+
 
 @dataclass
 class Progress:
@@ -425,6 +428,31 @@ async def test_tls_with_a_certificate_signed_by_the_mps_ca() -> None:
     stored = next(c for c in state.certificates if c.instance_id == in_context.selectors["InstanceID"])
     assert stored.der == leaf.public_bytes(serialization.Encoding.DER)
     assert state.time_sync.tm1 is not None
+
+
+async def test_tls_is_kept_only_while_the_device_presents_the_issued_certificate() -> None:
+    """§5.5: in the tunnel, the leaf AMT presents is compared with `TLS_ISSUED_CERTIFICATE`."""
+    device = activated_device()
+    secrets = Secrets(device=device)
+    # TLS-enforced (AMT 19+): the clean-up of §4.6 leaves TLS alone, as through any tunnel.
+    plan = base_plan(device.identity.uuid, tls=tls_plan(mode=1), tls_enforced=True)
+    status, _, _, _ = await run(device, plan, secrets=secrets)
+    assert status.tls_configuration == "Configured"
+    issued = x509.load_pem_x509_certificate(secrets.certificate_pem.encode()).public_bytes(serialization.Encoding.DER)
+    key_pairs = len(device.state.key_pairs)
+
+    async def reconfigure(presented: bytes | None) -> ActivationStatus:
+        amt, link = admin_session(device, PASSWORD)
+        link.presented_leaf = presented  # type: ignore[attr-defined]  # what a tunnel session showed
+        status = ActivationStatus(status="Client control mode.")
+        await configure_device(amt, plan, secrets, Progress(), status, mps=Mps(), pause=no_pause)
+        return status
+
+    assert (await reconfigure(issued)).tls_configuration == "Already configured"
+    assert len(device.state.key_pairs) == key_pairs  # nothing generated again
+    # Another certificate (replaced by someone else) or none seen (plain port): provisioned again.
+    assert (await reconfigure(issued[:-1] + b"\x00")).tls_configuration == "Configured"
+    assert (await reconfigure(None)).tls_configuration == "Configured"
 
 
 async def test_tls_without_the_mps_ca_names_the_cause() -> None:

@@ -335,3 +335,47 @@ async def test_tls_tunnel_without_the_mps_ca_is_refused_before_anything_reaches_
     assert device.calls == []
     assert device.state.control_mode is ControlMode.PRE_PROVISIONING
     assert rps_server.vault_store().read(device_path(device.identity.uuid.lower())) is None
+
+
+async def test_amt19_reconfiguration_keeps_tls_whose_certificate_rps_issued(
+    rps_server: RpsServer,
+    mps_ca: x509.Certificate,  # noqa: F811 - the fixture imported above
+) -> None:
+    """§5.5 "Already-activated TLS devices": the leaf AMT presents in the tunnel is the one in
+    `TLS_ISSUED_CERTIFICATE`, so a reconfiguration leaves TLS alone (no new key pair, no new
+    certificate on the device each time)."""
+    profile = create_ccm_profile(rps_server, tlsMode=1, tlsSigningAuthority="SelfSigned")
+    device = VirtualAmtDevice(DeviceIdentity(amt_version=AMT_19, hostname=unique("retls19-")))
+    guid = device.identity.uuid.lower()
+    async with serve_device(device) as endpoint:
+        first = await run_rpc(
+            ["activate", "-u", rps_server.wss_url, "-profile", profile, "-cafile", str(rps_server.ca_file)],
+            device_endpoint=endpoint,
+        )
+        assert first.exit_code == 0, (first.error, first.message)
+        assert first.status["TLSConfiguration"] == "Configured"
+        stored = rps_server.vault_store().read(device_path(guid)).values
+        issued_pem = stored["TLS_ISSUED_CERTIFICATE"].reveal()
+        certificates, key_pairs = len(device.state.certificates), len(device.state.key_pairs)
+        calls_before = len(device.calls)
+
+        again = await run_rpc(
+            [
+                "activate",
+                "-u",
+                rps_server.wss_url,
+                "-profile",
+                profile,
+                "-password",
+                stored["AMT_PASSWORD"].reveal(),
+                "-cafile",
+                str(rps_server.ca_file),
+            ],
+            device_endpoint=endpoint,
+        )
+        assert again.exit_code == 0, (again.error, again.message)
+        assert again.status["TLSConfiguration"] == "Already configured"
+        assert again.status["Components"]["TLS"]["Result"] == "Success"
+        assert "AMT_PublicKeyManagementService.GenerateKeyPair" not in device.call_names[calls_before:]
+        assert (len(device.state.certificates), len(device.state.key_pairs)) == (certificates, key_pairs)
+        assert rps_server.vault_store().read(device_path(guid)).values["TLS_ISSUED_CERTIFICATE"].reveal() == issued_pem
