@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import math
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
@@ -49,7 +48,13 @@ from activation.protocol import (
     wsman_message,
 )
 from activation.session import AmtSession, DeviceConnectionReset
-from activation.tunnel import PortSwitchingTransport, TlsTunnelTransport, pause_for_tls_timer, session_options
+from activation.tunnel import (
+    PortSwitchingTransport,
+    TlsTunnelTransport,
+    pause_for_tls_timer,
+    session_options,
+    tls_restart_seconds,
+)
 from activation.wsman import setup
 from devices import services as registry
 from devices.models import Device
@@ -134,14 +139,11 @@ def amt_session(
     )
 
 
-# AMT restarts its TLS listener after the TLS commit; rpc-go waits the port switch's delay before
-# reconnecting to it. Even with the operator's timers at 0, it must not reconnect into the restart.
-PORT_SWITCH_MIN_DELAY = 2
-
-
-def port_switch_delay() -> int:
-    """The `delay` of `port_switch` (§5.3): delay_tls_timer (`RPS_RETRY_DELAY`), at least 2 s."""
-    return max(PORT_SWITCH_MIN_DELAY, math.ceil(settings.RETRY_DELAY))
+def usable_tls(configuration: ConfigurationPlan | ConfigurationUnavailable) -> TlsPlan | None:
+    """The profile's TLS when RPS can configure it (the MPS CA found), else None."""
+    if isinstance(configuration, ConfigurationPlan) and configuration.tls is not None and not configuration.tls.problem:
+        return configuration.tls
+    return None
 
 
 def mps_device_record(
@@ -274,7 +276,8 @@ class DeviceSessionRunner:
                     open_tunnel_session=lambda: amt_session(
                         tunnel, request, username=setup.ADMIN_USERNAME, password=plan.amt_password
                     ),
-                    switch_delay_seconds=port_switch_delay(),
+                    # rpc-go waits this long before reconnecting to AMT's restarted TLS listener (§5.3).
+                    switch_delay_seconds=tls_restart_seconds(),
                     pause=pause_for_delay_timer,
                 )
                 assert isinstance(configuration, ConfigurationPlan)  # _tls_for_the_tunnel checked it
@@ -294,6 +297,7 @@ class DeviceSessionRunner:
                     )
                 if isinstance(self.transport, TlsTunnelTransport):
                     # AMT 19+ (§5.5): CCM through the tunnel, then the upgrade (activation/flows/tls_enforced.py).
+                    tls_between_phases = usable_tls(configuration)
                     result = await activate_acm_tls_enforced(
                         amt,
                         self.transport,
@@ -303,7 +307,10 @@ class DeviceSessionRunner:
                         local_password=request.amt_password,
                         pause=pause_for_delay_timer,
                         tls_pause=pause_for_tls_timer,
+                        tls=tls_between_phases,
                     )
+                    if tls_between_phases is not None and isinstance(configuration, ConfigurationPlan):
+                        configuration = replace(configuration, tls=None)  # configured between the phases
                 else:
                     result = await activate_acm(amt, plan, self.secrets, self.progress, pause=pause_for_delay_timer)
             elif isinstance(self.transport, TlsTunnelTransport):

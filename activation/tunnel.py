@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import ssl
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -399,11 +400,22 @@ def session_options(transport: object) -> dict[str, Any]:
     return {}
 
 
-async def pause_for_tls_timer(_: float) -> None:
-    """The flows ask for upstream's `delay_tls_timer` (15 s); `RPS_RETRY_DELAY` decides."""
+# After a TLS commit AMT restarts its TLS listener. A session opened during the restart still
+# meets the old certificate (or none), so even with the operator's timers at 0 RPS waits this long.
+TLS_RESTART_MIN_SECONDS: Final = 2
+
+
+def tls_restart_seconds() -> int:
+    """delay_tls_timer (`RPS_RETRY_DELAY`), at least `TLS_RESTART_MIN_SECONDS`."""
     from django.conf import settings
 
-    await asyncio.sleep(settings.RETRY_DELAY)
+    return max(TLS_RESTART_MIN_SECONDS, math.ceil(settings.RETRY_DELAY))
+
+
+async def pause_for_tls_timer(_: float) -> None:
+    """The flows ask for upstream's `delay_tls_timer` (15 s); `RPS_RETRY_DELAY` decides, with a
+    floor for AMT's listener restart."""
+    await asyncio.sleep(tls_restart_seconds())
 
 
 __all__ = [
@@ -414,6 +426,7 @@ __all__ = [
     "http_response_complete",
     "pause_for_tls_timer",
     "session_options",
+    "tls_restart_seconds",
     "tunnel_client_context",
     "verify_odca_chain",
 ]

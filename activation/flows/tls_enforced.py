@@ -2,10 +2,11 @@
 
 ACM: AMT 19+ refuses AdminSetup over TLS in pre-provisioning, so the device is first activated in
 CCM ("Phase 1") and then upgraded (`upgrade_to_acm`: provisioning chain, UpgradeClientToAdmin,
-MEBx password) and committed. A failure after Phase 1 rolls the device back with `Unprovision`.
-Not done here: upstream's TLS configuration between the phases and the second tunnel verified
-against the MPS root (§5.5 ACM steps 2-4); TLS, when the profile asks for it, is configured
-afterwards with the rest of the profile, and the tunnel stays unverified once activated.
+MEBx password) and committed. When the profile asks for TLS, it is configured between the two
+phases (§5.5 ACM steps 2-3): the certificate RPS issues is pinned, and the upgrade (chain, signed
+nonces) goes through a new tunnel session that must present it. Without TLS in the profile the
+upgrade goes through the Phase 1 tunnel, unverified once activated (the admin digest password is
+the trust boundary, §5.4). A failure after Phase 1 rolls the device back with `Unprovision`.
 
 The plain CCM flow (`activate_ccm`: Vault before Setup, Setup one-shot with its recovery) runs
 unchanged through the tunnel; AMT 19+ then needs what the plain path lacks: **CommitChanges**
@@ -23,9 +24,12 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from typing import Final, Protocol
 
+from activation.configuration_plan import TlsPlan
 from activation.flows.acm import upgrade_to_acm
 from activation.flows.ccm import CCM_FAILED, activate_ccm
+from activation.flows.components import ComponentFailed
 from activation.flows.ports import DeviceSecretsPort, FlowResult, ProgressPort, StepOutcome
+from activation.flows.tls import configure_tls
 from activation.plan import ActivationPlan
 from activation.protocol import ActivationStatus, Component, ComponentMode, ComponentResult, ComponentStatus
 from activation.session import AmtSession, AmtSessionError, AmtUnauthorized
@@ -42,6 +46,8 @@ COMMIT_CALL: Final = "AMT_SetupAndConfigurationService.CommitChanges"
 UNPROVISION_CALL: Final = "AMT_SetupAndConfigurationService.Unprovision"
 ACM_ROLLED_BACK: Final = "{error}.ACM activation failed."
 ROLLBACK_FAILED: Final = "Failed to deactivate device after ACM failure: {error}"
+TLS_BETWEEN_PHASES_FAILED: Final = "Failed to configure TLS"
+TLS_CONFIGURED: Final = "Configured"
 
 
 class TunnelControl(Protocol):
@@ -104,8 +110,10 @@ async def activate_acm_tls_enforced(
     local_password: Secret | None,
     pause: Pause = asyncio.sleep,
     tls_pause: Pause = asyncio.sleep,
+    tls: TlsPlan | None = None,
 ) -> FlowResult:
-    """§5.5 "AMT 19+ ACM": Phase 1 (CCM, committed), then the upgrade to ACM and its commit."""
+    """§5.5 "AMT 19+ ACM": Phase 1 (CCM, committed), TLS when `tls` is given (then a new tunnel
+    session holding the device to the certificate just installed), the upgrade and its commit."""
     phase_one = await activate_ccm_tls_enforced(
         amt,
         tunnel,
@@ -121,7 +129,30 @@ async def activate_acm_tls_enforced(
         return phase_one
     await progress.report(PHASE_ONE_STATUS)
 
+    if tls is not None:
+        try:
+            await configure_tls(
+                amt,
+                tls,
+                device_guid=plan.device_guid,
+                hostname=plan.device.payload.hostname,
+                secrets=secrets,
+                progress=progress,
+                pause=pause,
+            )
+        except ComponentFailed as failure:
+            phase_one.fail("configure TLS", f"{TLS_BETWEEN_PHASES_FAILED}: {failure.status_text}", failure.cause)
+            return await _roll_back(amt, plan, secrets, phase_one)
+        phase_one.record("configure TLS", StepOutcome.SUCCESS, "between the phases; the leaf is pinned")
+        await tls_pause(TLS_RESTART_DELAY)  # AMT restarts its TLS listener with the new certificate
+        tunnel.rebuild()  # the next session must present the pinned leaf
+
     upgrade = await upgrade_to_acm(amt, plan, secrets, progress, current_password=plan.amt_password, pause=pause)
+    if tls is not None:
+        upgraded = upgrade.status
+        assert isinstance(upgraded, ActivationStatus)
+        upgraded.tls_configuration = TLS_CONFIGURED
+        upgraded.components[Component.TLS] = ComponentStatus(ComponentResult.SUCCESS, TLS_CONFIGURED)
     result = FlowResult(status=upgrade.status, steps=phase_one.steps + upgrade.steps)
     if upgrade.succeeded and await _commit_upgrade(amt, result):
         result.succeeded = True

@@ -54,7 +54,7 @@ def last_run_steps(rps: RpsServer, guid: str) -> list[tuple[str, str]]:
         ).fetchall()
 
 
-def create_domain_and_acm_profile(rps: RpsServer, suffix: str) -> tuple[str, object]:
+def create_domain_and_acm_profile(rps: RpsServer, suffix: str, **profile_fields: object) -> tuple[str, object]:
     chain = make_provisioning_chain(suffix)
     with rps.api() as api:
         domain = api.post(
@@ -77,6 +77,7 @@ def create_domain_and_acm_profile(rps: RpsServer, suffix: str) -> tuple[str, obj
                 "generateRandomPassword": True,
                 "generateRandomMEBxPassword": True,
                 "dhcpEnabled": True,
+                **profile_fields,
             },
         )
         assert profile.status_code == 201, profile.text

@@ -168,6 +168,39 @@ async def test_amt19_acm_activation_is_ccm_then_upgrade_through_the_tunnel(rps_s
     assert device_row(rps_server, guid) == ("activated", 2, profile)
 
 
+async def test_amt19_acm_with_tls_configures_it_between_the_phases(
+    rps_server: RpsServer,
+    mps_ca: x509.Certificate,  # noqa: F811 - the fixture imported above
+) -> None:
+    """§5.5 ACM steps 2-3: TLS after Phase 1, then the upgrade through a new tunnel session held
+    to the certificate RPS just installed."""
+    suffix = f"{unique('acme19tls')}.example.com"
+    profile, chain = create_domain_and_acm_profile(rps_server, suffix, tlsMode=1, tlsSigningAuthority="SelfSigned")
+    device = VirtualAmtDevice(
+        DeviceIdentity(amt_version=AMT_19, dns_suffix=suffix, trusted_root_hashes=[chain.root_sha256])
+    )
+    async with serve_device(device) as endpoint:
+        result = await run_rpc(
+            ["activate", "-u", rps_server.wss_url, "-profile", profile, "-cafile", str(rps_server.ca_file)],
+            device_endpoint=endpoint,
+        )
+        assert result.exit_code == 0, (result.error, result.message)
+        assert result.status["Components"]["Activation"]["Mode"] == "ACM"
+        assert result.status["TLSConfiguration"] == "Configured"
+        calls = device.call_names
+        setup_at = calls.index("IPS_HostBasedSetupService.Setup")
+        tls_at = calls.index("AMT_TLSSettingData.Put")
+        upgrade_at = calls.index("IPS_HostBasedSetupService.UpgradeClientToAdmin")
+        assert setup_at < tls_at < upgrade_at
+        assert calls.count("AMT_PublicKeyManagementService.GenerateKeyPair") == 1  # TLS once, not again later
+        assert device.state.control_mode is ControlMode.ACM and device.state.tls_committed
+        secret = rps_server.vault_store().read(device_path(device.identity.uuid.lower())).values
+        x509.load_pem_x509_certificate(secret["TLS_ISSUED_CERTIFICATE"].reveal().encode()).verify_directly_issued_by(
+            mps_ca
+        )
+        assert await installed_certificate_login_succeeds(endpoint, secret["AMT_PASSWORD"].reveal(), mps_ca)
+
+
 async def test_amt19_acm_failure_after_phase_one_rolls_the_device_back(rps_server: RpsServer) -> None:
     suffix = f"{unique('acme19')}.example.com"
     profile, chain = create_domain_and_acm_profile(rps_server, suffix)
