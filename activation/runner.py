@@ -24,7 +24,7 @@ from activation.configuration import configure_after_activation
 from activation.configuration_plan import ConfigurationPlan, ConfigurationUnavailable, TlsPlan
 from activation.device_secrets import VaultDeviceSecrets
 from activation.flows import activate_acm, activate_ccm, deactivate, reconfigure_activated, run_maintenance
-from activation.flows.ports import FlowResult, StepOutcome
+from activation.flows.ports import FlowResult, StepOutcome, StepRecord
 from activation.flows.tls_enforced import activate_acm_tls_enforced, activate_ccm_tls_enforced
 from activation.flows.tls_tunnel import activate_through_tls_tunnel
 from activation.plan import ActivationMode, ActivationPlan
@@ -201,7 +201,7 @@ class DeviceSessionRunner:
         self.secrets = VaultDeviceSecrets()
         self.mps = MpsClient.from_settings()
         self.run: Any = None
-        self._steps: list[tuple[str, str, str]] = []
+        self._steps: list[tuple[str, str, str, datetime]] = []
 
     async def execute(self) -> str:
         try:
@@ -256,10 +256,10 @@ class DeviceSessionRunner:
         try:
             plan, start, configuration = await in_thread(planning.resolve_plans)(request)
         except ProtocolError as refused:
-            await self._record_steps([("resolve plan", StepOutcome.FAILURE, refused.client_text)])
+            await self._record_steps([StepRecord("resolve plan", StepOutcome.FAILURE, refused.client_text)])
             raise
         await self._record_steps(
-            [("resolve plan", StepOutcome.SUCCESS, f"{plan.mode.value} with profile {plan.profile_name}")]
+            [StepRecord("resolve plan", StepOutcome.SUCCESS, f"{plan.mode.value} with profile {plan.profile_name}")]
         )
         if start is ActivationStart.FROM_PRE_PROVISIONING:
             amt = amt_session(self.transport, request, username=payload.username, password=request.amt_password)
@@ -348,7 +348,7 @@ class DeviceSessionRunner:
                 progress=self.progress,
                 pause=pause_for_delay_timer,
             )
-            await self._record_steps([(step.name, step.outcome, step.cause) for step in configured])
+            await self._record_steps(configured)
             if isinstance(result.status, ActivationStatus):
                 # §4.5: the second registration carries the final component outcomes.
                 final = mps_device_record(plan, request, tags=tags, status=result.status)
@@ -375,7 +375,7 @@ class DeviceSessionRunner:
         text = (
             f"Device {self.request.device_guid} activation failed. The TLS tunnel (--tls-tunnel) needs TLS: {problem}"
         )
-        await self._record_steps([("TLS for the tunnel", StepOutcome.FAILURE, problem)])
+        await self._record_steps([StepRecord("TLS for the tunnel", StepOutcome.FAILURE, problem)])
         raise ProtocolError(text)
 
     async def _deactivate(self) -> str:
@@ -423,7 +423,9 @@ class DeviceSessionRunner:
             return None
         password = request.amt_password
         if stored is None or password is None or stored.reveal() != password.reveal():
-            await self._record_steps([("check stored password", StepOutcome.FAILURE, "password does not match Vault")])
+            await self._record_steps(
+                [StepRecord("check stored password", StepOutcome.FAILURE, "password does not match Vault")]
+            )
             raise ProtocolError(password_mismatch_text(request.device_guid))
         return stored
 
@@ -463,15 +465,15 @@ class DeviceSessionRunner:
         return success_message(status) if ok else error_message(status)
 
     async def _record_flow(self, result: FlowResult) -> None:
-        await self._record_steps([(step.name, step.outcome, step.cause) for step in result.steps])
+        await self._record_steps(result.steps)
 
     async def _record_outcome(self, step: str, succeeded: bool, detail: str) -> None:
-        await self._record_steps([(step, StepOutcome.SUCCESS if succeeded else StepOutcome.FAILURE, detail)])
+        await self._record_steps([StepRecord(step, StepOutcome.SUCCESS if succeeded else StepOutcome.FAILURE, detail)])
 
-    async def _record_steps(self, steps: list[tuple[str, StepOutcome, str]]) -> None:
+    async def _record_steps(self, steps: list[StepRecord]) -> None:
         """Steps are kept here and written with the end of the run, in one transaction: a
         session's database work stays a handful of queries (bench/activation_bench.py)."""
-        self._steps.extend((name, outcome.value, detail) for name, outcome, detail in steps)
+        self._steps.extend((step.name, step.outcome.value, step.cause, step.at) for step in steps)
 
     async def _finish_quietly(self, succeeded: bool, status: str, cause: str) -> None:
         if self.run is None or self.run.finished_at is not None:

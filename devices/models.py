@@ -7,6 +7,7 @@ them (rps_site.vault.device_path).
 from __future__ import annotations
 
 from django.db import models
+from django.utils import timezone
 
 from rps_site import vault
 
@@ -86,7 +87,7 @@ class RunStep(models.Model):
     name = models.CharField(max_length=128)
     outcome = models.CharField(max_length=16, choices=Outcome.choices)
     detail = models.TextField(blank=True, default="")
-    recorded_at = models.DateTimeField(auto_now_add=True)
+    recorded_at = models.DateTimeField(default=timezone.now)  # when the step ended
 
     class Meta:
         ordering = ["position"]

@@ -8,7 +8,8 @@ once AMT confirms; deactivation destroys every version.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from datetime import datetime
 from typing import Any
 
 from asgiref.sync import async_to_sync
@@ -135,17 +136,25 @@ def run_finish(
     device_status: str | None = None,
     control_mode: int | None = None,
     profile_name: str | None = None,
-    steps: list[tuple[str, str, str]] | None = None,
+    steps: Sequence[tuple[str, str, str] | tuple[str, str, str, datetime]] | None = None,
 ) -> None:
     """Close a run: its outcome, its steps, and the device's new state.
 
-    A run's steps are written here and only here, once, in order: (name, outcome, detail)."""
+    A run's steps are written here and only here, once, in order: (name, outcome, detail) and
+    when each ended (now when not given)."""
     now = timezone.now()
     with transaction.atomic():
         if steps:
             RunStep.objects.bulk_create(
-                RunStep(run=run, position=position, name=name, outcome=outcome, detail=detail[:2000])
-                for position, (name, outcome, detail) in enumerate(steps, start=1)
+                RunStep(
+                    run=run,
+                    position=position,
+                    name=step[0],
+                    outcome=step[1],
+                    detail=step[2][:2000],
+                    recorded_at=step[3] if len(step) > 3 else now,
+                )
+                for position, step in enumerate(steps, start=1)
             )
         run.outcome = ProvisioningRun.Outcome.SUCCESS if succeeded else ProvisioningRun.Outcome.FAILURE
         run.finished_at = now

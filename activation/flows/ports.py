@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from enum import StrEnum
 from typing import TYPE_CHECKING, Protocol
 
@@ -75,6 +76,8 @@ class StepRecord:
     name: str
     outcome: StepOutcome
     cause: str = ""
+    # When the step ended (the run's steps are written together, at its end).
+    at: datetime = field(default_factory=lambda: datetime.now(UTC), compare=False, repr=False)
 
 
 @dataclass

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from datetime import UTC, datetime
 
 import pytest
 from rest_framework.test import APIClient
@@ -65,7 +66,10 @@ def test_runs_and_steps_are_recorded_and_served_per_tenant(vault) -> None:  # ty
         status_message="Connected",
         device_status="activated",
         control_mode=1,
-        steps=[("Setup", "success", ""), ("register with MPS", "failure", "MPS answered 500")],
+        steps=[
+            ("Setup", "success", "", datetime(2026, 11, 28, 6, 0, 1, tzinfo=UTC)),
+            ("register with MPS", "failure", "MPS answered 500", datetime(2026, 11, 28, 6, 0, 3, tzinfo=UTC)),
+        ],
     )
 
     device = Device.objects.get(guid=guid.lower())
@@ -78,6 +82,11 @@ def test_runs_and_steps_are_recorded_and_served_per_tenant(vault) -> None:  # ty
     detail = client_for("acme").get(f"/api/v1/admin/devices/{guid}").json()
     assert [step["name"] for step in detail["runs"][0]["steps"]] == ["Setup", "register with MPS"]
     assert detail["runs"][0]["steps"][1]["detail"] == "MPS answered 500"
+    # Each step keeps when it ended, though the run's steps are written together at its end.
+    assert [step["recordedAt"][:19] for step in detail["runs"][0]["steps"]] == [
+        "2026-11-28T06:00:01",
+        "2026-11-28T06:00:03",
+    ]
 
     assert client_for("other").get(f"/api/v1/admin/devices/{guid}").status_code == 404
     assert client_for("other").get("/api/v1/admin/devices").json() == []

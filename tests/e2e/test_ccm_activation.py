@@ -31,6 +31,16 @@ def device_row(rps: RpsServer, guid: str) -> tuple | None:
         ).fetchone()
 
 
+def step_times(rps: RpsServer, guid: str) -> list:  # type: ignore[type-arg]
+    with psycopg.connect(rps.database_url.replace("postgres://", "postgresql://")) as connection:
+        rows = connection.execute(
+            """select s.recorded_at from devices_runstep s join devices_provisioningrun r on r.id = s.run_id
+               join devices_device d on d.id = r.device_id where d.guid = %s order by r.id, s.position""",
+            (guid,),
+        ).fetchall()
+    return [row[0] for row in rows]
+
+
 async def activate(rps: RpsServer, device: VirtualAmtDevice, profile: str, *extra: str):  # type: ignore[no-untyped-def]
     async with serve_device(device) as endpoint:
         result = await run_rpc(
@@ -72,6 +82,9 @@ async def test_ccm_activation_then_deactivation(rps_server: RpsServer) -> None:
         assert final_status["Activation"]["Result"] == "Success"
         assert "CIRAConnection" not in final_status
         assert device_row(rps_server, guid) == ("activated", 1, profile)
+        # Each step keeps when it ended: in order, and spread over the run (not one shared time).
+        times = step_times(rps_server, guid)
+        assert len(times) > 5 and times == sorted(times) and times[-1] > times[0]
 
         # Deactivate with the password from Vault.
         result = await run_rpc(
