@@ -16,6 +16,7 @@ from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
+from profiles.admin.service_backed import ServiceSavingAdmin, ShowsServiceErrors
 from profiles.api.profiles_validation import SNAKE, validated_create, validated_update
 from profiles.models import CiraConfig, Ieee8021xConfig, Profile, ProfileExportRecord
 from profiles.services.profiles import profile_create, profile_delete, profile_update
@@ -34,7 +35,7 @@ def admin_tenant(request: HttpRequest) -> str:
     return membership.tenant_id if membership is not None else ""
 
 
-class ProfileAdminForm(forms.ModelForm):
+class ProfileAdminForm(ShowsServiceErrors, forms.ModelForm):
     activation = forms.ChoiceField(choices=Profile.Activation.choices)
     amt_password = forms.CharField(
         required=False,
@@ -156,7 +157,7 @@ class ProfileAdminForm(forms.ModelForm):
 
 
 @admin.register(Profile)
-class ProfileAdmin(admin.ModelAdmin):
+class ProfileAdmin(ServiceSavingAdmin):
     form = ProfileAdminForm
     list_display = ("name", "activation", "tenant_id", "tls_mode", "cira_config", "dhcp_enabled", "version")
     list_filter = ("activation", "tls_mode", "tls_signing_authority", "dhcp_enabled", "generate_random_password")

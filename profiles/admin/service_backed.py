@@ -46,7 +46,64 @@ def service_error_text(error: Exception) -> str:
     return "A secret of this record changed concurrently; try again."
 
 
-class ApiValidatedForm(forms.ModelForm):
+SERVICE_ERROR_ATTRIBUTE = "rps_service_error"
+
+
+class ShowsServiceErrors(forms.BaseForm):
+    """A form that shows, as a form error, why the service refused to save what it validated
+    (`ServiceSavingAdmin`): what was typed stays in the form (secret inputs are never rendered
+    back)."""
+
+    service_error: ClassVar[str] = ""
+
+    def full_clean(self) -> None:
+        super().full_clean()
+        if self.service_error and self.is_bound:
+            self.add_error(None, self.service_error)
+
+
+class ServiceSavingAdmin(admin.ModelAdmin):
+    """Saves through a service that keeps the database and Vault together in its own transaction.
+
+    Django wraps a save in an outer transaction, which could still roll back rows whose secrets
+    Vault already holds, so POSTs run without it. A service refusal (a name taken, a concurrent
+    change, Vault unavailable) shows on the form again, with what was typed."""
+
+    def get_form(self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any) -> Any:
+        form = super().get_form(request, obj, change=change, **kwargs)
+        if issubclass(form, ShowsServiceErrors):
+            form.service_error = getattr(request, SERVICE_ERROR_ATTRIBUTE, "")
+        return form
+
+    def changeform_view(
+        self, request: HttpRequest, object_id: str | None = None, form_url: str = "", extra_context: Any = None
+    ) -> HttpResponse:
+        if request.method != "POST":
+            return super().changeform_view(request, object_id, form_url, extra_context)
+        # Django's changeform_view is this same call inside `transaction.atomic()`.
+        try:
+            return self._changeform_view(request, object_id, form_url, extra_context)  # type: ignore[attr-defined, no-any-return]
+        except SERVICE_ERRORS as error:
+            # The service saved nothing; the same POST again is a form that reports why.
+            setattr(request, SERVICE_ERROR_ATTRIBUTE, service_error_text(error))
+            return self._changeform_view(request, object_id, form_url, extra_context)  # type: ignore[attr-defined, no-any-return]
+
+    def delete_view(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        try:
+            return super().delete_view(request, *args, **kwargs)
+        except SERVICE_ERRORS as error:
+            self.message_user(request, service_error_text(error), level=messages.ERROR)
+            return HttpResponseRedirect(request.get_full_path())
+
+    def changelist_view(self, request: HttpRequest, extra_context: Any = None) -> HttpResponse:
+        try:
+            return super().changelist_view(request, extra_context)
+        except SERVICE_ERRORS as error:  # a bulk delete
+            self.message_user(request, service_error_text(error), level=messages.ERROR)
+            return HttpResponseRedirect(request.get_full_path())
+
+
+class ApiValidatedForm(ShowsServiceErrors, forms.ModelForm):
     """A model form whose final word is the API's validation of `api_body()`."""
 
     secret_fields: ClassVar[Mapping[str, str]] = {}  # form field -> API field
@@ -87,7 +144,7 @@ class ApiValidatedForm(forms.ModelForm):
         return cleaned
 
 
-class ServiceBackedAdmin(admin.ModelAdmin):
+class ServiceBackedAdmin(ServiceSavingAdmin):
     """Saves and deletes through `create_service` / `update_service` / `delete_service`."""
 
     create_service: ClassVar[Callable[..., models.Model]]
@@ -130,27 +187,6 @@ class ServiceBackedAdmin(admin.ModelAdmin):
     def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> None:
         for obj in queryset:
             self.delete_model(request, obj)
-
-    def changeform_view(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        try:
-            return super().changeform_view(request, *args, **kwargs)
-        except SERVICE_ERRORS as error:
-            self.message_user(request, service_error_text(error), level=messages.ERROR)
-            return HttpResponseRedirect(request.get_full_path())
-
-    def delete_view(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        try:
-            return super().delete_view(request, *args, **kwargs)
-        except SERVICE_ERRORS as error:
-            self.message_user(request, service_error_text(error), level=messages.ERROR)
-            return HttpResponseRedirect(request.get_full_path())
-
-    def changelist_view(self, request: HttpRequest, extra_context: Any = None) -> HttpResponse:
-        try:
-            return super().changelist_view(request, extra_context)
-        except SERVICE_ERRORS as error:  # a bulk delete
-            self.message_user(request, service_error_text(error), level=messages.ERROR)
-            return HttpResponseRedirect(request.get_full_path())
 
     def construct_change_message(
         self, request: HttpRequest, form: Any, formsets: Any, add: bool = False

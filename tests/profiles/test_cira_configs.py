@@ -197,3 +197,42 @@ def test_values_too_long_for_the_database_are_a_clear_400(api: APIClient) -> Non
     response = api.post(URL, body, format="json")
     assert response.status_code == 400
     assert response.json() == {"error": "Error", "message": f"Operation failed: {name}"}
+
+
+def test_admin_change_refused_by_the_service_shows_why_and_changes_nothing(  # type: ignore[no-untyped-def]
+    admin_client_: Any, vault: SecretStore, settings
+) -> None:
+    from profiles.models import CiraConfig
+    from rps_site.openbao_dev import start_dev_vault
+    from rps_site.vault import secret_store
+
+    name = unique_name()
+    form = {
+        "name": name,
+        "mps_server_address": "192.168.8.50",
+        "mps_port": "4433",
+        "username": "adminuser",
+        "common_name": "192.168.8.50",
+        "server_address_format": "3",
+        "auth_method": "2",
+        "mps_root_certificate": "rootcert",
+        "proxy_details": "",
+        "mps_password": "Admin-Canary-1!",
+    }
+    assert admin_client_.post("/admin/profiles/ciraconfig/add/", form).status_code == 302
+    config = CiraConfig.objects.get(name=name)
+    stopped = start_dev_vault()
+    stopped.stop()
+    settings.VAULT_ADDR, settings.VAULT_TIMEOUT_SECONDS = stopped.addr, 1
+    secret_store.cache_clear()
+    change = {**form, "mps_port": "4434", "mps_password": "Admin-Canary-2!"}
+    del change["name"]
+    try:
+        response = admin_client_.post(f"/admin/profiles/ciraconfig/{config.pk}/change/", change)
+    finally:
+        secret_store.cache_clear()
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert "The secret store is unavailable; nothing was changed." in page and 'value="4434"' in page
+    assert "Canary" not in page
+    assert CiraConfig.objects.get(pk=config.pk).mps_port == 4433

@@ -12,7 +12,8 @@ from django.test import Client
 from profiles.models import Profile
 from rps_site.api.versions import next_version
 from rps_site.models import TenantMembership
-from rps_site.vault import SecretStore, profile_passwords_path
+from rps_site.openbao_dev import start_dev_vault
+from rps_site.vault import SecretStore, profile_passwords_path, secret_store
 from tests.profiles.api_suite import unique_name
 
 ADD_URL = "/admin/profiles/profile/add/"
@@ -74,6 +75,29 @@ def test_add_writes_vault_through_the_service_and_logs_no_secret(admin_client: C
         assert "password" not in entry.change_message.lower()
     page = admin_client.get(f"/admin/profiles/profile/{profile.pk}/change/").content.decode()
     assert AMT not in page and MEBX not in page
+
+
+def test_a_refused_save_shows_why_on_the_form_with_the_input_kept(  # type: ignore[no-untyped-def]
+    admin_client: Client, settings
+) -> None:
+    """Vault unreachable: the service saves nothing, and the portal says so on the form, which
+    keeps what was typed (but never renders a password back)."""
+    stopped = start_dev_vault()
+    stopped.stop()
+    settings.VAULT_ADDR, settings.VAULT_TOKEN, settings.VAULT_TIMEOUT_SECONDS = stopped.addr, stopped.root_token, 1
+    secret_store.cache_clear()
+    name = unique_name("portal")
+    try:
+        response = admin_client.post(ADD_URL, form_data(name, tags="kept, typed"))
+    finally:
+        secret_store.cache_clear()
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert "The secret store is unavailable; nothing was changed." in page
+    assert f'value="{name}"' in page and "kept, typed" in page
+    assert AMT not in page and MEBX not in page
+    assert not Profile.objects.filter(name=name).exists()
+    assert not LogEntry.objects.filter(object_repr=name).exists()
 
 
 def test_change_keeps_the_stored_password_and_hides_it_from_the_log(admin_client: Client, vault: SecretStore) -> None:
