@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from django.db import DatabaseError, connection
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema
 from rest_framework.decorators import api_view, authentication_classes, permission_classes
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -13,11 +15,13 @@ SERVICE_VERSION = "2.40.0"
 PROTOCOL_VERSION = "4.0.0"
 
 
+@extend_schema(responses=OpenApiTypes.OBJECT, summary="The admin API's root")
 @api_view(["GET", "HEAD"])
 def admin_root(request: Request) -> Response:
     return Response({"message": "admin path. use admin/profiles"})
 
 
+@extend_schema(responses=OpenApiTypes.OBJECT, summary="Service and protocol versions (no authentication)")
 @api_view(["GET", "HEAD"])
 @authentication_classes([])
 @permission_classes([])
@@ -34,6 +38,10 @@ def database_status() -> str:
     return "OK"
 
 
+@extend_schema(
+    responses={200: OpenApiTypes.OBJECT, 503: OpenApiTypes.OBJECT},
+    summary="Database and secret store status (no authentication)",
+)
 @api_view(["GET", "HEAD"])
 @authentication_classes([])
 @permission_classes([])

@@ -56,7 +56,7 @@ def run_record(run: ProvisioningRun) -> dict[str, Any]:
 
 
 class DeviceCollection(APIView):
-    @extend_schema(responses=OpenApiTypes.OBJECT, summary="List devices")
+    @extend_schema(responses=OpenApiTypes.OBJECT, summary="List devices", operation_id="devices_list")
     def get(self, request: Request) -> Response:
         page = page_from_query(request.query_params)
         devices = device_list(tenant_id=request_tenant(request))

@@ -43,7 +43,7 @@ def _created_or_updated(tenant_id: str, profile_id: int, status: int) -> Respons
 
 
 class ProfileCollection(APIView):
-    @schema("profiles")
+    @schema("profiles", operation_id="profiles_list")
     def get(self, request: Request) -> HttpResponse:
         page = page_from_query(request.query_params)
         body = profile_list_body(tenant_id=request_tenant(request), page=page)
