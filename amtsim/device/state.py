@@ -161,6 +161,8 @@ class FirmwareState:
     ethernet_ports: list[CimInstance] = field(init=False)
     ieee8021x: CimInstance = field(init=False)
     wifi_endpoint_settings: list[CimInstance] = field(default_factory=list)
+    # The 802.1X settings of each 802.1X Wi-Fi profile, by the profile's InstanceID.
+    wifi_ieee8021x_settings: dict[str, CimInstance] = field(default_factory=dict, repr=False)
     wifi_port_configuration: CimInstance = field(init=False)
     wifi_port_requested_state: int | None = None
     boot_capabilities: CimInstance = field(init=False)
@@ -340,6 +342,7 @@ class FirmwareState:
             },
         )
         self.wifi_endpoint_settings = []
+        self.wifi_ieee8021x_settings = {}
         self.wifi_port_configuration = _service(
             "AMT_WiFiPortConfigurationService",
             "Intel(r) AMT WiFiPort Configuration Service",

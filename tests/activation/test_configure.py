@@ -163,6 +163,12 @@ async def test_dhcp_wired_two_wifi_profiles_proxy_and_features() -> None:
     assert state.ieee8021x.get("Password") == DOT1X_PASSWORD
     assert state.wifi_profile_names == ["homewifi", "corpwifi"]
     assert state.wifi_endpoint_settings[0].get("PSKPassPhrase") == PSK
+    corp = state.wifi_ieee8021x_settings["Intel(r) AMT:WiFi Endpoint Settings corpwifi"]
+    assert (corp.get("Username"), corp.get("Password"), corp.get("AuthenticationProtocol")) == (
+        "alice",
+        DOT1X_PASSWORD,
+        "2",
+    )
     assert state.wifi_port_configuration.get("localProfileSynchronizationEnabled") == "3"
     assert state.wifi_port_requested_state == 32769
     assert [p.get("AccessInfo") for p in state.proxy_access_points] == ["proxy.example.com"]

@@ -164,6 +164,52 @@ def test_wifi_profiles_and_8021x() -> None:
     assert b"secret" not in rps.call(get("IPS_IEEE8021xSettings")).body  # write-only
 
 
+def _add_wifi(name: str, priority: int, *, authentication: str = "6", ieee8021x: str = "") -> str:
+    settings = (
+        '<h:WiFiEndpointSettingsInput xmlns:q="http://schemas.dmtf.org/wbem/wscim/1/cim-schema/2/CIM_WiFiEndpointSettings">'
+        f"<q:ElementName>{name}</q:ElementName><q:InstanceID>Intel(r) AMT:WiFi Endpoint Settings {name}</q:InstanceID>"
+        f"<q:AuthenticationMethod>{authentication}</q:AuthenticationMethod><q:EncryptionMethod>4</q:EncryptionMethod>"
+        f"<q:SSID>ssid-{name}</q:SSID><q:Priority>{priority}</q:Priority>"
+        + ("<q:PSKPassPhrase>Passphrase1</q:PSKPassPhrase>" if authentication == "6" else "")
+        + "</h:WiFiEndpointSettingsInput>"
+    )
+    endpoint = "<h:WiFiEndpoint>" + epr("CIM_WiFiEndpoint", {"Name": "WiFi Endpoint 0"}) + "</h:WiFiEndpoint>"
+    return method("AMT_WiFiPortConfigurationService", "AddWiFiSettings", endpoint + settings + ieee8021x)
+
+
+def _ieee8021x_input(**properties: str) -> str:
+    body = "".join(f"<r:{name}>{value}</r:{name}>" for name, value in properties.items())
+    return (
+        '<h:IEEE8021xSettingsInput xmlns:r="http://schemas.dmtf.org/wbem/wscim/1/cim-schema/2/CIM_IEEE8021xSettings">'
+        f"{body}</h:IEEE8021xSettingsInput>"
+    )
+
+
+def test_wifi_8021x_profiles_need_their_settings_and_the_profile_count_is_limited() -> None:
+    device = VirtualAmtDevice.activated(mode=ControlMode.ACM, admin_password=PASSWORD)
+    rps = InProcessRps(device)
+    accepted = b"<g:ReturnValue>0</g:ReturnValue>"
+    # WPA2-802.1X without its 802.1X settings, or PEAP-MSCHAPv2 without a password: refused.
+    assert accepted not in rps.call(_add_wifi("corp", 1, authentication="7")).body
+    no_password = _ieee8021x_input(AuthenticationProtocol="2", Username="alice")
+    assert accepted not in rps.call(_add_wifi("corp", 1, authentication="7", ieee8021x=no_password)).body
+    peap = _ieee8021x_input(AuthenticationProtocol="2", Username="alice", Password="dot1x-pass")
+    assert accepted in rps.call(_add_wifi("corp", 1, authentication="7", ieee8021x=peap)).body
+    stored = device.state.wifi_ieee8021x_settings["Intel(r) AMT:WiFi Endpoint Settings corp"]
+    assert (stored.get("Username"), stored.get("Password")) == ("alice", "dot1x-pass")
+    # Eight profiles in all; a ninth is refused with PT_STATUS_MAX_LIMIT_REACHED.
+    for priority in range(2, 9):
+        assert accepted in rps.call(_add_wifi(f"home{priority}", priority)).body
+    assert b"<g:ReturnValue>23</g:ReturnValue>" in rps.call(_add_wifi("ninth", 9)).body
+    assert len(device.state.wifi_endpoint_settings) == 8
+    # Deleting a profile deletes its 802.1X settings too.
+    assert (
+        rps.call(delete("CIM_WiFiEndpointSettings", {"InstanceID": "Intel(r) AMT:WiFi Endpoint Settings corp"})).status
+        == 200
+    )
+    assert device.state.wifi_ieee8021x_settings == {}
+
+
 def test_features_redirection_kvm_and_consent() -> None:
     device = VirtualAmtDevice.activated(mode=ControlMode.ACM, admin_password=PASSWORD)
     rps = InProcessRps(device)

@@ -207,6 +207,8 @@ async def test_dhcp_wired_two_wifi_profiles_and_a_proxy(rps_server: RpsServer) -
     assert state.wifi_profile_names == [home, corp]  # priority order
     assert state.wifi_endpoint_settings[0].get("PSKPassPhrase") == psk
     assert state.wifi_endpoint_settings[1].get("AuthenticationMethod") == "7"
+    corp_8021x = state.wifi_ieee8021x_settings[state.wifi_endpoint_settings[1].get("InstanceID") or ""]
+    assert corp_8021x.get("Password") == wifi_password  # the 802.1X password from Vault reached the device
     assert state.wifi_port_configuration.get("localProfileSynchronizationEnabled") == "3"
     assert [entry.get("AccessInfo") for entry in state.proxy_access_points] == [f"{proxy}.example.com"]
     assert "MPS_PASSWORD" not in device_secret(rps_server, device.identity.uuid)

@@ -36,6 +36,7 @@ class ReturnCode:
     INTERNAL_ERROR = 1
     INVALID_PT_MODE = 3
     NOT_PERMITTED = 16
+    MAX_LIMIT_REACHED = 23  # no room left (e.g. a ninth Wi-Fi profile)
     INVALID_PARAMETER = 36
 
 

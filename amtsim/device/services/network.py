@@ -35,6 +35,8 @@ WIFI_PORT_CONFIGURATION_READ_ONLY = frozenset(
 )
 PSK_AUTHENTICATION_METHODS = {"4", "6"}
 IEEE8021X_AUTHENTICATION_METHODS = {"5", "7"}
+MAX_WIFI_PROFILES = 8  # user-defined Wi-Fi profiles AMT keeps
+PEAP_MSCHAPV2 = "2"
 
 
 def public_properties(instance: CimInstance) -> Properties:
@@ -129,6 +131,7 @@ def delete_wifi_endpoint_settings(device: VirtualAmtDevice, request: WsmanReques
     if len(remaining) == len(device.state.wifi_endpoint_settings):
         raise SoapFault.invalid_selectors()
     device.state.wifi_endpoint_settings = remaining
+    device.state.wifi_ieee8021x_settings.pop(instance_id, None)
     # Real firmware answers a Delete with an empty Body.
     return empty_reply(request)
 
@@ -178,14 +181,29 @@ def add_wifi_settings(device: VirtualAmtDevice, request: WsmanRequest) -> WsmanR
     )
     if not valid:
         return method_reply(request, ReturnCode.INVALID_PARAMETER)
+    ieee8021x: CimInstance | None = None
+    if authentication in IEEE8021X_AUTHENTICATION_METHODS:
+        # An 802.1X profile carries its 802.1X settings: a user, and for PEAP-MSCHAPv2 a password.
+        ieee8021x_element = _child(request.body, "IEEE8021xSettingsInput")
+        if ieee8021x_element is None:
+            return method_reply(request, ReturnCode.INVALID_PARAMETER)
+        ieee8021x = CimInstance("CIM_IEEE8021xSettings", {})
+        ieee8021x.properties = parse_properties(ieee8021x_element)
+        protocol = ieee8021x.get("AuthenticationProtocol")
+        if not ieee8021x.get("Username") or (protocol == PEAP_MSCHAPV2 and not ieee8021x.get("Password")):
+            return method_reply(request, ReturnCode.INVALID_PARAMETER)
     duplicate = any(
         entry.get("InstanceID") == settings.get("InstanceID") or entry.get("Priority") == settings.get("Priority")
         for entry in state.wifi_endpoint_settings
     )
     if duplicate:
         return method_reply(request, ReturnCode.INVALID_PARAMETER)
+    if len(state.wifi_endpoint_settings) >= MAX_WIFI_PROFILES:
+        return method_reply(request, ReturnCode.MAX_LIMIT_REACHED)
     settings.set("BSSType", "3")
     state.wifi_endpoint_settings.append(settings)
+    if ieee8021x is not None:
+        state.wifi_ieee8021x_settings[settings.get("InstanceID") or ""] = ieee8021x
     return method_reply(request, ReturnCode.SUCCESS)
 
 
