@@ -54,10 +54,64 @@ def peak_memory_mib(pid: int) -> float:
     return float("nan")
 
 
+def start_py_spy(pid: int, output: str) -> subprocess.Popen[bytes]:
+    """py-spy recording a process's Python stacks (collapsed, with native threads' GIL time)."""
+    return subprocess.Popen(
+        [
+            "py-spy",
+            "record",
+            "--pid",
+            str(pid),
+            "--format",
+            "raw",
+            "--output",
+            output,
+            "--rate",
+            "200",
+            "--nonblocking",
+            "--gil",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+
+
+def run_load(
+    devices: int, concurrency: int, *, port: int, profile: str, certificate: Path
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "amtsim",
+            "load",
+            "--devices",
+            str(devices),
+            "--concurrency",
+            str(concurrency),
+            "--json",
+            "activate",
+            "-u",
+            f"wss://127.0.0.1:{port}/activate",
+            "-profile",
+            profile,
+            "-cafile",
+            str(certificate),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--devices", type=int, default=200)
     parser.add_argument("--concurrency", type=int, default=200)
+    parser.add_argument(
+        "--warmup", type=int, default=20, help="activations run before measuring (0: measure from a cold start)"
+    )
     parser.add_argument("--py-spy", metavar="FILE", help="also record the server with py-spy (collapsed stacks)")
     args = parser.parse_args()
 
@@ -110,54 +164,18 @@ def main() -> int:
                 headers={"Content-Type": "application/json", "Authorization": f"Bearer {token}"},
             )
             urllib.request.urlopen(request, context=context, timeout=10)  # noqa: S310
+            if args.warmup:
+                # The first activations import modules and open the pools (database, MPS); the
+                # figure wanted is what each activation costs once the server runs.
+                warmup = run_load(args.warmup, args.warmup, port=port, profile=profile, certificate=certificate)
+                if warmup.returncode != 0:
+                    print("warm-up failed:", warmup.stdout[-2000:], warmup.stderr[-2000:], sep="\n")
+                    return 1
+                mps.requests.clear()
             user_before, system_before = cpu_times(server.pid)
             cpu_before = user_before + system_before
-            profiler = (
-                subprocess.Popen(
-                    [
-                        "py-spy",
-                        "record",
-                        "--pid",
-                        str(server.pid),
-                        "--format",
-                        "raw",
-                        "--output",
-                        args.py_spy,
-                        "--rate",
-                        "200",
-                        "--nonblocking",
-                        "--gil",
-                    ],
-                    stdout=subprocess.DEVNULL,
-                    stderr=subprocess.DEVNULL,
-                )
-                if args.py_spy
-                else None
-            )
-            load = subprocess.run(
-                [
-                    sys.executable,
-                    "-m",
-                    "amtsim",
-                    "load",
-                    "--devices",
-                    str(args.devices),
-                    "--concurrency",
-                    str(args.concurrency),
-                    "--json",
-                    "activate",
-                    "-u",
-                    f"wss://127.0.0.1:{port}/activate",
-                    "-profile",
-                    profile,
-                    "-cafile",
-                    str(certificate),
-                ],
-                cwd=ROOT,
-                capture_output=True,
-                text=True,
-                check=False,
-            )
+            profiler = start_py_spy(server.pid, args.py_spy) if args.py_spy else None
+            load = run_load(args.devices, args.concurrency, port=port, profile=profile, certificate=certificate)
             user_after, system_after = cpu_times(server.pid)
             cpu_used = user_after + system_after - cpu_before
             if profiler is not None:
