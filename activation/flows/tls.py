@@ -21,6 +21,7 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from activation.configuration_plan import MpsCertificateAuthority, TlsPlan
 from activation.flows.components import CALL_ERRORS, ComponentFailed, Pause, cause_of
 from activation.flows.ports import DeviceSecretsPort, ProgressPort
+from activation.plan import ActivationPlan
 from activation.session import AmtSession
 from activation.wsman import certificates, setup, time_sync
 from activation.wsman.response import WsmanFault
@@ -30,6 +31,27 @@ LEAF_LIFETIME = timedelta(days=3650)
 
 
 TLS_ALREADY_CONFIGURED = "Already configured"
+
+
+async def configure_tls_while_activating(
+    amt: AmtSession,
+    tls: TlsPlan,
+    plan: ActivationPlan,
+    secrets: DeviceSecretsPort,
+    progress: ProgressPort,
+    pause: Pause,
+) -> None:
+    """§4.9 inside an activation flow (AMT 19+ ACM between its phases, `--tls-tunnel` before the
+    port switch), with the hostname the client reported. Raises `ComponentFailed`."""
+    await configure_tls(
+        amt,
+        tls,
+        device_guid=plan.device_guid,
+        hostname=plan.device.payload.hostname,
+        secrets=secrets,
+        progress=progress,
+        pause=pause,
+    )
 
 
 async def serves_issued_certificate(amt: AmtSession, device_guid: str, secrets: DeviceSecretsPort) -> bool:

@@ -29,7 +29,7 @@ from activation.flows.acm import upgrade_to_acm
 from activation.flows.ccm import CCM_FAILED, activate_ccm
 from activation.flows.components import ComponentFailed
 from activation.flows.ports import DeviceSecretsPort, FlowResult, ProgressPort, StepOutcome
-from activation.flows.tls import configure_tls
+from activation.flows.tls import configure_tls_while_activating
 from activation.plan import ActivationPlan
 from activation.protocol import ActivationStatus, Component, ComponentMode, ComponentResult, ComponentStatus
 from activation.session import AmtSession, AmtSessionError, AmtUnauthorized
@@ -131,15 +131,7 @@ async def activate_acm_tls_enforced(
 
     if tls is not None:
         try:
-            await configure_tls(
-                amt,
-                tls,
-                device_guid=plan.device_guid,
-                hostname=plan.device.payload.hostname,
-                secrets=secrets,
-                progress=progress,
-                pause=pause,
-            )
+            await configure_tls_while_activating(amt, tls, plan, secrets, progress, pause)
         except ComponentFailed as failure:
             phase_one.fail("configure TLS", f"{TLS_BETWEEN_PHASES_FAILED}: {failure.status_text}", failure.cause)
             return await _roll_back(amt, plan, secrets, phase_one)

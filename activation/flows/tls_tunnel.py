@@ -25,7 +25,7 @@ from activation.flows.acm import upgrade_to_acm
 from activation.flows.ccm import activate_ccm
 from activation.flows.components import ComponentFailed, Pause
 from activation.flows.ports import DeviceSecretsPort, FlowResult, ProgressPort, StepOutcome
-from activation.flows.tls import configure_tls
+from activation.flows.tls import configure_tls_while_activating
 from activation.plan import ActivationMode, ActivationPlan
 from activation.protocol import ActivationStatus, Component, ComponentResult, ComponentStatus
 from activation.session import AmtSession
@@ -62,15 +62,7 @@ async def activate_through_tls_tunnel(
     assert isinstance(status, ActivationStatus)
 
     try:
-        await configure_tls(
-            amt,
-            tls,
-            device_guid=plan.device_guid,
-            hostname=plan.device.payload.hostname,
-            secrets=secrets,
-            progress=progress,
-            pause=pause,
-        )
+        await configure_tls_while_activating(amt, tls, plan, secrets, progress, pause)
     except ComponentFailed as failure:
         # Activated in CCM (its password is stored and works), but without the tunnel it asked for.
         status.tls_configuration = failure.status_text

@@ -43,6 +43,13 @@ async def tls_digest_login_succeeds(endpoint, password: str) -> bool:  # type: i
     return response.status_code != 401
 
 
+async def run_activate(rps: RpsServer, endpoint, profile: str, *extra: str):  # type: ignore[no-untyped-def]
+    return await run_rpc(
+        ["activate", "-u", rps.wss_url, "-profile", profile, "-cafile", str(rps.ca_file), *extra],
+        device_endpoint=endpoint,
+    )
+
+
 def mps_posts_for(rps: RpsServer, guid: str, since: int) -> list:  # type: ignore[type-arg]
     return [call for call in rps.mps.requests[since:] if call.method == "POST" and call.body.get("guid") == guid]
 
@@ -55,10 +62,7 @@ async def test_amt19_ccm_activation_through_the_tls_tunnel(rps_server: RpsServer
 
     async with serve_device(device) as endpoint:
         assert endpoint.tls_port is not None
-        result = await run_rpc(
-            ["activate", "-u", rps_server.wss_url, "-profile", profile, "-cafile", str(rps_server.ca_file)],
-            device_endpoint=endpoint,
-        )
+        result = await run_activate(rps_server, endpoint, profile)
         assert result.payload is not None and result.payload["tlsEnforced"] is True
         assert result.exit_code == 0, (result.error, result.message)
         assert result.status_text == "Client control mode."
@@ -97,10 +101,7 @@ async def test_a_chain_not_ending_at_a_trusted_odca_root_is_refused_and_nothing_
     try:
         async with serve_device(device) as endpoint:
             install_on_die_ca(trusted)
-            result = await run_rpc(
-                ["activate", "-u", rps_server.wss_url, "-profile", profile, "-cafile", str(rps_server.ca_file)],
-                device_endpoint=endpoint,
-            )
+            result = await run_activate(rps_server, endpoint, profile)
     finally:
         install_on_die_ca(trusted)
 
@@ -122,10 +123,7 @@ async def test_a_connection_reset_mid_flow_is_retried_with_a_new_tunnel(rps_serv
     device.faults.add(Fault.reset(call="AMT_SetupAndConfigurationService.CommitChanges"))
 
     async with serve_device(device) as endpoint:
-        result = await run_rpc(
-            ["activate", "-u", rps_server.wss_url, "-profile", profile, "-cafile", str(rps_server.ca_file)],
-            device_endpoint=endpoint,
-        )
+        result = await run_activate(rps_server, endpoint, profile)
         assert result.exit_code == 0, (result.error, result.message)
         assert result.status_text == "Client control mode."
         assert [fired.kind.value for fired in device.faults.fired] == ["reset"]
@@ -145,10 +143,7 @@ async def test_amt19_acm_activation_is_ccm_then_upgrade_through_the_tunnel(rps_s
     guid = device.identity.uuid.lower()
     mps_before = len(rps_server.mps.requests)
     async with serve_device(device) as endpoint:
-        result = await run_rpc(
-            ["activate", "-u", rps_server.wss_url, "-profile", profile, "-cafile", str(rps_server.ca_file)],
-            device_endpoint=endpoint,
-        )
+        result = await run_activate(rps_server, endpoint, profile)
         assert result.exit_code == 0, (result.error, result.message)
         assert result.status_text == "Activated to admin control mode."
         assert result.status["Components"]["Activation"]["Mode"] == "ACM"
@@ -180,10 +175,7 @@ async def test_amt19_acm_with_tls_configures_it_between_the_phases(
         DeviceIdentity(amt_version=AMT_19, dns_suffix=suffix, trusted_root_hashes=[chain.root_sha256])
     )
     async with serve_device(device) as endpoint:
-        result = await run_rpc(
-            ["activate", "-u", rps_server.wss_url, "-profile", profile, "-cafile", str(rps_server.ca_file)],
-            device_endpoint=endpoint,
-        )
+        result = await run_activate(rps_server, endpoint, profile)
         assert result.exit_code == 0, (result.error, result.message)
         assert result.status["Components"]["Activation"]["Mode"] == "ACM"
         assert result.status["TLSConfiguration"] == "Configured"
@@ -209,10 +201,7 @@ async def test_amt19_acm_failure_after_phase_one_rolls_the_device_back(rps_serve
     )
     device.faults.add(Fault.return_value(call="IPS_HostBasedSetupService.UpgradeClientToAdmin", value=1))
     async with serve_device(device) as endpoint:
-        result = await run_rpc(
-            ["activate", "-u", rps_server.wss_url, "-profile", profile, "-cafile", str(rps_server.ca_file)],
-            device_endpoint=endpoint,
-        )
+        result = await run_activate(rps_server, endpoint, profile)
     assert result.exit_code == 1, (result.error, result.message)
     assert result.status_text == "Failed to upgrade to admin control mode.ACM activation failed."
     assert device.call_names[-1] == "AMT_SetupAndConfigurationService.Unprovision"
@@ -228,10 +217,7 @@ async def test_amt19_tls_configured_from_the_mps_ca_then_deactivated_through_the
     device = VirtualAmtDevice(DeviceIdentity(amt_version=AMT_19, hostname=unique("tls19-")))
     guid = device.identity.uuid.lower()
     async with serve_device(device) as endpoint:
-        result = await run_rpc(
-            ["activate", "-u", rps_server.wss_url, "-profile", profile, "-cafile", str(rps_server.ca_file)],
-            device_endpoint=endpoint,
-        )
+        result = await run_activate(rps_server, endpoint, profile)
         assert result.exit_code == 0, (result.error, result.message)
         assert result.status["TLSConfiguration"] == "Configured"
         assert device.state.tls_committed
@@ -271,10 +257,7 @@ async def installed_certificate_login_succeeds(endpoint, password: str, mps_root
 
 
 async def run_with_tls_tunnel(rps: RpsServer, endpoint, profile: str):  # type: ignore[no-untyped-def]
-    return await run_rpc(
-        ["activate", "-u", rps.wss_url, "-profile", profile, "-cafile", str(rps.ca_file), "--tls-tunnel"],
-        device_endpoint=endpoint,
-    )
+    return await run_activate(rps, endpoint, profile, "--tls-tunnel")
 
 
 async def test_tls_tunnel_on_amt16_activates_in_plain_then_continues_through_the_tunnel(
@@ -381,10 +364,7 @@ async def test_amt19_reconfiguration_keeps_tls_whose_certificate_rps_issued(
     device = VirtualAmtDevice(DeviceIdentity(amt_version=AMT_19, hostname=unique("retls19-")))
     guid = device.identity.uuid.lower()
     async with serve_device(device) as endpoint:
-        first = await run_rpc(
-            ["activate", "-u", rps_server.wss_url, "-profile", profile, "-cafile", str(rps_server.ca_file)],
-            device_endpoint=endpoint,
-        )
+        first = await run_activate(rps_server, endpoint, profile)
         assert first.exit_code == 0, (first.error, first.message)
         assert first.status["TLSConfiguration"] == "Configured"
         stored = rps_server.vault_store().read(device_path(guid)).values

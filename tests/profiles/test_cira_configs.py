@@ -150,13 +150,8 @@ def admin_client_(vault: SecretStore, db: None, django_user_model: Any, client: 
     return client
 
 
-def test_admin_writes_the_mps_password_to_vault_only(admin_client_: Any, vault: SecretStore) -> None:
-    from django.contrib.admin.models import LogEntry
-
-    from profiles.models import CiraConfig
-
-    name = unique_name()
-    form = {
+def admin_form(name: str) -> dict[str, str]:
+    return {
         "name": name,
         "mps_server_address": "192.168.8.50",
         "mps_port": "4433",
@@ -168,6 +163,15 @@ def test_admin_writes_the_mps_password_to_vault_only(admin_client_: Any, vault: 
         "proxy_details": "",
         "mps_password": "Admin-Canary-1!",
     }
+
+
+def test_admin_writes_the_mps_password_to_vault_only(admin_client_: Any, vault: SecretStore) -> None:
+    from django.contrib.admin.models import LogEntry
+
+    from profiles.models import CiraConfig
+
+    name = unique_name()
+    form = admin_form(name)
     response = admin_client_.post("/admin/profiles/ciraconfig/add/", form)
     assert response.status_code == 302, response.content.decode()[:3000]
     config = CiraConfig.objects.get(name=name)
@@ -207,18 +211,7 @@ def test_admin_change_refused_by_the_service_shows_why_and_changes_nothing(  # t
     from rps_site.vault import secret_store
 
     name = unique_name()
-    form = {
-        "name": name,
-        "mps_server_address": "192.168.8.50",
-        "mps_port": "4433",
-        "username": "adminuser",
-        "common_name": "192.168.8.50",
-        "server_address_format": "3",
-        "auth_method": "2",
-        "mps_root_certificate": "rootcert",
-        "proxy_details": "",
-        "mps_password": "Admin-Canary-1!",
-    }
+    form = admin_form(name)
     assert admin_client_.post("/admin/profiles/ciraconfig/add/", form).status_code == 302
     config = CiraConfig.objects.get(name=name)
     stopped = start_dev_vault()
