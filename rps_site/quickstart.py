@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import secrets as random_source
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -28,12 +29,22 @@ def persistent_keys() -> dict[str, str]:
     return keys
 
 
+def port_in_use(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        return probe.connect_ex(("127.0.0.1", port)) == 0
+
+
 def main() -> int:
     from rps_site.openbao_dev import start_dev_vault
     from rps_site.serving import daphne_command, make_self_signed_certificate
 
     RUN_DIR.mkdir(exist_ok=True)
     port = int(os.environ.get("RPS_PORT", "8443"))
+    if port_in_use(port):
+        # Checked before anything under var/ is touched: a second start would empty the database
+        # of the server already running there.
+        print(f"port {port} is in use (another ./rps serve?); stop it or set RPS_PORT", file=sys.stderr)
+        return 1
     vault = start_dev_vault(log_path=RUN_DIR / "openbao.log")
     # The dev Vault forgets everything on exit, so the database that points at it starts fresh too.
     database = RUN_DIR / "quickstart.sqlite3"
