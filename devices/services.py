@@ -14,7 +14,7 @@ from typing import Any
 
 from asgiref.sync import async_to_sync
 from django.db import transaction
-from django.db.models import Value
+from django.db.models import Case, F, Value, When
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
@@ -169,6 +169,12 @@ def run_finish(
                 changes["activated_at"] = Coalesce("activated_at", Value(now))  # the first activation's time
             elif device_status == Device.Status.DEACTIVATED:
                 changes["activated_at"] = None
+        elif not succeeded:
+            # A run that ended early (refused, interrupted) leaves a device first seen in it
+            # `failed`, never `in_progress` for good; a known device keeps the state it had.
+            changes["status"] = Case(
+                When(status=Device.Status.IN_PROGRESS, then=Value(Device.Status.FAILED)), default=F("status")
+            )
         if control_mode is not None:
             changes["control_mode"] = control_mode
         if profile_name is not None:

@@ -174,6 +174,7 @@ async def test_reactivation_rotates_the_password_through_pending(rps_server: Rps
             rpc(rps_server, "activate", "-profile", profile, "-password", "Wrong-Pass1!"), device_endpoint=endpoint
         )
         assert wrong.exit_code != 0 and "DOES NOT match stored version" in wrong.message
+        assert registry(rps_server, guid)[0] == "activated"  # a refused request changes nothing known
 
 
 @pytest.mark.parametrize("task", ["syncclock", "synchostname", "syncip", "syncdeviceinfo", "changepassword"])

@@ -108,6 +108,8 @@ async def test_wrong_profile_is_refused_and_nothing_is_written(rps_server: RpsSe
     assert "does not match list of available AMT profiles" in (result.message or result.error or "")
     assert device.state.control_mode == ControlMode.PRE_PROVISIONING
     assert rps_server.vault_store().read(device_path(device.identity.uuid)) is None
+    # The registry shows the refused attempt as failed, not as still in progress.
+    assert device_row(rps_server, device.identity.uuid.lower()) == ("failed", 0, "")
 
 
 async def test_tenant_not_allowed_on_the_device_channel(rps_server: RpsServer) -> None:
