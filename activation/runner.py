@@ -24,7 +24,7 @@ from activation.configuration import configure_after_activation
 from activation.configuration_plan import ConfigurationPlan, ConfigurationUnavailable, TlsPlan
 from activation.device_secrets import VaultDeviceSecrets
 from activation.flows import activate_acm, activate_ccm, deactivate, reconfigure_activated, run_maintenance
-from activation.flows.ports import FlowResult, StepOutcome, StepRecord
+from activation.flows.ports import FlowResult, StepOutcome, StepRecord, session_steps
 from activation.flows.tls_enforced import activate_acm_tls_enforced, activate_ccm_tls_enforced
 from activation.flows.tls_tunnel import activate_through_tls_tunnel
 from activation.plan import ActivationMode, ActivationPlan
@@ -202,8 +202,17 @@ class DeviceSessionRunner:
         self.mps = MpsClient.from_settings()
         self.run: Any = None
         self._steps: list[tuple[str, str, str, datetime]] = []
+        self._flow_steps: list[StepRecord] = []  # every step the flows recorded (session_steps)
+        self._written: set[int] = set()  # ids of the flow steps already kept in _steps
 
     async def execute(self) -> str:
+        token = session_steps.set(self._flow_steps)
+        try:
+            return await self._guarded()
+        finally:
+            session_steps.reset(token)
+
+    async def _guarded(self) -> str:
         try:
             return await self._execute()
         except asyncio.CancelledError:
@@ -474,10 +483,13 @@ class DeviceSessionRunner:
         """Steps are kept here and written with the end of the run, in one transaction: a
         session's database work stays a handful of queries (bench/activation_bench.py)."""
         self._steps.extend((step.name, step.outcome.value, step.cause, step.at) for step in steps)
+        self._written.update(id(step) for step in steps)
 
     async def _finish_quietly(self, succeeded: bool, status: str, cause: str) -> None:
         if self.run is None or self.run.finished_at is not None:
             return
+        # Cut short: what the flow had done never came back as its result, but was recorded here.
+        await self._record_steps([step for step in self._flow_steps if id(step) not in self._written])
         try:
             await in_thread(registry.run_finish)(
                 run=self.run, succeeded=succeeded, status_message=status, failure_cause=cause, steps=self._steps

@@ -7,7 +7,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from activation.flows.ports import StepOutcome, StepRecord
+from activation.flows.ports import StepOutcome, StepRecord, new_step
 from activation.protocol import ActivationStatus, Component, ComponentMode, ComponentResult, ComponentStatus
 from activation.session import AmtSessionError
 from activation.wsman.response import UnsafeXml, WsmanFault, WsmanParseError
@@ -52,7 +52,7 @@ class ConfigurationReport:
     other_failures: list[str] = field(default_factory=list)
 
     def step(self, name: str, outcome: StepOutcome, cause: str = "") -> None:
-        self.steps.append(StepRecord(name, outcome, cause))
+        self.steps.append(new_step(name, outcome, cause))
 
     def succeeded(self, component: Component, details: str, mode: ComponentMode | None = None) -> None:
         self.step(f"configure {component.value}", StepOutcome.SUCCESS, details)

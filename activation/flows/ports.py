@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -80,6 +81,20 @@ class StepRecord:
     at: datetime = field(default_factory=lambda: datetime.now(UTC), compare=False, repr=False)
 
 
+# The steps of the session running in this task, in the order flows record them. The runner sets
+# it; flows only add to it. A session cut short (the client gone, an exception out of a flow)
+# still has its steps written: the flow's own result never reaches the runner then.
+session_steps: ContextVar[list[StepRecord] | None] = ContextVar("session_steps", default=None)
+
+
+def new_step(name: str, outcome: StepOutcome, cause: str = "") -> StepRecord:
+    step = StepRecord(name, outcome, cause)
+    sink = session_steps.get()
+    if sink is not None:
+        sink.append(step)
+    return step
+
+
 @dataclass
 class FlowResult:
     status: ActivationStatus | PlainStatus
@@ -90,7 +105,7 @@ class FlowResult:
     general_settings: GeneralSettings | None = None
 
     def record(self, name: str, outcome: StepOutcome, cause: str = "") -> None:
-        self.steps.append(StepRecord(name, outcome, cause))
+        self.steps.append(new_step(name, outcome, cause))
 
     def fail(self, name: str, status_text: str, cause: str = "") -> FlowResult:
         """Record the failed step, set the status text, and return self to end the flow."""

@@ -1,9 +1,10 @@
-"""`--tls-tunnel` on AMT 11-18 (protocol.md §5.5) through the runner, in process with real Vault
-and PostgreSQL: a client that never acknowledges `port_switch` ends the session with upstream's
-text, after the device got TLS and with its password stored (the device is activated)."""
+"""The runner in process, with real Vault and PostgreSQL, where a session ends early: a client that
+never acknowledges `port_switch` (`--tls-tunnel` on AMT 11-18, protocol.md §5.5), and a client
+that disconnects mid-flow."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 
 import pytest
@@ -69,3 +70,49 @@ async def test_an_unacknowledged_port_switch_ends_the_session_with_upstreams_tex
     assert stored is not None and stored.get("AMT_PASSWORD") and stored.get("TLS_ISSUED_CERTIFICATE")
     run = await ProvisioningRun.objects.select_related("device").aget(device__guid=device.identity.uuid)
     assert run.outcome == "failure" and run.failure_cause.startswith("port_switch")
+
+
+class StallsAt(InProcessDevice):
+    """amtsim in process, until the first request for `call`: that one is never answered."""
+
+    def __init__(self, device: VirtualAmtDevice, call: bytes) -> None:
+        super().__init__(device)
+        self.call = call
+        self.reached = asyncio.Event()
+
+    async def exchange(self, http_request: bytes, *, timeout: float) -> bytes:
+        if self.call in http_request:
+            self.reached.set()
+            await asyncio.Event().wait()
+        return await super().exchange(http_request, timeout=timeout)
+
+
+async def test_a_session_cut_short_still_records_the_steps_its_flow_had_done(  # type: ignore[no-untyped-def]
+    vault, settings
+) -> None:
+    """The client disconnects during the configuration (at the AMT features, after the network):
+    the run keeps the configuration steps done so far, though that flow never returned them."""
+    settings.RETRY_DELAY = settings.DELAY_TIMER = 0
+    await Profile.objects.acreate(
+        name="ccm-cut", activation="ccmactivate", generate_random_password=True, version=1, dhcp_enabled=True
+    )
+    device = VirtualAmtDevice(DeviceIdentity())
+    link = StallsAt(device, b"AMT_RedirectionService")
+
+    async def send(_: str) -> None:
+        return None
+
+    runner = DeviceSessionRunner(activation_request(device, "ccm-cut"), link, send, client_address="127.0.0.1")
+    session = asyncio.create_task(runner.execute())
+    await asyncio.wait_for(link.reached.wait(), 30)
+    session.cancel()  # what the consumer does when the socket closes
+    with pytest.raises(asyncio.CancelledError):
+        await session
+
+    run = await ProvisioningRun.objects.select_related("device").aget(device__guid=device.identity.uuid)
+    assert run.outcome == "failure" and run.failure_cause == "client disconnected"
+    steps = [(step.name, step.outcome) async for step in run.steps.order_by("position")]
+    assert steps[0] == ("resolve plan", "success")
+    assert ("IPS_HostBasedSetupService.Setup", "success") in steps
+    assert ("configure WiredNetwork", "success") in steps
+    assert run.device.status == "failed" and device.state.control_mode == ControlMode.CCM
