@@ -16,7 +16,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
-from asgiref.sync import sync_to_async
+from channels.db import database_sync_to_async
 from django.conf import settings
 
 from activation import planning
@@ -68,7 +68,9 @@ Send = Callable[[str], Awaitable[None]]
 
 
 def in_thread(function: Callable[..., Any]) -> Callable[..., Awaitable[Any]]:
-    return sync_to_async(function, thread_sensitive=False)
+    """`function` in a worker thread whose database connection is given back afterwards (to the
+    pool, under PostgreSQL): a worker thread would otherwise hold one for as long as it lives."""
+    return database_sync_to_async(function, thread_sensitive=False)
 
 
 class SocketTransport:

@@ -28,3 +28,14 @@ def vault(dev_vault: DevVault, settings):  # type: ignore[no-untyped-def]
     secret_store.cache_clear()
     yield secret_store()
     secret_store.cache_clear()
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup):  # type: ignore[no-untyped-def]  # noqa: F811 - pytest-django's, extended
+    """pytest-django's test database, plus: async tests run ORM calls in asgiref's shared worker
+    thread, whose connection must be closed before the test database can be dropped."""
+    yield
+    from asgiref.sync import SyncToAsync
+    from django.db import connections
+
+    SyncToAsync.single_thread_executor.submit(connections.close_all).result()
