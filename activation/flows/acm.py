@@ -19,13 +19,13 @@ from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
+from activation.flows.ccm import send_setup_once
 from activation.flows.password_rotation import ensure_admin_password, set_mebx_password
 from activation.flows.ports import (
     DeviceSecretsPort,
     FlowResult,
     ProgressPort,
     StepOutcome,
-    forget_unused_device_secret,
     store_initial_secret,
 )
 from activation.plan import ActivationPlan, ProvisioningCertificate
@@ -142,30 +142,16 @@ async def activate_acm(
         return result
 
     password_hash = setup.admin_password_hash(settings.digest_realm, plan.amt_password)
-    try:
-        outcome = await amt.call(setup.admin_setup(password_hash, mc_nonce=mc_nonce, signature=signature))
-        activated = outcome.succeeded
-        cause = "" if activated else f"ReturnValue {outcome.return_value}"
-    except NonIdempotentCallUnconfirmed as lost:
-        # Never resent (§3.6): a second AdminSetup after an applied one is refused.
-        result.record("IPS_HostBasedSetupService.AdminSetup", StepOutcome.FAILURE, str(lost))
-        try:
-            after = await amt.call(setup.get_host_based_setup())
-        except WsmanErrors as error:
-            # Outcome unknown: keep the stored passwords, the device may be using them.
-            return result.fail("IPS_HostBasedSetupService.Get", ACM_FAILED, str(error))
-        activated = after.current_control_mode == ControlMode.ADMIN
-        cause = f"CurrentControlMode {after.current_control_mode}"
-    except WsmanFault as fault:
-        # A SOAP fault is AMT's definite refusal: the passwords never took effect (as CCM's Setup).
-        await forget_unused_device_secret(secrets, plan.device_guid, result)
-        return result.fail("IPS_HostBasedSetupService.AdminSetup", ACM_FAILED, str(fault))
-    except (AmtSessionError, WsmanParseError) as error:
-        return result.fail("IPS_HostBasedSetupService.AdminSetup", ACM_FAILED, str(error))
-    if not activated:
-        await forget_unused_device_secret(secrets, plan.device_guid, result)
-        return result.fail("IPS_HostBasedSetupService.AdminSetup", ACM_FAILED, cause)
-    result.record("IPS_HostBasedSetupService.AdminSetup", StepOutcome.SUCCESS, cause)
+    if not await send_setup_once(  # a second AdminSetup after an applied one is refused
+        amt,
+        setup.admin_setup(password_hash, mc_nonce=mc_nonce, signature=signature),
+        reached_mode=ControlMode.ADMIN,
+        failure_text=ACM_FAILED,
+        secrets=secrets,
+        device_guid=plan.device_guid,
+        result=result,
+    ):
+        return result
 
     await pause(ACTIVATION_SYNC_DELAY)
     amt.use_credentials(setup.ADMIN_USERNAME, plan.amt_password)

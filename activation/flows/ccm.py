@@ -19,13 +19,64 @@ from activation.flows.ports import (
     store_initial_secret,
 )
 from activation.plan import ActivationPlan
-from activation.protocol import ActivationStatus, Component, ComponentMode, ComponentResult, ComponentStatus
+from activation.protocol import (
+    ActivationStatus,
+    Component,
+    ComponentMode,
+    ComponentResult,
+    ComponentStatus,
+    ControlMode,
+)
 from activation.session import AmtSession, AmtSessionError, NonIdempotentCallUnconfirmed
 from activation.wsman import setup
+from activation.wsman.call import MethodResult, WsmanCall
 from activation.wsman.response import WsmanFault, WsmanParseError
 
 ACTIVATION_SYNC_DELAY = 12.0  # delay_timer: AMT settles after Setup before the next call
 CCM_FAILED = "Failed to activate in client control mode."
+
+
+async def send_setup_once(
+    amt: AmtSession,
+    call: WsmanCall[MethodResult],
+    *,
+    reached_mode: ControlMode,
+    failure_text: str,
+    secrets: DeviceSecretsPort,
+    device_guid: str,
+    result: FlowResult,
+) -> bool:
+    """Setup or AdminSetup, sent exactly once (correction 2, §3.6). A lost answer is settled by
+    the control mode the device reports. A definite refusal (a SOAP fault, a non-zero
+    ReturnValue, the mode not reached) forgets the passwords stored for it: the device never used
+    them. False when `result` has failed."""
+    try:
+        outcome = await amt.call(call)
+        applied = outcome.succeeded
+        cause = "" if applied else f"ReturnValue {outcome.return_value}"
+    except NonIdempotentCallUnconfirmed as lost:
+        result.record(call.name, StepOutcome.FAILURE, str(lost))
+        try:
+            state = await amt.call(setup.get_host_based_setup())
+        except (AmtSessionError, WsmanFault, WsmanParseError) as error:
+            # Outcome unknown: keep the stored passwords, the device may be using them.
+            result.fail("IPS_HostBasedSetupService.Get", failure_text, str(error))
+            return False
+        applied = state.current_control_mode == reached_mode
+        cause = f"CurrentControlMode {state.current_control_mode}"
+    except WsmanFault as fault:
+        await forget_unused_device_secret(secrets, device_guid, result)
+        result.fail(call.name, failure_text, str(fault))
+        return False
+    except (AmtSessionError, WsmanParseError) as error:
+        result.fail(call.name, failure_text, str(error))
+        return False
+    if not applied:
+        await forget_unused_device_secret(secrets, device_guid, result)
+        result.fail(call.name, failure_text, cause)
+        return False
+    result.record(call.name, StepOutcome.SUCCESS, cause)
+    return True
 
 
 async def activate_ccm(
@@ -51,31 +102,16 @@ async def activate_ccm(
         return result
 
     password_hash = setup.admin_password_hash(settings.digest_realm, plan.amt_password)
-    activated = False
-    try:
-        outcome = await amt.call(setup.setup(password_hash))
-        activated = outcome.succeeded
-        cause = "" if activated else f"ReturnValue {outcome.return_value}"
-    except NonIdempotentCallUnconfirmed as lost:
-        # Correction 2: never resend Setup; ask the device what happened instead.
-        result.record("IPS_HostBasedSetupService.Setup", StepOutcome.FAILURE, str(lost))
-        try:
-            state = await amt.call(setup.get_host_based_setup())
-        except (AmtSessionError, WsmanFault, WsmanParseError) as error:
-            # Outcome unknown: keep the stored password, the device may be using it.
-            return result.fail("IPS_HostBasedSetupService.Get", CCM_FAILED, str(error))
-        activated = state.current_control_mode == 1
-        cause = f"CurrentControlMode {state.current_control_mode}"
-    except WsmanFault as fault:
-        # A SOAP fault is AMT's definite refusal: the password never took effect.
-        await forget_unused_device_secret(secrets, plan.device_guid, result)
-        return result.fail("IPS_HostBasedSetupService.Setup", CCM_FAILED, str(fault))
-    except (AmtSessionError, WsmanParseError) as error:
-        return result.fail("IPS_HostBasedSetupService.Setup", CCM_FAILED, str(error))
-    if not activated:
-        await forget_unused_device_secret(secrets, plan.device_guid, result)
-        return result.fail("IPS_HostBasedSetupService.Setup", CCM_FAILED, cause)
-    result.record("IPS_HostBasedSetupService.Setup", StepOutcome.SUCCESS, cause)
+    if not await send_setup_once(
+        amt,
+        setup.setup(password_hash),
+        reached_mode=ControlMode.CLIENT,
+        failure_text=CCM_FAILED,
+        secrets=secrets,
+        device_guid=plan.device_guid,
+        result=result,
+    ):
+        return result
 
     await pause(ACTIVATION_SYNC_DELAY)
     amt.use_credentials(setup.ADMIN_USERNAME, plan.amt_password)
