@@ -18,7 +18,7 @@ from activation.flows.components import ComponentFailed, ConfigurationReport, Mp
 from activation.flows.features import configure_features
 from activation.flows.network import configure_network
 from activation.flows.ports import DeviceSecretsPort, ProgressPort, StepOutcome, StepRecord
-from activation.flows.tls import TLS_ALREADY_CONFIGURED, configure_tls, serves_issued_certificate
+from activation.flows.tls import TLS_ALREADY_CONFIGURED, TLS_CONFIGURED, configure_tls, serves_issued_certificate
 from activation.flows.unconfigure import unconfigure
 from activation.protocol import ActivationStatus, Component
 from activation.session import AmtSession
@@ -74,8 +74,8 @@ async def configure_device(
                     progress=progress,
                     pause=pause,
                 )
-                status.tls_configuration = "Configured"
-                report.succeeded(Component.TLS, "Configured")
+                status.tls_configuration = TLS_CONFIGURED
+                report.succeeded(Component.TLS, TLS_CONFIGURED)
         except ComponentFailed as failure:
             status.tls_configuration = failure.status_text
             report.failed(Component.TLS, failure.status_text, failure.cause)

@@ -22,6 +22,7 @@ from activation.configuration_plan import MpsCertificateAuthority, TlsPlan
 from activation.flows.components import CALL_ERRORS, ComponentFailed, Pause, cause_of
 from activation.flows.ports import DeviceSecretsPort, ProgressPort
 from activation.plan import ActivationPlan
+from activation.protocol import ActivationStatus, Component, ComponentResult, ComponentStatus
 from activation.session import AmtSession
 from activation.wsman import certificates, setup, time_sync
 from activation.wsman.response import WsmanFault
@@ -30,7 +31,14 @@ TLS_SETTLE_DELAY = 5.0  # §4.9 step 7: between the remote and the local TLS Put
 LEAF_LIFETIME = timedelta(days=3650)
 
 
+TLS_CONFIGURED = "Configured"
 TLS_ALREADY_CONFIGURED = "Already configured"
+
+
+def mark_tls_configured(status: ActivationStatus) -> None:
+    """TLS configured inside an activation flow, as the client and MPS are told."""
+    status.tls_configuration = TLS_CONFIGURED
+    status.components[Component.TLS] = ComponentStatus(ComponentResult.SUCCESS, TLS_CONFIGURED)
 
 
 async def configure_tls_while_activating(

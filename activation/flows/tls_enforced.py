@@ -29,7 +29,7 @@ from activation.flows.acm import upgrade_to_acm
 from activation.flows.ccm import CCM_FAILED, activate_ccm
 from activation.flows.components import ComponentFailed
 from activation.flows.ports import DeviceSecretsPort, FlowResult, ProgressPort, StepOutcome
-from activation.flows.tls import configure_tls_while_activating
+from activation.flows.tls import configure_tls_while_activating, mark_tls_configured
 from activation.plan import ActivationPlan
 from activation.protocol import ActivationStatus, Component, ComponentMode, ComponentResult, ComponentStatus
 from activation.session import AmtSession, AmtSessionError, AmtUnauthorized
@@ -47,7 +47,6 @@ UNPROVISION_CALL: Final = "AMT_SetupAndConfigurationService.Unprovision"
 ACM_ROLLED_BACK: Final = "{error}.ACM activation failed."
 ROLLBACK_FAILED: Final = "Failed to deactivate device after ACM failure: {error}"
 TLS_BETWEEN_PHASES_FAILED: Final = "Failed to configure TLS"
-TLS_CONFIGURED: Final = "Configured"
 
 
 class TunnelControl(Protocol):
@@ -143,8 +142,7 @@ async def activate_acm_tls_enforced(
     if tls is not None:
         upgraded = upgrade.status
         assert isinstance(upgraded, ActivationStatus)
-        upgraded.tls_configuration = TLS_CONFIGURED
-        upgraded.components[Component.TLS] = ComponentStatus(ComponentResult.SUCCESS, TLS_CONFIGURED)
+        mark_tls_configured(upgraded)
     result = FlowResult(status=upgrade.status, steps=phase_one.steps + upgrade.steps)
     if upgrade.succeeded and await _commit_upgrade(amt, result):
         result.succeeded = True

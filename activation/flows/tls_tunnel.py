@@ -25,12 +25,11 @@ from activation.flows.acm import upgrade_to_acm
 from activation.flows.ccm import activate_ccm
 from activation.flows.components import ComponentFailed, Pause
 from activation.flows.ports import DeviceSecretsPort, FlowResult, ProgressPort, StepOutcome
-from activation.flows.tls import configure_tls_while_activating
+from activation.flows.tls import configure_tls_while_activating, mark_tls_configured
 from activation.plan import ActivationMode, ActivationPlan
 from activation.protocol import ActivationStatus, Component, ComponentResult, ComponentStatus
 from activation.session import AmtSession
 
-TLS_CONFIGURED: Final = "Configured"
 TLS_FOR_TUNNEL_FAILED: Final = "Failed to configure TLS for the TLS tunnel"
 PORT_SWITCH_CALL: Final = "port_switch"
 
@@ -68,8 +67,7 @@ async def activate_through_tls_tunnel(
         status.tls_configuration = failure.status_text
         status.components[Component.TLS] = ComponentStatus(ComponentResult.FAILURE, failure.status_text)
         return result.fail("configure TLS", f"{TLS_FOR_TUNNEL_FAILED}: {failure.status_text}", failure.cause), amt
-    status.tls_configuration = TLS_CONFIGURED
-    status.components[Component.TLS] = ComponentStatus(ComponentResult.SUCCESS, TLS_CONFIGURED)
+    mark_tls_configured(status)
     result.record("configure TLS", StepOutcome.SUCCESS, "signed by the MPS CA, leaf pinned for the tunnel")
 
     await progress.report("Switching to the TLS tunnel")
@@ -86,8 +84,7 @@ async def activate_through_tls_tunnel(
     upgrade = await upgrade_to_acm(tunnel, plan, secrets, progress, current_password=plan.amt_password, pause=pause)
     upgraded_status = upgrade.status
     assert isinstance(upgraded_status, ActivationStatus)
-    upgraded_status.tls_configuration = status.tls_configuration
-    upgraded_status.components[Component.TLS] = status.components[Component.TLS]
+    mark_tls_configured(upgraded_status)
     return (
         FlowResult(
             status=upgraded_status,
