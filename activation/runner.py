@@ -203,12 +203,13 @@ class DeviceSessionRunner:
         self.secrets = VaultDeviceSecrets()
         self.mps = MpsClient.from_settings()
         self.run: Any = None
-        self._steps: list[tuple[str, str, str, datetime]] = []
-        self._flow_steps: list[StepRecord] = []  # every step the flows recorded (session_steps)
-        self._written: set[int] = set()  # ids of the flow steps already kept in _steps
+        # The session's steps in the order they ended: the runner's own and, through
+        # `session_steps`, every step a flow records, also when a session is cut short and the
+        # flow's result never comes back. Written with the end of the run, in one transaction.
+        self._steps: list[StepRecord] = []
 
     async def execute(self) -> str:
-        token = session_steps.set(self._flow_steps)
+        token = session_steps.set(self._steps)
         try:
             return await self._guarded()
         finally:
@@ -267,11 +268,9 @@ class DeviceSessionRunner:
         try:
             plan, start, configuration = await in_thread(planning.resolve_plans)(request)
         except ProtocolError as refused:
-            await self._record_steps([StepRecord("resolve plan", StepOutcome.FAILURE, refused.client_text)])
+            self._note("resolve plan", StepOutcome.FAILURE, refused.client_text)
             raise
-        await self._record_steps(
-            [StepRecord("resolve plan", StepOutcome.SUCCESS, f"{plan.mode.value} with profile {plan.profile_name}")]
-        )
+        self._note("resolve plan", StepOutcome.SUCCESS, f"{plan.mode.value} with profile {plan.profile_name}")
         if start is ActivationStart.FROM_PRE_PROVISIONING:
             amt = amt_session(self.transport, request, username=payload.username, password=request.amt_password)
             if isinstance(self.transport, PortSwitchingTransport):
@@ -344,13 +343,13 @@ class DeviceSessionRunner:
             result = await reconfigure_activated(
                 amt, plan, self.secrets, self.progress, current_password=current_password, pause=pause_for_delay_timer
             )
-        await self._record_flow(result)
         if result.succeeded:
             tags = list(plan.tags)
             outcome = await self.mps.register_device(mps_device_record(plan, request, tags=tags))
-            await self._record_outcome("register with MPS", outcome.ok, outcome.detail)
-            # Post-activation configuration, §4.6-4.10 (activation/configuration.py).
-            configured = await configure_after_activation(
+            self._note_outcome("register with MPS", outcome.ok, outcome.detail)
+            # Post-activation configuration, §4.6-4.10 (activation/configuration.py); its steps
+            # reach the run through session_steps.
+            await configure_after_activation(
                 amt,
                 configuration,
                 result,
@@ -359,12 +358,11 @@ class DeviceSessionRunner:
                 progress=self.progress,
                 pause=pause_for_delay_timer,
             )
-            await self._record_steps(configured)
             if isinstance(result.status, ActivationStatus):
                 # §4.5: the second registration carries the final component outcomes.
                 final = mps_device_record(plan, request, tags=tags, status=result.status)
                 outcome = await self.mps.register_device(final)
-                await self._record_outcome("update MPS with the outcome", outcome.ok, outcome.detail)
+                self._note_outcome("update MPS with the outcome", outcome.ok, outcome.detail)
         return await self._conclude(
             result,
             device_status=Device.Status.ACTIVATED,
@@ -376,17 +374,17 @@ class DeviceSessionRunner:
     async def _tls_for_the_tunnel(self, configuration: ConfigurationPlan | ConfigurationUnavailable) -> TlsPlan:
         """`--tls-tunnel` needs TLS RPS can configure (the MPS CA in `MPSCerts`): checked before
         anything is sent to the device, so a refusal leaves it untouched."""
-        problem = (
-            f"the configuration could not be read ({configuration.cause})"
-            if isinstance(configuration, ConfigurationUnavailable)
-            else (configuration.tls.problem if configuration.tls is not None else "the profile has no TLS")
-        )
-        if isinstance(configuration, ConfigurationPlan) and configuration.tls is not None and not problem:
-            return configuration.tls
+        tls = usable_tls(configuration)
+        if tls is not None:
+            return tls
+        if isinstance(configuration, ConfigurationUnavailable):
+            problem = f"the configuration could not be read ({configuration.cause})"
+        else:
+            problem = configuration.tls.problem if configuration.tls is not None else "the profile has no TLS"
         text = (
             f"Device {self.request.device_guid} activation failed. The TLS tunnel (--tls-tunnel) needs TLS: {problem}"
         )
-        await self._record_steps([StepRecord("TLS for the tunnel", StepOutcome.FAILURE, problem)])
+        self._note("TLS for the tunnel", StepOutcome.FAILURE, problem)
         raise ProtocolError(text)
 
     async def _deactivate(self) -> str:
@@ -396,10 +394,9 @@ class DeviceSessionRunner:
             await self._check_payload_password(require_stored=True)
         amt = amt_session(self.transport, request, username=setup.ADMIN_USERNAME, password=password)
         result = await deactivate(amt, request.device_guid, self.secrets)
-        await self._record_flow(result)
         if result.succeeded:
             outcome = await self.mps.delete_device(guid=request.device_guid, tenant_id=request.tenant_id)
-            await self._record_outcome("remove from MPS", outcome.ok, outcome.detail)
+            self._note_outcome("remove from MPS", outcome.ok, outcome.detail)
         return await self._conclude(
             result, device_status=Device.Status.DEACTIVATED, control_mode=0, profile_name="", failure_status=None
         )
@@ -410,18 +407,17 @@ class DeviceSessionRunner:
             await self._check_payload_password(require_stored=True)
         amt = amt_session(self.transport, request, username=setup.ADMIN_USERNAME, password=request.amt_password)
         result = await run_maintenance(amt, request, self.secrets, new_password=planning.generate_amt_password())
-        await self._record_flow(result)
         if result.succeeded and result.mps_update is not None:
             outcome = await self.mps.update_device({"tenantId": request.tenant_id, **result.mps_update})
             if not outcome.ok:
                 result.mps_failed(outcome.detail)
-            await self._record_outcome("update MPS", outcome.ok, outcome.detail)
+            self._note_outcome("update MPS", outcome.ok, outcome.detail)
         if result.succeeded and result.mps_refresh:
             outcome = await self.mps.refresh_device(guid=request.device_guid, tenant_id=request.tenant_id)
             refreshed = outcome.ok or outcome.status == 404
             if not refreshed:
                 result.mps_failed(outcome.detail)
-            await self._record_outcome("refresh MPS", refreshed, outcome.detail)
+            self._note_outcome("refresh MPS", refreshed, outcome.detail)
         return await self._conclude(
             result, device_status=None, control_mode=None, profile_name=None, failure_status=None
         )
@@ -434,9 +430,7 @@ class DeviceSessionRunner:
             return None
         password = request.amt_password
         if stored is None or password is None or stored.reveal() != password.reveal():
-            await self._record_steps(
-                [StepRecord("check stored password", StepOutcome.FAILURE, "password does not match Vault")]
-            )
+            self._note("check stored password", StepOutcome.FAILURE, "password does not match Vault")
             raise ProtocolError(password_mismatch_text(request.device_guid))
         return stored
 
@@ -470,31 +464,30 @@ class DeviceSessionRunner:
             device_status=device_status if result.succeeded else failure_status,
             control_mode=int(control_mode) if result.succeeded and control_mode is not None else None,
             profile_name=profile_name if result.succeeded else None,
-            steps=self._steps,
+            steps=self._step_rows(),
         )
         ok = result.succeeded and not (isinstance(status, ActivationStatus) and status.any_component_failed)
         return success_message(status) if ok else error_message(status)
 
-    async def _record_flow(self, result: FlowResult) -> None:
-        await self._record_steps(result.steps)
+    def _note(self, name: str, outcome: StepOutcome, detail: str) -> None:
+        self._steps.append(StepRecord(name, outcome, detail))
 
-    async def _record_outcome(self, step: str, succeeded: bool, detail: str) -> None:
-        await self._record_steps([StepRecord(step, StepOutcome.SUCCESS if succeeded else StepOutcome.FAILURE, detail)])
+    def _note_outcome(self, name: str, succeeded: bool, detail: str) -> None:
+        self._note(name, StepOutcome.SUCCESS if succeeded else StepOutcome.FAILURE, detail)
 
-    async def _record_steps(self, steps: list[StepRecord]) -> None:
-        """Steps are kept here and written with the end of the run, in one transaction: a
-        session's database work stays a handful of queries (bench/activation_bench.py)."""
-        self._steps.extend((step.name, step.outcome.value, step.cause, step.at) for step in steps)
-        self._written.update(id(step) for step in steps)
+    def _step_rows(self) -> list[tuple[str, str, str, datetime]]:
+        return [(step.name, step.outcome.value, step.cause, step.at) for step in self._steps]
 
     async def _finish_quietly(self, succeeded: bool, status: str, cause: str) -> None:
         if self.run is None or self.run.finished_at is not None:
             return
-        # Cut short: what the flow had done never came back as its result, but was recorded here.
-        await self._record_steps([step for step in self._flow_steps if id(step) not in self._written])
         try:
             await in_thread(registry.run_finish)(
-                run=self.run, succeeded=succeeded, status_message=status, failure_cause=cause, steps=self._steps
+                run=self.run,
+                succeeded=succeeded,
+                status_message=status,
+                failure_cause=cause,
+                steps=self._step_rows(),
             )
         except Exception:
             logger.exception("could not record the end of a device session")
