@@ -443,3 +443,22 @@ def test_garbage_base64_payloads_raise_only_protocol_error(data: bytes) -> None:
     for method in ("activate --profile p", "response", "connection_reset"):
         with contextlib.suppress(ProtocolError):
             parse_client_message(envelope(method, base64.b64encode(data).decode()), client_id="c")
+
+
+@pytest.mark.parametrize(
+    ("method", "fields", "switches"),
+    [
+        ("activate --profile p", {"tlsTunnel": True}, True),
+        ("activate --profile p", {"tlsTunnel": "yes"}, False),  # only JSON true asks for the tunnel
+        ("activate --profile p", {"tlsTunnel": 1}, False),
+        ("activate --profile p", {"tlsTunnel": True, "tlsEnforced": True}, False),  # in the tunnel already
+        ("activate --profile p", {"tlsTunnel": True, "currentMode": 1}, False),  # activated: plain path
+        ("deactivate", {"tlsTunnel": True, "currentMode": 1}, False),
+    ],
+)
+def test_only_a_pre_provisioning_activation_asking_for_it_switches_to_the_tls_tunnel(
+    method: str, fields: dict[str, object], switches: bool
+) -> None:
+    from tests.activation.flow_fakes import device_request
+
+    assert device_request(method, **fields).switches_to_tls_tunnel is switches
