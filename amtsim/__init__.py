@@ -6,6 +6,7 @@ Public API (see amtsim/README.md):
 """
 
 from amtsim.device import (
+    FACTORY_ROOT_HASHES,
     CallRecord,
     ControlMode,
     DeviceEndpoint,
@@ -18,6 +19,7 @@ from amtsim.faults import Fault, FaultKind
 from amtsim.rpc import DeviceLink, HttpHeci, RpcResult, run_rpc
 
 __all__ = [
+    "FACTORY_ROOT_HASHES",
     "CallRecord",
     "DeviceLink",
     "HttpHeci",

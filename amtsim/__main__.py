@@ -15,7 +15,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from amtsim.device import DeviceIdentity, VirtualAmtDevice, serve_device
+from amtsim.device import FACTORY_ROOT_HASHES, DeviceIdentity, VirtualAmtDevice, serve_device
 from amtsim.pki import OnDieCa, install_on_die_ca, load_pfx_chain, make_on_die_ca, make_provisioning_chain
 from amtsim.rpc import DeviceLink, HttpHeci, run_rpc
 
@@ -71,7 +71,8 @@ def load_on_die_ca(directory: Path) -> OnDieCa:
 
 
 def _trusted_hashes(args: argparse.Namespace) -> list[str]:
-    hashes = list(args.trust_hash or [])
+    # A hash given here joins the factory list, as one added in MEBx does on real AMT.
+    hashes = [*FACTORY_ROOT_HASHES, *(args.trust_hash or [])]
     if args.trust_pfx:
         chain = load_pfx_chain(Path(args.trust_pfx).read_bytes(), args.pfx_password or "")
         hashes.append(chain.root_sha256)

@@ -17,7 +17,7 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from amtsim.device import DeviceIdentity, VirtualAmtDevice, serve_device
+from amtsim.device import FACTORY_ROOT_HASHES, DeviceIdentity, VirtualAmtDevice, serve_device
 from amtsim.rpc import RpcResult, run_rpc
 
 
@@ -132,7 +132,7 @@ def add_load_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 async def run_load_command(args: argparse.Namespace) -> int:
-    hashes = list(args.trust_hash or [])
+    hashes = [*FACTORY_ROOT_HASHES, *(args.trust_hash or [])]
 
     def identity(index: int) -> DeviceIdentity:
         return DeviceIdentity(

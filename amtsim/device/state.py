@@ -14,6 +14,7 @@ import uuid as uuid_module
 from dataclasses import dataclass, field
 from enum import IntEnum
 
+from amtsim.device.factory_roots import FACTORY_ROOT_HASHES
 from amtsim.device.wsman import EndpointReference, Properties, PropertyValue, resource_uri_for
 from amtsim.digest import digest_ha1
 
@@ -38,7 +39,8 @@ class DeviceIdentity:
     features: str = "AMT Pro Corporate"
     hostname: str = "amtsim-device"
     dns_suffix: str = "vprodemo.com"
-    trusted_root_hashes: list[str] = field(default_factory=list)
+    # What AMT reports over HECI (rpc-go's certHashes): the factory list unless a test gives its own.
+    trusted_root_hashes: list[str] = field(default_factory=lambda: list(FACTORY_ROOT_HASHES))
     digest_realm: str = field(default_factory=lambda: "Digest:" + secrets.token_hex(16).upper())
     local_system_password: str = field(default_factory=lambda: secrets.token_urlsafe(24), repr=False)
     wired_mac: str = field(default_factory=lambda: "00-" + "-".join(secrets.token_hex(1) for _ in range(5)))

@@ -7,7 +7,7 @@ import json
 import sys
 from pathlib import Path
 
-from amtsim import DeviceIdentity, Fault, VirtualAmtDevice
+from amtsim import FACTORY_ROOT_HASHES, DeviceIdentity, Fault, VirtualAmtDevice
 from amtsim.load import LoadReport, run_load
 from tests.amtsim.scripted_rps import scripted_rps
 from tests.amtsim.test_rpc_client import ccm_activation
@@ -82,6 +82,7 @@ async def test_device_and_rpc_commands_across_processes() -> None:
         assert payload["uuid"] == announced["uuid"]
         assert payload["hostname"] == "cli-0000"
         assert payload["username"] == "$$OsAdmin"
+        assert payload["certHashes"] == list(FACTORY_ROOT_HASHES)  # the factory list, as on hardware
     finally:
         device_process.terminate()
         await device_process.wait()
