@@ -5,8 +5,10 @@
   ``pfx()`` is what a domains API accepts (rest-api.md §2.1): leaf first, a shrouded key
   bag, RSA ≥ 2048, the self-signed root included. Devices trust ``root_sha256``.
 * ``make_on_die_ca`` and ``OnDieCa.issue_device_tls_identity`` build the factory-like chain
-  TLS-enforced (AMT 19+) devices present on 16993, ending at a generated root that stands
-  in for ``reference/odca/OnDie_CA_RootCA_Certificate.cer`` (nobody has Intel's key).
+  TLS-enforced (AMT 19+) devices present on 16993 in pre-provisioning, ending at a generated
+  root that stands in for ``reference/odca/OnDie_CA_RootCA_Certificate.cer`` (nobody has
+  Intel's key); ``make_temporary_tls_identity`` the self-signed leaf they present once activated,
+  until a server's TLS configuration is committed.
 """
 
 from __future__ import annotations
@@ -248,6 +250,24 @@ class OnDieCa:
             valid_days=3650,
         )
         return DeviceTlsIdentity(key=key, certificates=[leaf, self.intermediate])
+
+
+def make_temporary_tls_identity(device_uuid: str) -> DeviceTlsIdentity:
+    """The self-signed leaf AMT 19+ generates when it is activated and serves on 16993 until a
+    server's TLS configuration is committed (protocol.md §5.4). Nothing vouches for it: a server
+    talking to the device in that window relies on the admin digest password alone."""
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    name = _name(f"AMT {device_uuid}", organization="amtsim (temporary self-signed)")
+    leaf = _certificate(
+        subject=name,
+        issuer=name,
+        public_key=key.public_key(),
+        signing_key=key,
+        ca=False,
+        valid_days=3650,
+        extended_key_usages=[ExtendedKeyUsageOID.SERVER_AUTH],
+    )
+    return DeviceTlsIdentity(key=key, certificates=[leaf])
 
 
 def make_on_die_ca() -> OnDieCa:

@@ -230,8 +230,10 @@ def _write_temp(directory: Path, name: str, data: bytes) -> str:
 
 @dataclass
 class TlsListener:
-    """AMT's 16993: serves the factory ODCA chain, or after a committed TLS configuration,
-    the certificate a server installed. It restarts on each change, as AMT's listener does."""
+    """AMT's 16993. A TLS-enforced device serves the factory ODCA chain in pre-provisioning and
+    its temporary self-signed leaf once activated; any device serves the certificate a server
+    installed once that TLS configuration is committed. It restarts on each commit and on
+    Unprovision, as AMT's listener does."""
 
     service: AmtHttpService
     host: str
@@ -259,9 +261,15 @@ class TlsListener:
                         chain_pem = leaf.public_bytes(serialization.Encoding.PEM)
                         key_pem = key_pair.private_pem
         if chain_pem is None and device.identity.enforces_tls:
-            if self.factory_identity is None:
-                self.factory_identity = shared_on_die_ca().issue_device_tls_identity(device.identity.uuid)
-            chain_pem, key_pem = self.factory_identity.chain_pem(), self.factory_identity.key_pem()
+            # §5.4: the factory RCFG chain only in pre-provisioning; once activated, the firmware's
+            # own self-signed leaf until a server's TLS configuration is committed.
+            if state.is_provisioned:
+                identity = state.activated_tls_identity()
+            else:
+                if self.factory_identity is None:
+                    self.factory_identity = shared_on_die_ca().issue_device_tls_identity(device.identity.uuid)
+                identity = self.factory_identity
+            chain_pem, key_pem = identity.chain_pem(), identity.key_pem()
         if chain_pem is None or key_pem is None:
             return None
         context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)

@@ -17,6 +17,7 @@ from enum import IntEnum
 from amtsim.device.factory_roots import FACTORY_ROOT_HASHES
 from amtsim.device.wsman import EndpointReference, Properties, PropertyValue, resource_uri_for
 from amtsim.digest import digest_ha1
+from amtsim.pki import DeviceTlsIdentity, make_temporary_tls_identity
 
 LOCAL_SYSTEM_ACCOUNT = "$$OsAdmin"
 ADMIN_USERNAME = "admin"
@@ -185,6 +186,8 @@ class FirmwareState:
     time_sync: TimeSync = field(default_factory=TimeSync)
     commits: int = 0
     tls_committed: bool = False
+    # AMT 19+: the self-signed leaf generated at activation, served until TLS is committed (§5.4).
+    temporary_tls_identity: DeviceTlsIdentity | None = field(default=None, repr=False)
     unprovision_count: int = 0
 
     def __post_init__(self) -> None:
@@ -215,6 +218,12 @@ class FirmwareState:
         """Whether ``password`` is the admin password the device now holds."""
         expected = digest_ha1(username=ADMIN_USERNAME, realm=self.realm, password=password)
         return self.admin_password_ha1 == expected
+
+    def activated_tls_identity(self) -> DeviceTlsIdentity:
+        """The temporary self-signed leaf, generated on first use after activation."""
+        if self.temporary_tls_identity is None:
+            self.temporary_tls_identity = make_temporary_tls_identity(self.identity.uuid)
+        return self.temporary_tls_identity
 
     # -- handles ----------------------------------------------------------------------------
 
@@ -462,6 +471,7 @@ class FirmwareState:
         )
         self.time_sync = TimeSync()
         self.tls_committed = False
+        self.temporary_tls_identity = None
 
 
 def management_presence_reference(name: str) -> EndpointReference:
