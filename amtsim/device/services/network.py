@@ -29,6 +29,9 @@ SECRET_PROPERTIES = frozenset({"PSKPassPhrase", "Password"})
 ETHERNET_READ_ONLY = frozenset(
     {"InstanceID", "ElementName", "MACAddress", "LinkIsUp", "LinkPolicy", "PhysicalConnectionType", "SharedMAC"}
 )
+# With DHCP on, these come from the lease, not from the Put: a DHCP Put keeps all five
+# (reference/wsman-fixtures/AMT_EthernetPortSettings_Put.xml answers DHCPEnabled=true with them).
+DHCP_LEASE_PROPERTIES = ("IPAddress", "SubnetMask", "DefaultGateway", "PrimaryDNS", "SecondaryDNS")
 IEEE8021X_READ_ONLY = frozenset({"InstanceID"})
 WIFI_PORT_CONFIGURATION_READ_ONLY = frozenset(
     {"CreationClassName", "ElementName", "Name", "SystemCreationClassName", "SystemName", "EnabledState", "HealthState"}
@@ -77,6 +80,12 @@ def put_ethernet_port(device: VirtualAmtDevice, request: WsmanRequest) -> WsmanR
     updated = port.copy()
     updated.replace_writable(written, ETHERNET_READ_ONLY)
     dhcp = updated.flag("DHCPEnabled")
+    if dhcp:
+        for name in DHCP_LEASE_PROPERTIES:
+            if name in port.properties:
+                updated.properties[name] = port.values(name)
+            else:
+                updated.remove(name)
     static_without_sync = wired and not dhcp and not updated.flag("IpSyncEnabled")
     if static_without_sync and not (updated.get("IPAddress") and updated.get("SubnetMask")):
         raise SoapFault.invalid_representation("a static address without IP sync needs IPAddress and SubnetMask")
