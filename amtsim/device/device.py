@@ -83,6 +83,7 @@ class VirtualAmtDevice:
     clock_offset_seconds: int = 0
     calls: list[CallRecord] = field(default_factory=list)
     auth_failures: list[AuthFailure] = field(default_factory=list)
+    presented_tls_leaves: list[bytes] = field(default_factory=list)  # DER leaf of each TLS session, in order
     tls_configuration_listeners: list[Callable[[], None]] = field(default_factory=list)
 
     def __post_init__(self) -> None:

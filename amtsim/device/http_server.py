@@ -240,9 +240,11 @@ class TlsListener:
     port: int = 0
     server: asyncio.Server | None = None
     factory_identity: DeviceTlsIdentity | None = None
+    leaf_der: bytes | None = None  # the leaf this listener presents (None: the listener is off)
     _restart_task: asyncio.Task[None] | None = None
 
-    def _context(self) -> ssl.SSLContext | None:
+    def _served_chain(self) -> tuple[bytes, bytes] | None:
+        """The chain (leaf first) and key the listener presents, in PEM; None when TLS is off."""
         device = self.service.device
         state = device.state
         chain_pem: bytes | None = None
@@ -272,6 +274,9 @@ class TlsListener:
             chain_pem, key_pem = identity.chain_pem(), identity.key_pem()
         if chain_pem is None or key_pem is None:
             return None
+        return chain_pem, key_pem
+
+    def _context(self, chain_pem: bytes, key_pem: bytes) -> ssl.SSLContext:
         context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         context.minimum_version = ssl.TLSVersion.TLSv1_2
         with tempfile.TemporaryDirectory() as directory:
@@ -282,15 +287,23 @@ class TlsListener:
         return context
 
     async def start(self) -> None:
-        context = self._context()
-        if context is None:
+        served = self._served_chain()
+        if served is None:
             # No certificate to serve: the port accepts and closes, like a listener that is off.
+            self.leaf_der = None
             self.server = await asyncio.start_server(_refuse, self.host, self.port, reuse_address=True)
         else:
+            chain_pem, key_pem = served
+            self.leaf_der = x509.load_pem_x509_certificate(chain_pem).public_bytes(serialization.Encoding.DER)
             self.server = await asyncio.start_server(
-                self.service.handle_connection, self.host, self.port, ssl=context, reuse_address=True
+                self._serve_session, self.host, self.port, ssl=self._context(chain_pem, key_pem), reuse_address=True
             )
         self.port = self.server.sockets[0].getsockname()[1]
+
+    async def _serve_session(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        if self.leaf_der is not None:
+            self.service.device.presented_tls_leaves.append(self.leaf_der)
+        await self.service.handle_connection(reader, writer)
 
     def schedule_restart(self) -> None:
         loop = asyncio.get_running_loop()
