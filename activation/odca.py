@@ -7,6 +7,10 @@ stand-in). The check is what upstream does, done here rather than by OpenSSL: Py
 verification insists on a serverAuth-capable chain and a hostname, and the RCFG leaf has neither.
 Each certificate's signature and validity dates are checked, walking from the leaf through the
 certificates the device sent until one is signed by (or is) a trusted root. No EKU, no hostname.
+
+Only a device in pre-provisioning presents that chain. Once activated, AMT 19+ presents a
+self-signed leaf of its own until RPS's TLS configuration is committed; nothing can verify it, and
+the admin digest password protects that window (activation/flows/tls_enforced.py).
 """
 
 from __future__ import annotations

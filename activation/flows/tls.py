@@ -186,6 +186,8 @@ async def configure_tls(
         raise ComponentFailed("Failed to commit TLS settings", cause_of(error)) from None
     if not commit.succeeded:
         raise ComponentFailed("Failed to commit TLS settings", f"ReturnValue {commit.return_value}")
+    # Until now an AMT 19+ tunnel carried the device's temporary self-signed leaf, unverified (the
+    # digest password guarded that window, §5.4); every session from here on must present this one.
     amt.expect_device_certificate(leaf.public_bytes(serialization.Encoding.DER))
 
     # 9. Keep the issued leaf beside the device's passwords.

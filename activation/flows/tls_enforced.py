@@ -14,8 +14,15 @@ after Setup (the firmware applies Setup on commit), a pause of `delay_tls_timer`
 session, since AMT restarts its TLS listener. Only then do the admin credentials work for the
 rest of the session.
 
-From the commit on, the tunnel verifies no chain: the device is activated and the admin digest
-password is the trust boundary (§5.4), and a later TLS configuration replaces the factory chain.
+The trust window (§5.4). Before the Setup commit the tunnel holds the device to its factory RCFG
+chain (ODCA root). From the commit on, AMT 19+ presents a self-signed leaf it generated itself,
+which no CA vouches for, until a TLS configuration is committed; the tunnel then verifies no
+chain. What protects that window is the admin digest password: it was set inside the
+ODCA-verified session, it never crosses the wire again (digest answers are nonce-bound hashes),
+and without it nothing on the device can be changed. What it does not give is proof that the
+peer is the device: the tunnel runs from the managed host's LMS on 127.0.0.1, so only something
+already in control of that host could stand in for AMT there. Once RPS's own TLS configuration
+is committed, every new session must present exactly the certificate RPS issued (pinning).
 """
 
 from __future__ import annotations
@@ -90,7 +97,9 @@ async def activate_ccm_tls_enforced(
 
     await tls_pause(TLS_RESTART_DELAY)
     tunnel.rebuild()
-    tunnel.trust(None)  # activated: the admin digest password is the trust boundary (§5.4)
+    # Activated: AMT now presents its temporary self-signed leaf, so no chain is checked; the admin
+    # digest password protects this window (§5.4, module docstring).
+    tunnel.trust(None)
     await pause(ACTIVATION_SYNC_DELAY)
     if phase_one:
         status = result.status
