@@ -227,6 +227,40 @@ async def test_static_ip_with_ip_sync(rps_server: RpsServer) -> None:
     assert (port.get("DHCPEnabled"), port.get("IpSyncEnabled"), port.get("SharedStaticIp")) == ("false", "true", "true")
 
 
+@pytest.mark.parametrize(
+    ("ip_sync", "expected_flags"),
+    [
+        pytest.param(False, ("false", "false", "false"), id="static-without-ip-sync"),
+        pytest.param(True, ("false", "true", "true"), id="static-with-ip-sync"),
+    ],
+)
+async def test_a_dhcp_device_reconfigured_with_a_static_profile(
+    rps_server: RpsServer, ip_sync: bool, expected_flags: tuple[str, str, str]
+) -> None:
+    """Issue 13 G2: the DHCP Put keeps the lease's addresses (as AMT's recorded answer does), so
+    a static profile without IP sync finds the IPAddress and SubnetMask it needs on the device."""
+    dhcp = create_ccm_profile(rps_server, dhcpEnabled=True)
+    static = create_ccm_profile(rps_server, dhcpEnabled=False, ipSyncEnabled=ip_sync)
+    device = VirtualAmtDevice(DeviceIdentity())
+    async with serve_device(device) as endpoint:
+        rpc = ["activate", "-u", rps_server.wss_url, "-cafile", str(rps_server.ca_file)]
+        first = await run_rpc([*rpc, "-profile", dhcp], device_endpoint=endpoint)
+        assert first.exit_code == 0, first.message
+        port = device.state.wired_port
+        assert port.get("DHCPEnabled") == "true"
+        lease = {name: port.get(name) for name in ("IPAddress", "SubnetMask", "DefaultGateway", "PrimaryDNS")}
+        assert all(lease.values()), lease
+        password = device_secret(rps_server, device.identity.uuid)["AMT_PASSWORD"]
+
+        second = await run_rpc([*rpc, "-profile", static, "-password", password], device_endpoint=endpoint)
+        assert second.exit_code == 0, second.message
+    assert second.status["Components"]["WiredNetwork"] == {"Result": "Success", "Details": "Wired Network Configured"}
+    port = device.state.wired_port
+    assert (port.get("DHCPEnabled"), port.get("IpSyncEnabled"), port.get("SharedStaticIp")) == expected_flags
+    if not ip_sync:  # the static addresses are the ones the device had
+        assert {name: port.get(name) for name in lease} == lease
+
+
 async def test_tls_self_signed_with_a_certificate_from_the_mps_ca(
     rps_server: RpsServer, mps_ca: x509.Certificate
 ) -> None:

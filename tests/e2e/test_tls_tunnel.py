@@ -15,6 +15,7 @@ from cryptography.hazmat.primitives import serialization
 from amtsim import ControlMode, DeviceIdentity, Fault, VirtualAmtDevice, run_rpc, serve_device
 from amtsim.pki import install_on_die_ca, make_on_die_ca, shared_on_die_ca
 from rps_site.vault import device_path
+from tests.amtsim.test_firmware_fidelity import is_factory_leaf, is_self_signed
 from tests.e2e.conftest import RpsServer, create_ccm_profile, unique
 from tests.e2e.test_activation_flows import create_domain_and_acm_profile
 from tests.e2e.test_configuration import mps_ca  # noqa: F401 - the MPSCerts fixture
@@ -50,6 +51,26 @@ async def run_activate(rps: RpsServer, endpoint, profile: str, *extra: str):  # 
     )
 
 
+def presented_sequence(device: VirtualAmtDevice, mps_root: x509.Certificate | None = None) -> list[str]:
+    """What the device's TLS port presented, session after session (repeats collapsed):
+    `factory` (RCFG chain, ODCA), `temporary` (its own self-signed leaf), `issued` (by the MPS CA)."""
+    kinds: list[str] = []
+    for der in device.presented_tls_leaves:
+        leaf = x509.load_der_x509_certificate(der)
+        if is_factory_leaf(leaf):
+            kind = "factory"
+        elif is_self_signed(leaf):
+            kind = "temporary"
+        elif mps_root is not None and leaf.issuer == mps_root.subject:
+            leaf.verify_directly_issued_by(mps_root)
+            kind = "issued"
+        else:
+            kind = "unknown"
+        if not kinds or kinds[-1] != kind:
+            kinds.append(kind)
+    return kinds
+
+
 def mps_posts_for(rps: RpsServer, guid: str, since: int) -> list:  # type: ignore[type-arg]
     return [call for call in rps.mps.requests[since:] if call.method == "POST" and call.body.get("guid") == guid]
 
@@ -77,6 +98,9 @@ async def test_amt19_ccm_activation_through_the_tls_tunnel(rps_server: RpsServer
             "AMT_SetupAndConfigurationService.CommitChanges",
         ]
         assert device.state.commits >= 1
+        # §5.4: the factory chain until the Setup commit, then AMT's temporary self-signed leaf,
+        # which RPS accepted for the rest of the activation (the digest password guards it).
+        assert presented_sequence(device) == ["factory", "temporary"]
 
         # The password in Vault is the one the device uses.
         password = rps_server.vault_store().read(device_path(guid)).values["AMT_PASSWORD"].reveal()
@@ -156,6 +180,8 @@ async def test_amt19_acm_activation_is_ccm_then_upgrade_through_the_tunnel(rps_s
         assert calls[setup_at + 1] == "AMT_SetupAndConfigurationService.CommitChanges"
         assert "AMT_SetupAndConfigurationService.CommitChanges" in calls[upgrade_at + 1 :]
         assert device.state.control_mode is ControlMode.ACM
+        # The upgrade ran in sessions that presented the temporary self-signed leaf (§5.4).
+        assert presented_sequence(device) == ["factory", "temporary"]
         secret = rps_server.vault_store().read(device_path(guid)).values
         assert await tls_digest_login_succeeds(endpoint, secret["AMT_PASSWORD"].reveal())
         assert device.state.mebx_password == secret["MEBX_PASSWORD"].reveal()
@@ -186,6 +212,9 @@ async def test_amt19_acm_with_tls_configures_it_between_the_phases(
         assert setup_at < tls_at < upgrade_at
         assert calls.count("AMT_PublicKeyManagementService.GenerateKeyPair") == 1  # TLS once, not again later
         assert device.state.control_mode is ControlMode.ACM and device.state.tls_committed
+        # TLS was configured in the temporary leaf's window; the upgrade ran in sessions pinned to
+        # the certificate RPS issued.
+        assert presented_sequence(device, mps_ca) == ["factory", "temporary", "issued"]
         secret = rps_server.vault_store().read(device_path(device.identity.uuid.lower())).values
         x509.load_pem_x509_certificate(secret["TLS_ISSUED_CERTIFICATE"].reveal().encode()).verify_directly_issued_by(
             mps_ca
@@ -234,6 +263,7 @@ async def test_amt19_tls_configured_from_the_mps_ca_then_deactivated_through_the
         assert result.exit_code == 0, (result.error, result.message)
         assert result.status_text == "Deactivated"
         assert device.state.control_mode is ControlMode.PRE_PROVISIONING
+        assert presented_sequence(device, mps_ca)[:3] == ["factory", "temporary", "issued"]
 
 
 # ---------------------------------------------------------------------------------------------
