@@ -12,7 +12,7 @@ import httpx
 import psycopg
 import pytest
 
-from amtsim import ControlMode, DeviceIdentity, Fault, VirtualAmtDevice, run_rpc, serve_device
+from amtsim import FACTORY_ROOT_HASHES, ControlMode, DeviceIdentity, Fault, VirtualAmtDevice, run_rpc, serve_device
 from amtsim.pki import make_provisioning_chain
 from rps_site.sensitive import Secret
 from rps_site.vault import device_path
@@ -116,6 +116,33 @@ async def test_acm_with_an_untrusted_root_is_refused(rps_server: RpsServer) -> N
     assert "doesn't match any trusted certificates" in result.message
     assert device.state.control_mode == ControlMode.PRE_PROVISIONING
     assert rps_server.vault_store().read(device_path(device.identity.uuid)) is None
+
+
+async def test_a_device_with_only_the_factory_root_hashes_gets_the_hardware_refusal(rps_server: RpsServer) -> None:
+    """Issue 13 G3: amtsim reports AMT's factory hash list, as hardware does, so an ACM domain
+    whose root AMT does not trust gets the hash-mismatch refusal, not "Missing certificate hashes"."""
+    suffix = f"{unique('acme')}.example.com"
+    profile, _ = create_domain_and_acm_profile(rps_server, suffix)
+    device = VirtualAmtDevice(DeviceIdentity(dns_suffix=suffix))
+    async with serve_device(device) as endpoint:
+        result = await run_rpc(rpc(rps_server, "activate", "-profile", profile), device_endpoint=endpoint)
+    assert result.payload is not None and result.payload["certHashes"] == list(FACTORY_ROOT_HASHES)
+    assert result.exit_code != 0
+    assert "doesn't match any trusted certificates" in result.message, result.message
+    assert device.state.control_mode == ControlMode.PRE_PROVISIONING
+    assert rps_server.vault_store().read(device_path(device.identity.uuid)) is None
+
+
+async def test_acm_with_the_domain_root_added_beside_the_factory_hashes(rps_server: RpsServer) -> None:
+    """A root added in MEBx sits among the factory hashes; the server finds it there."""
+    suffix = f"{unique('acme')}.example.com"
+    profile, chain = create_domain_and_acm_profile(rps_server, suffix)
+    hashes = [*FACTORY_ROOT_HASHES[:9], chain.root_sha256.upper(), *FACTORY_ROOT_HASHES[9:]]
+    device = VirtualAmtDevice(DeviceIdentity(dns_suffix=suffix, trusted_root_hashes=hashes))
+    async with serve_device(device) as endpoint:
+        result = await run_rpc(rpc(rps_server, "activate", "-profile", profile), device_endpoint=endpoint)
+    assert result.exit_code == 0, result.message
+    assert device.state.control_mode == ControlMode.ACM
 
 
 async def test_acm_with_a_suffix_no_domain_has_is_refused(rps_server: RpsServer) -> None:
