@@ -18,6 +18,7 @@ from django.views.decorators.csrf import csrf_exempt
 from rest_framework import exceptions
 from rest_framework.response import Response
 
+from rps_site.authentication import TokenExpired
 from rps_site.vault import SecretVersionConflict, VaultUnavailable
 
 logger = logging.getLogger(__name__)
@@ -89,11 +90,11 @@ def api_exception_handler(exc: Exception, context: Mapping[str, Any]) -> Respons
     if isinstance(exc, SecretVersionConflict):
         return Response(error_body("Conflict", "A secret of this record changed concurrently; retry."), status=409)
     if isinstance(exc, (exceptions.NotAuthenticated, exceptions.AuthenticationFailed)):
-        return Response(
-            error_body("Unauthorized", str(exc.detail)),
-            status=401,
-            headers={"WWW-Authenticate": 'Bearer realm="rps"'},
-        )
+        body = error_body("Unauthorized", str(exc.detail))
+        if isinstance(exc, TokenExpired):
+            # MPS's key: the stock web UI shows its "session timed out" dialog only when it is there.
+            body["exp"] = "token expired"
+        return Response(body, status=401, headers={"WWW-Authenticate": 'Bearer realm="rps"'})
     if isinstance(exc, exceptions.PermissionDenied):
         return Response(error_body("Forbidden", str(exc.detail)), status=403)
     if isinstance(exc, (exceptions.MethodNotAllowed, exceptions.NotFound, Http404)):

@@ -43,6 +43,12 @@ class TokenUser:
         return f"bearer:{self.username}@{self.tenant_id or '(default)'}"
 
 
+class TokenExpired(exceptions.AuthenticationFailed):
+    """The bearer token's `exp` has passed (the web UI then shows "session timed out")."""
+
+    default_detail = "token expired"
+
+
 def issue_token(*, tenant_id: str, subject: str = "rps", lifetime_seconds: int | None = None) -> str:
     now = int(time.time())
     claims = {
@@ -65,7 +71,7 @@ def decode_token(token: str) -> TokenUser:
             options={"require": ["exp", "iss"]},
         )
     except jwt.ExpiredSignatureError:
-        raise exceptions.AuthenticationFailed("token expired") from None
+        raise TokenExpired() from None
     except jwt.InvalidIssuerError:
         raise exceptions.AuthenticationFailed("token issuer is not accepted") from None
     except jwt.PyJWTError:

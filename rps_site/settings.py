@@ -10,6 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import environ
+from corsheaders.defaults import default_headers as cors_default_headers
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -176,6 +177,13 @@ CORS_ALLOW_ALL_ORIGINS = CORS_ALLOWED_ORIGINS == ["*"]
 if CORS_ALLOW_ALL_ORIGINS:
     CORS_ALLOWED_ORIGINS = []
 CORS_URLS_REGEX = r"^/api/.*$"
+# What the stock sample web UI sends (Angular HttpClient; its interceptor adds Authorization and,
+# on every edit, If-Match with the record's version) and the verbs it uses. Without if-match in
+# the preflight answer the browser never sends a PATCH. ETag is readable by the page; no cookies
+# cross origins (no CORS_ALLOW_CREDENTIALS), so a session cannot be ridden from another site.
+CORS_ALLOW_HEADERS = (*cors_default_headers, "if-match", "if-none-match")
+CORS_ALLOW_METHODS = ("DELETE", "GET", "OPTIONS", "PATCH", "POST", "PUT")
+CORS_EXPOSE_HEADERS = ("ETag",)
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [

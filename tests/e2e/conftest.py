@@ -38,6 +38,7 @@ class RpsServer:
     log_path: Path
     database_url: str
     environment: dict[str, str]
+    web_ui_origin: str = ""  # the one origin granted CORS (a browser test serves a page there)
 
     @property
     def wss_url(self) -> str:
@@ -75,6 +76,7 @@ def rps_server(dev_vault: DevVault, tmp_path_factory: pytest.TempPathFactory) ->
     jwt_secret = random_source.token_urlsafe(48)
     odca_roots = work / "odca-roots.pem"  # TLS-enforced amtsim devices chain to this stand-in (§5.4)
     odca_roots.write_bytes(shared_on_die_ca().root_pem())
+    web_ui_origin = f"http://127.0.0.1:{free_port()}"
     with running_mps_recorder() as mps:
         environment = local_server_environment(
             vault_addr=dev_vault.addr,
@@ -89,6 +91,7 @@ def rps_server(dev_vault: DevVault, tmp_path_factory: pytest.TempPathFactory) ->
             RPS_DEVICE_TENANTS=",acme",
             RPS_LOG_LEVEL="DEBUG",
             RPS_AMT_EXTRA_ODCA_ROOTS=str(odca_roots),
+            RPS_CORS_ALLOWED_ORIGINS=web_ui_origin,
         )
         run_manage(environment, "migrate", "--noinput", "-v", "0")
         log_path = work / "server.log"
@@ -96,7 +99,18 @@ def rps_server(dev_vault: DevVault, tmp_path_factory: pytest.TempPathFactory) ->
             server = subprocess.Popen(
                 daphne_command(port=port, tls=(certificate, key)), env=environment, cwd=ROOT, stdout=log, stderr=log
             )
-        rps = RpsServer(port, certificate, jwt_secret, mps, dev_vault, log_path, f"{PG_SERVER}/{database}", environment)
+        database_url = f"{PG_SERVER}/{database}"
+        rps = RpsServer(
+            port,
+            certificate,
+            jwt_secret,
+            mps,
+            dev_vault,
+            log_path,
+            database_url,
+            environment,
+            web_ui_origin,
+        )
         try:
             deadline = time.monotonic() + 60
             while True:
