@@ -14,14 +14,11 @@ import hashlib
 import re
 import ssl
 import warnings
-from datetime import UTC, datetime, timedelta
 
 import pytest
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from cryptography.utils import CryptographyDeprecationWarning
-from cryptography.x509.oid import NameOID
 from defusedxml.ElementTree import fromstring
 
 from amtsim import FACTORY_ROOT_HASHES, ControlMode, DeviceIdentity, VirtualAmtDevice, run_rpc, serve_device
@@ -34,6 +31,7 @@ from tests.amtsim.rps_double import get, method, params, put
 from tests.amtsim.scripted_rps import RpsConversation, scripted_rps
 from tests.amtsim.test_fixture_shapes import InProcessRps, _instance_xml
 from tests.amtsim.test_tls_tunnel import _configure_tls
+from tests.ca_certificates import self_signed_ca
 from tests.shared_reference import WSMAN_FIXTURES
 
 PASSWORD = "Adm1n!Passw0rd"
@@ -100,27 +98,9 @@ def setup_ccm(device: VirtualAmtDevice) -> InProcessRps:
     return rps
 
 
-def mps_like_ca() -> tuple[rsa.RSAPrivateKey, x509.Certificate]:
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "MPS root (test)")])
-    now = datetime.now(UTC)
-    certificate = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - timedelta(days=1))
-        .not_valid_after(now + timedelta(days=30))
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .sign(key, hashes.SHA256())
-    )
-    return key, certificate
-
-
 async def test_amt19_tls_port_factory_chain_then_temporary_leaf_then_issued_certificate() -> None:
     device = VirtualAmtDevice(DeviceIdentity(amt_version=AMT_19))
-    ca_key, ca = mps_like_ca()
+    ca, ca_key = self_signed_ca("MPS root (test)")
     async with serve_device(device) as endpoint:
         factory = await presented_leaf(endpoint)
         assert is_factory_leaf(factory)
