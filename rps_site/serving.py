@@ -1,5 +1,6 @@
-"""How rps-django is served: daphne on one port for HTTPS and WSS, and a self-signed certificate
-for the quick start and the tests. Production passes its own certificate and key."""
+"""How rps-django is served: daphne (through `rps_site.serve`) on one port for HTTPS and WSS, and a
+self-signed certificate for the quick start and the tests. Production passes its own certificate
+and key."""
 
 from __future__ import annotations
 
@@ -53,7 +54,8 @@ def make_self_signed_certificate(directory: Path, *, hostnames: tuple[str, ...] 
 def daphne_command(
     *, port: int, bind: str = "127.0.0.1", tls: tuple[Path, Path] | None = None, extra: tuple[str, ...] = ()
 ) -> list[str]:
-    """The daphne command line: TLS when a certificate is given (HTTPS and WSS on one port)."""
+    """The server's command line (`rps_site.serve`, daphne with TLS-aware WebSocket scopes): TLS when
+    a certificate is given (HTTPS and WSS on one port)."""
     if tls is not None:
         cert_path, key_path = tls
         endpoint = f"ssl:{port}:privateKey={key_path}:certKey={cert_path}:interface={bind}"
@@ -62,13 +64,9 @@ def daphne_command(
     return [
         sys.executable,
         "-m",
-        "daphne",
+        "rps_site.serve",
         "-e",
         endpoint,
-        "--websocket-max-message-size",
-        str(DEVICE_FRAME_LIMIT),
-        "--websocket-max-frame-size",
-        str(DEVICE_FRAME_LIMIT),
         *extra,
         "rps_site.asgi:application",
     ]
