@@ -47,7 +47,7 @@ from activation.protocol import (
     validation_error_message,
     wsman_message,
 )
-from activation.session import AmtSession, DeviceConnectionReset
+from activation.session import AmtSession, DeviceConnectionReset, DeviceStoppedAnswering
 from activation.tunnel import (
     PortSwitchingTransport,
     TlsTunnelTransport,
@@ -84,6 +84,7 @@ class SocketTransport:
         self._send = send
         self._answer: asyncio.Future[DeviceResponse | ConnectionReset] | None = None
         self.dropped_answers = 0
+        self.frames_received = 0  # late answers included: `AmtSession` tells silent from slow by it
 
     async def exchange(self, http_request: bytes, *, timeout: float) -> bytes:
         # A future and asyncio.timeout, not a queue and wait_for: wait_for wraps the wait in a
@@ -101,6 +102,7 @@ class SocketTransport:
         return answer.http_response
 
     def deliver(self, message: DeviceResponse | ConnectionReset) -> None:
+        self.frames_received += 1
         if self._answer is None or self._answer.done():
             self.dropped_answers += 1
             logger.warning("dropped a device answer that no request was waiting for")
@@ -207,6 +209,7 @@ class DeviceSessionRunner:
         # `session_steps`, every step a flow records, also when a session is cut short and the
         # flow's result never comes back. Written with the end of the run, in one transaction.
         self._steps: list[StepRecord] = []
+        self._cancel_cause = ""
 
     async def execute(self) -> str:
         token = session_steps.set(self._steps)
@@ -215,12 +218,22 @@ class DeviceSessionRunner:
         finally:
             session_steps.reset(token)
 
+    def cancelling_because(self, cause: str) -> None:
+        """The consumer is about to cancel this session for `cause` (a protocol error, the session
+        deadline): the run records it instead of "client disconnected"."""
+        self._cancel_cause = cause
+
     async def _guarded(self) -> str:
         try:
             return await self._execute()
         except asyncio.CancelledError:
-            await self._finish_quietly(False, "", "client disconnected")
+            cause = self._cancel_cause or "client disconnected"
+            await self._finish_quietly(False, cause if self._cancel_cause else "", cause)
             raise
+        except DeviceStoppedAnswering as silent:
+            self._note(silent.call_name, StepOutcome.FAILURE, silent.client_text)
+            await self._finish_quietly(False, silent.client_text, silent.client_text)
+            return error_message(PlainStatus(silent.client_text))
         except ProtocolError as refused:
             await self._finish_quietly(False, refused.client_text, refused.client_text)
             return validation_error_message(refused)

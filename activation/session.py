@@ -17,6 +17,7 @@ import hashlib
 import logging
 import re
 import secrets
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Final, Protocol, TypeVar
@@ -47,6 +48,10 @@ class DeviceTransport(Protocol):
     `DeviceConnectionReset` on a `connection_reset` message. A `response` that arrives while no
     request is outstanding (a late answer to a timed-out request) must be dropped, not kept for
     the next request: nothing on the wire correlates an answer with its request.
+
+    A transport that relays a client may count every frame that client sends (`frames_received`,
+    late answers included): a call that times out on every attempt with the count unchanged tells
+    a silent client from a slow device.
     """
 
     async def exchange(self, http_request: bytes, *, timeout: float) -> bytes: ...
@@ -69,6 +74,19 @@ class AmtSessionError(Exception):
 
 class DeviceConnectionReset(Exception):
     """The client reported `connection_reset`: its local AMT connection closed (retryable)."""
+
+
+class DeviceStoppedAnswering(Exception):
+    """A call went unanswered through all its attempts and the client sent nothing at all meanwhile:
+    the relay is gone or hung, and every further call would wait as long. Ends the session; it is
+    deliberately not an `AmtSessionError`, which configuration steps catch to carry on."""
+
+    def __init__(self, call_name: str, silent_seconds: float) -> None:
+        self.call_name = call_name
+        self.client_text = (
+            f"The device stopped answering at {call_name}: nothing from the client for {silent_seconds:.0f} s"
+        )
+        super().__init__(self.client_text)
 
 
 class AmtTimeout(AmtSessionError):
@@ -327,14 +345,16 @@ class AmtSession:
     async def call(self, call: WsmanCall[T]) -> T:
         """Send one WS-Man call and return its parsed answer.
 
-        Raises `WsmanFault` (SOAP fault), `AmtUnauthorized`, `AmtTimeout`,
-        `NonIdempotentCallUnconfirmed`/`NonIdempotentCallTimedOut`, `AmtHttpError`,
-        `AmtResponseMalformed` (unreadable after every attempt) and `UnsafeXml` (never retried).
+        Raises `WsmanFault` (SOAP fault), `AmtUnauthorized`, `AmtTimeout`, `DeviceStoppedAnswering`
+        (every attempt timed out and the client sent nothing), `NonIdempotentCallUnconfirmed`/
+        `NonIdempotentCallTimedOut`, `AmtHttpError`, `AmtResponseMalformed` (unreadable after every
+        attempt) and `UnsafeXml` (never retried).
         """
         attempts_left = 1 if call.non_idempotent else self.max_attempts
         rejected_logins = 0
         timeout = call.timeout if call.timeout is not None else self.wsman_timeout
         request = self._prepare(call)
+        started, frames_before = time.monotonic(), self._frames_received()
         while True:
             try:
                 raw = await self._transport.exchange(request.data, timeout=timeout)
@@ -347,6 +367,11 @@ class AmtSession:
                     raise NonIdempotentCallUnconfirmed(call.name, "connection reset; not resent") from None
                 attempts_left -= 1
                 if attempts_left <= 0:
+                    if frames_before is not None and self._frames_received() == frames_before:
+                        logger.warning(
+                            "%s: the client sent nothing through every attempt (device %s)", call.name, self.device_guid
+                        )
+                        raise DeviceStoppedAnswering(call.name, time.monotonic() - started) from None
                     raise AmtTimeout(call.name, f"no answer after {self.max_attempts} attempts") from None
                 logger.info("%s: %s, retrying in %ss", call.name, "timeout" if timed_out else "reset", self.retry_delay)
                 await self._sleep(self.retry_delay)
@@ -397,6 +422,9 @@ class AmtSession:
             items.extend(enumeration.items_of(page))
             context = page.next_context
         return items
+
+    def _frames_received(self) -> int | None:
+        return getattr(self._transport, "frames_received", None)
 
     def _prepare(self, call: WsmanCall[T]) -> _PreparedRequest:
         body = call.request.render(self._message_id).encode("utf-8")
@@ -454,6 +482,7 @@ __all__ = [
     "AmtTimeout",
     "AmtUnauthorized",
     "DeviceConnectionReset",
+    "DeviceStoppedAnswering",
     "DeviceTransport",
     "DigestChallenge",
     "HttpResponse",

@@ -189,6 +189,7 @@ class TlsTunnelTransport:
         self._port_switch_ack: asyncio.Event | None = None
         self.sessions_opened = 0
         self.dropped_records = 0
+        self.frames_received = 0  # everything the client sent (see `DeviceTransport`)
         self.presented_leaf: bytes | None = None  # the leaf of the last session's chain (DER)
 
     @classmethod
@@ -201,6 +202,7 @@ class TlsTunnelTransport:
     # -- what the consumer and the flows call ----------------------------------------------------
 
     def deliver(self, message: TlsData | ConnectionReset | PortSwitchAck | DeviceResponse) -> None:
+        self.frames_received += 1
         if isinstance(message, PortSwitchAck):
             if self._port_switch_ack is not None:
                 self._port_switch_ack.set()
@@ -343,6 +345,8 @@ class TlsTunnelTransport:
 class PlainRelay(Protocol):
     """The plain WS-Man relay (`activation.runner.SocketTransport`)."""
 
+    frames_received: int
+
     async def exchange(self, http_request: bytes, *, timeout: float) -> bytes: ...
 
     def deliver(self, message: DeviceResponse | ConnectionReset) -> None: ...
@@ -379,6 +383,10 @@ class PortSwitchingTransport:
 
     def pin_leaf(self, leaf_der: bytes) -> None:
         self.tunnel.pin_leaf(leaf_der)
+
+    @property
+    def frames_received(self) -> int:
+        return self.plain.frames_received + self.tunnel.frames_received
 
     @property
     def presented_leaf(self) -> bytes | None:

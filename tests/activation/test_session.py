@@ -10,6 +10,7 @@ from activation.session import (
     AmtSession,
     AmtTimeout,
     AmtUnauthorized,
+    DeviceStoppedAnswering,
     NonIdempotentCallTimedOut,
     UnsafeXml,
     WsmanFault,
@@ -219,6 +220,42 @@ async def test_timeouts_on_every_attempt() -> None:
     with pytest.raises(AmtTimeout, match="IPS_HostBasedSetupService.Get"):
         await amt.call(setup.get_host_based_setup())
     assert len(device.received) == 5
+
+
+class RelayedDevice(ScriptedDevice):
+    """A scripted device behind a relay that counts the client's frames, as the consumer's do;
+    `late_answers` frames arrive (and are dropped) while each unanswered attempt waits."""
+
+    def __init__(self, *answers: Answer, late_answers: int = 0) -> None:
+        super().__init__(username="$$OsAdmin", password=LSA_PASSWORD, answers=list(answers))
+        self.frames_received = 0
+        self.late_answers = late_answers
+
+    async def exchange(self, http_request: bytes, *, timeout: float) -> bytes:
+        try:
+            answer = await super().exchange(http_request, timeout=timeout)
+        except TimeoutError:
+            self.frames_received += self.late_answers
+            raise
+        self.frames_received += 1
+        return answer
+
+
+async def test_a_client_that_sends_nothing_through_every_attempt_ends_the_session_naming_the_call() -> None:
+    device = RelayedDevice(ok("AMT_GeneralSettings_Get.xml"), NO_ANSWER, NO_ANSWER, NO_ANSWER)
+    amt = session_for(device)
+    await amt.call(setup.get_general_settings())
+    with pytest.raises(DeviceStoppedAnswering, match="stopped answering at IPS_HostBasedSetupService.Get"):
+        await amt.call(setup.get_host_based_setup())
+    assert len(device.received) == 5  # §3.6: every attempt was made first
+
+
+async def test_a_slow_device_whose_answers_arrive_late_still_gets_an_ordinary_timeout() -> None:
+    device = RelayedDevice(ok("AMT_GeneralSettings_Get.xml"), NO_ANSWER, NO_ANSWER, NO_ANSWER, late_answers=1)
+    amt = session_for(device)
+    await amt.call(setup.get_general_settings())
+    with pytest.raises(AmtTimeout, match="IPS_HostBasedSetupService.Get"):
+        await amt.call(setup.get_host_based_setup())
 
 
 async def test_setup_is_never_resent() -> None:
