@@ -1,9 +1,14 @@
 """The device WebSocket: thin Channels glue between rpc-go and `DeviceSessionRunner`.
 
-Checks the frame size and the origin, parses each frame, hands the first request to a runner
-task and later answers to its transport, sends what comes back. rpc-go sends no credentials, so
-this endpoint is a security boundary: foreign origins are refused, plain `ws://` only with debug
-on, connections are rate-limited per address, and nothing logged carries a secret.
+Checks the transport, the origin and the per-address limits, parses each frame, hands the first
+request to a runner task and later answers to its transport, sends what comes back. rpc-go sends
+no credentials, so this endpoint is a security boundary: foreign origins are refused, plain
+`ws://` only with debug on, connections are limited per address, every session is bounded in
+time (a first frame within `RPS_DEVICE_FIRST_FRAME_TIMEOUT`, the whole session within
+`RPS_DEVICE_SESSION_DEADLINE`), and nothing logged carries a secret.
+
+A session ends with exactly one terminal message. When the consumer ends it (a protocol error,
+the deadline), the running flow is cancelled first and its run records why.
 """
 
 from __future__ import annotations
@@ -11,8 +16,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import secrets as random_source
-import time
-from collections import defaultdict, deque
+from collections.abc import Callable, Coroutine
 from typing import Any
 
 from channels.consumer import get_handler_name
@@ -20,14 +24,17 @@ from channels.exceptions import StopConsumer
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 
+from activation import admission
 from activation.protocol import (
     ConnectionReset,
     DeviceRequest,
     DeviceResponse,
     HeartbeatResponse,
+    PlainStatus,
     PortSwitchAck,
     ProtocolError,
     TlsData,
+    error_message,
     parse_client_message,
     validation_error_message,
 )
@@ -39,26 +46,9 @@ logger = logging.getLogger(__name__)
 
 CLOSE_POLICY_VIOLATION = 1008
 CLOSE_TOO_BIG = 1009
-
-
-class ConnectionRateLimiter:
-    """At most `limit` new device connections per address in a sliding window."""
-
-    def __init__(self) -> None:
-        self._recent: dict[str, deque[float]] = defaultdict(deque)
-
-    def allow(self, address: str, *, limit: int, window: float) -> bool:
-        now = time.monotonic()
-        recent = self._recent[address]
-        while recent and now - recent[0] > window:
-            recent.popleft()
-        if len(recent) >= limit:
-            return False
-        recent.append(now)
-        return True
-
-
-rate_limiter = ConnectionRateLimiter()
+CLOSE_TRY_AGAIN_LATER = 1013
+# websocket.close carries a reason from this ASGI WebSocket spec version on (`rps_site.serve`).
+CLOSE_REASON_SPEC_VERSION = (2, 3)
 
 
 def header(scope: dict[str, Any], name: bytes) -> str | None:
@@ -66,6 +56,12 @@ def header(scope: dict[str, Any], name: bytes) -> str | None:
         if key.lower() == name:
             return value.decode("latin-1")
     return None
+
+
+def server_sends_close_reasons(scope: dict[str, Any]) -> bool:
+    spec_version = str((scope.get("asgi") or {}).get("spec_version") or "2.0")
+    major, _, minor = spec_version.partition(".")
+    return major.isdigit() and minor.isdigit() and (int(major), int(minor)) >= CLOSE_REASON_SPEC_VERSION
 
 
 class DeviceConsumer(AsyncWebsocketConsumer):
@@ -77,35 +73,49 @@ class DeviceConsumer(AsyncWebsocketConsumer):
         self.scope = scope
         self.channel_layer = None
         self.base_send = send
+        self.admitted = False
+        self.timers: list[asyncio.TimerHandle] = []
+        self.enforcing: set[asyncio.Task[None]] = set()
         try:
             while True:
                 await self.dispatch(await receive())
         except StopConsumer:
             pass
+        finally:
+            for timer in self.timers:
+                timer.cancel()
+            if self.admitted:
+                await admission.limits.release(self.client_address)
 
     async def connect(self) -> None:
         self.client_id = random_source.token_hex(8)
         client = self.scope.get("client") or ("", 0)
         self.client_address = str(client[0])
         self.transport: SocketTransport | TlsTunnelTransport | PortSwitchingTransport | None = None
+        self.runner: DeviceSessionRunner | None = None
         self.task: asyncio.Task[None] | None = None
         self.closing: asyncio.Task[None] | None = None
+        self.ended = False  # the terminal message is (being) sent: nothing else is
+        self.first_frame_seen = False
         origin = header(self.scope, b"origin")
         if origin is not None and origin not in settings.DEVICE_ALLOWED_ORIGINS:
             logger.warning("refused a device connection from origin %s", origin[:100])
             await self.close(code=CLOSE_POLICY_VIOLATION)
             return
-        # daphne leaves `scheme` out (its TLS endpoint is configured by the serving command); servers
-        # and proxies that report it (`--proxy-headers`, X-Forwarded-Proto) get plain ws:// refused.
-        if self.scope.get("scheme") == "ws" and not settings.DEBUG and not settings.DEVICE_ALLOW_PLAIN_WS:
+        insecure = admission.insecure_transport(self.scope)
+        if insecure is not None:
             logger.warning("refused a plain ws:// device connection from %s", self.client_address)
-            await self.close(code=CLOSE_POLICY_VIOLATION)
+            await self._refuse(CLOSE_POLICY_VIOLATION, insecure)
             return
-        if not rate_limiter.allow(self.client_address, limit=settings.DEVICE_CONNECTIONS_PER_MINUTE, window=60.0):
-            logger.warning("rate-limited device connections from %s", self.client_address)
-            await self.close(code=CLOSE_POLICY_VIOLATION)
+        refused = await admission.limits.admit(self.client_address)
+        if refused is not None:
+            logger.warning("refused a device connection from %s: %s", self.client_address, refused)
+            await self._refuse(CLOSE_TRY_AGAIN_LATER, refused)
             return
+        self.admitted = True
         await self.accept()
+        self._after(settings.DEVICE_FIRST_FRAME_TIMEOUT, self._first_frame_overdue)
+        self._after(settings.DEVICE_SESSION_DEADLINE, self._deadline_passed)
 
     async def dispatch(self, message: dict[str, Any]) -> None:
         # Channels closes stale database connections before every message, a thread hop each
@@ -117,22 +127,22 @@ class DeviceConsumer(AsyncWebsocketConsumer):
         await handler(message)
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
-        if self.closing is not None:
+        self.first_frame_seen = True
+        if self.ended:
             return  # the terminal message is out; nothing the client says now changes anything
         frame = text_data if text_data is not None else (bytes_data or b"").decode("utf-8", "replace")
         if len(frame.encode("utf-8")) > DEVICE_FRAME_LIMIT:
-            await self.close(code=CLOSE_TOO_BIG)
+            await self._stop_flow(f"protocol error: a frame over {DEVICE_FRAME_LIMIT} bytes")
+            await self._close(CLOSE_TOO_BIG, "frame too big")
             return
         try:
             message = parse_client_message(frame, client_id=self.client_id)
         except ProtocolError as refused:
-            await self._end(validation_error_message(refused))
+            await self._refuse_mid_session(refused)
             return
         if isinstance(message, DeviceRequest):
             if self.task is not None:
-                await self._end(
-                    validation_error_message(ProtocolError("A session already started on this connection."))
-                )
+                await self._refuse_mid_session(ProtocolError("A session already started on this connection."))
                 return
             if message.payload.tls_enforced:  # §5.1: AMT 19+, TLS on 16993 from the first call
                 self.transport = TlsTunnelTransport.for_request(message, self.send_text)
@@ -140,8 +150,10 @@ class DeviceConsumer(AsyncWebsocketConsumer):
                 self.transport = PortSwitchingTransport.for_request(SocketTransport(self.send_text), self.send_text)
             else:
                 self.transport = SocketTransport(self.send_text)
-            runner = DeviceSessionRunner(message, self.transport, self.send_text, client_address=self.client_address)
-            self.task = asyncio.create_task(self._run(runner))
+            self.runner = DeviceSessionRunner(
+                message, self.transport, self.send_text, client_address=self.client_address
+            )
+            self.task = asyncio.create_task(self._run(self.runner))
         elif isinstance(message, TlsData | PortSwitchAck) and isinstance(
             self.transport, TlsTunnelTransport | PortSwitchingTransport
         ):
@@ -163,6 +175,25 @@ class DeviceConsumer(AsyncWebsocketConsumer):
         terminal = await runner.execute()
         await self._end(terminal)
 
+    async def _refuse_mid_session(self, refused: ProtocolError) -> None:
+        """A protocol error ends the session: the flow is cancelled before the one terminal message."""
+        if self.ended:
+            return
+        if self.task is not None:
+            logger.warning("ended a device session from %s: a protocol error mid-session", self.client_address)
+        await self._stop_flow(f"protocol error: {refused.client_text}")
+        await self._end(validation_error_message(refused))
+
+    async def _stop_flow(self, cause: str) -> None:
+        """Cancel the running flow, if any, and wait until its run has recorded `cause`."""
+        self.ended = True
+        task, runner = self.task, self.runner
+        if task is None or runner is None or task.done():
+            return
+        runner.cancelling_because(cause)
+        task.cancel()
+        await asyncio.wait([task])
+
     async def _end(self, terminal_message: str) -> None:
         """Send the terminal message and let the client close: rpc-go does as soon as it reads it.
 
@@ -171,14 +202,62 @@ class DeviceConsumer(AsyncWebsocketConsumer):
         reset throws away the terminal message still unread in the client's buffer (seen in
         bench/activation_bench.py). The server closes only after a grace period.
         """
-        await self.send(text_data=terminal_message)
+        if self.closing is not None:
+            return
+        self.ended = True
         self.closing = asyncio.create_task(self._close_after_grace())
+        await self.send(text_data=terminal_message)
 
     async def _close_after_grace(self) -> None:
         await asyncio.sleep(settings.DEVICE_CLOSE_GRACE_SECONDS)
         await self.close()
 
+    # -- limits ---------------------------------------------------------------------------------
+
+    def _after(self, seconds: float, check: Callable[[], Coroutine[Any, Any, None]]) -> None:
+        """Run `check` in its own task after `seconds`, unless the socket is gone by then."""
+
+        def start_check() -> None:
+            task = asyncio.create_task(check())
+            self.enforcing.add(task)
+            task.add_done_callback(self.enforcing.discard)
+
+        self.timers.append(asyncio.get_running_loop().call_later(seconds, start_check))
+
+    async def _first_frame_overdue(self) -> None:
+        if self.first_frame_seen:
+            return
+        limit = settings.DEVICE_FIRST_FRAME_TIMEOUT
+        logger.warning("closed a device connection from %s: no frame within %g s", self.client_address, limit)
+        self.ended = True
+        await self._close(CLOSE_POLICY_VIOLATION, f"no request within {limit:g} s")
+
+    async def _deadline_passed(self) -> None:
+        if self.ended:
+            return
+        limit = settings.DEVICE_SESSION_DEADLINE
+        text = f"Failed: the session took longer than its limit of {limit:g} s"
+        logger.warning("ended a device session from %s: deadline of %g s", self.client_address, limit)
+        await self._stop_flow(f"session deadline of {limit:g} s passed")
+        await self._end(error_message(PlainStatus(text)))
+
+    async def _refuse(self, code: int, reason: str) -> None:
+        """Refuse a connection: with a close code and reason the client shows when the server can
+        send one (`rps_site.serve`), else by refusing the WebSocket handshake (HTTP 403)."""
+        self.ended = True  # a frame the client sends before the close arrives changes nothing
+        if server_sends_close_reasons(self.scope):
+            await self.accept()
+            await self.close(code=code, reason=reason)
+        else:
+            await self.close()
+
+    async def _close(self, code: int, reason: str) -> None:
+        if server_sends_close_reasons(self.scope):
+            await self.close(code=code, reason=reason)
+        else:
+            await self.close()  # 1000: other servers (plain daphne) send no other code after accept
+
     async def disconnect(self, code: int) -> None:
-        for task in (self.task, self.closing):
+        for task in (self.task, self.closing, *self.enforcing):
             if task is not None and not task.done():
                 task.cancel()

@@ -45,15 +45,23 @@ DELAY_TIMER: float = env.float("RPS_DELAY_TIMER", default=12.0)
 RETRY_DELAY: float = env.float("RPS_RETRY_DELAY", default=15.0)
 AMT_EXTRA_ODCA_ROOTS: str = env.str("RPS_AMT_EXTRA_ODCA_ROOTS", default="")  # PEM bundle, §5.4
 DEVICE_ALLOWED_ORIGINS: list[str] = env.list("RPS_DEVICE_ALLOWED_ORIGINS", default=[])
-DEVICE_ALLOW_PLAIN_WS: bool = env.bool("RPS_DEVICE_ALLOW_PLAIN_WS", default=False)
 DEVICE_CLOSE_GRACE_SECONDS: float = env.float("RPS_DEVICE_CLOSE_GRACE", default=10.0)
 DEVICE_CONNECTIONS_PER_MINUTE: int = env.int("RPS_DEVICE_CONNECTIONS_PER_MINUTE", default=600)
+# Session limits (SECURITY.md check 23): rpc-go sends its request as soon as it connects, and a
+# whole activation with configuration takes a few minutes at the default timers.
+DEVICE_SOCKETS_PER_ADDRESS: int = env.int("RPS_DEVICE_SOCKETS_PER_ADDRESS", default=100)
+DEVICE_FIRST_FRAME_TIMEOUT: float = env.float("RPS_DEVICE_FIRST_FRAME_TIMEOUT", default=30.0)
+DEVICE_SESSION_DEADLINE: float = env.float("RPS_DEVICE_SESSION_DEADLINE", default=900.0)
 TRUST_PROXY_SSL_HEADER: bool = env.bool("RPS_TRUST_PROXY_SSL_HEADER", default=False)
 
 
 if WSMAN_TIMEOUT <= 0 or DELAY_TIMER < 0 or RETRY_DELAY < 0:
     # A zero wait per WS-Man attempt would fail every call; negative pauses make no sense.
     raise ImproperlyConfigured("RPS_WSMAN_TIMEOUT must be > 0; RPS_DELAY_TIMER and RPS_RETRY_DELAY must be >= 0")
+if DEVICE_SOCKETS_PER_ADDRESS < 1 or DEVICE_CONNECTIONS_PER_MINUTE < 1:
+    raise ImproperlyConfigured("RPS_DEVICE_SOCKETS_PER_ADDRESS and RPS_DEVICE_CONNECTIONS_PER_MINUTE must be >= 1")
+if DEVICE_FIRST_FRAME_TIMEOUT <= 0 or DEVICE_SESSION_DEADLINE <= 0:
+    raise ImproperlyConfigured("RPS_DEVICE_FIRST_FRAME_TIMEOUT and RPS_DEVICE_SESSION_DEADLINE must be > 0")
 
 
 def refuse_insecure_production_settings() -> None:

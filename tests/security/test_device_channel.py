@@ -1,5 +1,8 @@
 """SECURITY.md checks 11-13 on the device WebSocket, in process with Channels' communicator:
-frame size, garbage, step order, hostile GUIDs and Origin. None of them writes to Vault."""
+frame size, garbage, step order, hostile GUIDs and Origin. None of them writes to Vault.
+
+The communicator's scope is what `rps_site.serve` gives a TLS connection (the `tls` extension,
+close reasons); tests/e2e/test_device_channel_limits.py covers the transport over real sockets."""
 
 from __future__ import annotations
 
@@ -10,7 +13,8 @@ import uuid
 import pytest
 from channels.testing import WebsocketCommunicator
 
-from activation.consumers import DeviceConsumer, rate_limiter
+from activation import admission
+from activation.consumers import DeviceConsumer
 from rps_site.serving import DEVICE_FRAME_LIMIT
 from rps_site.vault import SecretStore
 
@@ -53,6 +57,7 @@ def activation_payload(device_uuid: str) -> str:
 
 async def connect(*headers: tuple[bytes, bytes]) -> tuple[WebsocketCommunicator, bool]:
     communicator = WebsocketCommunicator(DeviceConsumer.as_asgi(), "/activate", headers=list(headers))
+    communicator.scope.update(asgi={"version": "3.0", "spec_version": "2.3"}, extensions={"tls": {}})
     connected, _ = await communicator.connect()
     return communicator, connected
 
@@ -64,8 +69,8 @@ async def terminal(communicator: WebsocketCommunicator) -> dict:
 
 
 @pytest.fixture(autouse=True)
-def fresh_rate_limit_and_short_grace(settings) -> None:  # type: ignore[no-untyped-def]
-    rate_limiter._recent.clear()
+def fresh_limits_and_short_grace(settings, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.setattr(admission, "limits", admission.InProcessAdmission())
     settings.DEVICE_CLOSE_GRACE_SECONDS = 0.2
 
 
@@ -92,7 +97,7 @@ async def test_oversize_frame_closes_the_socket() -> None:
     communicator, _ = await connect()
     await communicator.send_to(text_data="x" * (DEVICE_FRAME_LIMIT + 1))
     closing = await communicator.receive_output(timeout=5)
-    assert closing == {"type": "websocket.close", "code": 1009}
+    assert closing == {"type": "websocket.close", "code": 1009, "reason": "frame too big"}
 
 
 @pytest.mark.parametrize(
@@ -156,5 +161,10 @@ async def test_connections_are_rate_limited_per_address(settings) -> None:  # ty
         communicator, connected = await connect()
         assert connected
         await communicator.disconnect()
-    _, connected = await connect()
-    assert not connected
+    communicator, _ = await connect()
+    closing = await communicator.receive_output(timeout=5)
+    assert closing == {
+        "type": "websocket.close",
+        "code": 1013,
+        "reason": "too many device connections from this address (at most 2 a minute)",
+    }
