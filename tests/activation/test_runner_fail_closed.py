@@ -21,6 +21,13 @@ pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.asyncio]
 
 
 def activation_request(device: VirtualAmtDevice, profile: str, **payload_fields: object) -> DeviceRequest:
+    message = parse_client_message(activation_frame(device, profile, **payload_fields), client_id="test")
+    assert isinstance(message, DeviceRequest)
+    return message
+
+
+def activation_frame(device: VirtualAmtDevice, profile: str, **payload_fields: object) -> str:
+    """The text frame rpc-go sends for `activate --profile <profile>` on this device."""
     identity = device.identity
     payload = {
         "ver": identity.amt_version,
@@ -47,9 +54,7 @@ def activation_request(device: VirtualAmtDevice, profile: str, **payload_fields:
         "payload": base64.b64encode(json.dumps(payload).encode()).decode(),
         "tenantId": "",
     }
-    message = parse_client_message(json.dumps(envelope), client_id="test")
-    assert isinstance(message, DeviceRequest)
-    return message
+    return json.dumps(envelope)
 
 
 @pytest.mark.parametrize(

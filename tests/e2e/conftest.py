@@ -9,6 +9,7 @@ import ssl
 import subprocess
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -95,11 +96,6 @@ def rps_server(dev_vault: DevVault, tmp_path_factory: pytest.TempPathFactory) ->
         )
         run_manage(environment, "migrate", "--noinput", "-v", "0")
         log_path = work / "server.log"
-        with open(log_path, "wb") as log:
-            server = subprocess.Popen(
-                daphne_command(port=port, tls=(certificate, key)), env=environment, cwd=ROOT, stdout=log, stderr=log
-            )
-        database_url = f"{PG_SERVER}/{database}"
         rps = RpsServer(
             port,
             certificate,
@@ -107,32 +103,52 @@ def rps_server(dev_vault: DevVault, tmp_path_factory: pytest.TempPathFactory) ->
             mps,
             dev_vault,
             log_path,
-            database_url,
+            f"{PG_SERVER}/{database}",
             environment,
             web_ui_origin,
         )
         try:
-            deadline = time.monotonic() + 60
-            while True:
-                try:
-                    with httpx.Client(verify=ssl.create_default_context(cafile=str(certificate))) as probe:
-                        if probe.get(f"https://127.0.0.1:{port}/api/v1/admin/version").status_code == 200:
-                            break
-                except httpx.HTTPError:
-                    pass
-                if time.monotonic() > deadline or server.poll() is not None:
-                    raise RuntimeError("the e2e server did not start:\n" + log_path.read_text(errors="replace"))
-                time.sleep(0.2)
-            yield rps
+            with running_server(
+                daphne_command(port=port, tls=(certificate, key)),
+                environment,
+                log_path,
+                probe_url=f"https://127.0.0.1:{port}/api/v1/admin/version",
+                ca_file=certificate,
+            ):
+                yield rps
         finally:
-            server.terminate()
-            try:
-                server.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                server.kill()
             subprocess.run(
                 ["dropdb", "-h", "127.0.0.1", "-U", "postgres", "--if-exists", "--force", database], check=False
             )
+
+
+@contextmanager
+def running_server(
+    command: list[str], environment: dict[str, str], log_path: Path, *, probe_url: str, ca_file: Path | None = None
+) -> Iterator[subprocess.Popen[bytes]]:
+    """The server `command` started, answering `probe_url` with 200 (60 s at most); stopped after."""
+    with open(log_path, "wb") as log:
+        server = subprocess.Popen(command, env=environment, cwd=ROOT, stdout=log, stderr=log)
+    try:
+        deadline = time.monotonic() + 60
+        verify: ssl.SSLContext | bool = ssl.create_default_context(cafile=str(ca_file)) if ca_file else False
+        while True:
+            try:
+                with httpx.Client(verify=verify) as probe:
+                    if probe.get(probe_url).status_code == 200:
+                        break
+            except httpx.HTTPError:
+                pass
+            if time.monotonic() > deadline or server.poll() is not None:
+                raise RuntimeError("the e2e server did not start:\n" + log_path.read_text(errors="replace"))
+            time.sleep(0.2)
+        yield server
+    finally:
+        server.terminate()
+        try:
+            server.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            server.kill()
 
 
 def unique(prefix: str) -> str:
