@@ -131,6 +131,7 @@ def main() -> int:
             RPS_DELAY_TIMER="0",
             RPS_RETRY_DELAY="0",
             RPS_DEVICE_CONNECTIONS_PER_MINUTE=str(max(600, args.devices * 2)),
+            RPS_DEVICE_SOCKETS_PER_ADDRESS=str(max(100, args.concurrency)),  # every device is 127.0.0.1 here
         )
         try:
             run_manage(environment, "migrate", "--noinput", "-v", "0")
