@@ -1,13 +1,17 @@
 """Settings for rps-django, read once from `RPS_*` environment variables.
 
 With `RPS_DEBUG` off, importing this module refuses insecure values (a debug or short secret key,
-a missing or short JWT secret, upstream's default `supersecret`, the dev Vault token `myroot`), so
-every `manage.py` command fails fast. Importing does no network I/O.
+a missing or short JWT secret, upstream's default `supersecret`, a missing or published Vault
+token, plain HTTP to a Vault or MPS outside loopback, `*` in the allowed hosts), so every
+`manage.py` command fails fast with one line naming each problem. Importing does no I/O: the
+Vault credential itself is checked when the server starts (rps_site.vault_auth).
 """
 
 from __future__ import annotations
 
+import ipaddress
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import environ
 from corsheaders.defaults import default_headers as cors_default_headers
@@ -31,6 +35,12 @@ JWT_LIFETIME_SECONDS: int = env.int("RPS_JWT_LIFETIME_SECONDS", default=86400)
 
 VAULT_ADDR: str = env.str("RPS_VAULT_ADDR", default="http://127.0.0.1:8200")
 VAULT_TOKEN: str = env.str("RPS_VAULT_TOKEN", default="")
+# AppRole login instead of a static token: the secret ID from the setting or, preferably, a file
+# that a deployment tool writes (re-read at every login, so it can be rotated).
+VAULT_ROLE_ID: str = env.str("RPS_VAULT_ROLE_ID", default="")
+VAULT_SECRET_ID: str = env.str("RPS_VAULT_SECRET_ID", default="")
+VAULT_SECRET_ID_FILE: str = env.str("RPS_VAULT_SECRET_ID_FILE", default="")
+VAULT_APPROLE_MOUNT: str = env.str("RPS_VAULT_APPROLE_MOUNT", default="approle")
 VAULT_MOUNT: str = env.str("RPS_VAULT_MOUNT", default="secret")
 VAULT_PREFIX: str = env.str("RPS_VAULT_PREFIX", default="")
 VAULT_CA_FILE: str = env.str("RPS_VAULT_CA_FILE", default="")
@@ -64,6 +74,53 @@ if DEVICE_FIRST_FRAME_TIMEOUT <= 0 or DEVICE_SESSION_DEADLINE <= 0:
     raise ImproperlyConfigured("RPS_DEVICE_FIRST_FRAME_TIMEOUT and RPS_DEVICE_SESSION_DEADLINE must be > 0")
 
 
+ALLOWED_HOSTS: list[str] = env.list("RPS_ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]"] if DEBUG else [])
+CSRF_TRUSTED_ORIGINS: list[str] = env.list("RPS_CSRF_TRUSTED_ORIGINS", default=[])
+
+
+def is_loopback_host(host: str | None) -> bool:
+    if not host:
+        return False
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def url_problem(setting: str, url: str) -> str | None:
+    """Why `url` may not carry secrets outside debug: parsed, not prefix-matched, so
+    `http://127.0.0.1@vault.example.com` (host vault.example.com) is what it is."""
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018  (raises ValueError on a port that is not a number in range)
+    except ValueError:
+        return f"{setting} is not a valid URL"
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return f"{setting} must be an http(s):// URL with a host"
+    if parts.username is not None or parts.password is not None:
+        return f"{setting} must not contain user information (user@host)"
+    if parts.scheme == "http" and not is_loopback_host(parts.hostname):
+        return f"{setting} must use https:// outside loopback"
+    return None
+
+
+def vault_login_problem() -> str | None:
+    approle = bool(VAULT_ROLE_ID or VAULT_SECRET_ID or VAULT_SECRET_ID_FILE)
+    if approle and VAULT_TOKEN:
+        return "set either RPS_VAULT_TOKEN or AppRole (RPS_VAULT_ROLE_ID), not both"
+    if approle and not VAULT_ROLE_ID:
+        return "RPS_VAULT_SECRET_ID(_FILE) needs RPS_VAULT_ROLE_ID"
+    if approle and not (VAULT_SECRET_ID or VAULT_SECRET_ID_FILE):
+        return "RPS_VAULT_ROLE_ID needs RPS_VAULT_SECRET_ID or RPS_VAULT_SECRET_ID_FILE"
+    if VAULT_SECRET_ID and VAULT_SECRET_ID_FILE:
+        return "set either RPS_VAULT_SECRET_ID or RPS_VAULT_SECRET_ID_FILE, not both"
+    if not approle and not VAULT_TOKEN:
+        return "RPS_VAULT_TOKEN (or AppRole: RPS_VAULT_ROLE_ID and RPS_VAULT_SECRET_ID_FILE) must be set"
+    return None
+
+
 def refuse_insecure_production_settings() -> None:
     """Refuse to start outside debug with a value only a developer machine should have."""
     problems = []
@@ -80,8 +137,16 @@ def refuse_insecure_production_settings() -> None:
         problems.append("RPS_JWT_SECRET must not be upstream's published default")
     if VAULT_TOKEN in INSECURE_TOKENS:
         problems.append("RPS_VAULT_TOKEN must not be a published development root token")
-    if not VAULT_ADDR.startswith("https://") and not VAULT_ADDR.startswith("http://127.0.0.1"):
-        problems.append("RPS_VAULT_ADDR must use https:// outside loopback")
+    problems += [
+        problem
+        for problem in (
+            vault_login_problem(),
+            url_problem("RPS_VAULT_ADDR", VAULT_ADDR),
+            url_problem("RPS_MPS_URL", MPS_URL) if MPS_URL else None,
+            "RPS_ALLOWED_HOSTS must name this server's hosts, not '*'" if "*" in ALLOWED_HOSTS else None,
+        )
+        if problem
+    ]
     if problems:
         raise ImproperlyConfigured("Refusing insecure production settings: " + "; ".join(problems))
 
@@ -89,8 +154,6 @@ def refuse_insecure_production_settings() -> None:
 if not DEBUG:
     refuse_insecure_production_settings()
 
-ALLOWED_HOSTS: list[str] = env.list("RPS_ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]"] if DEBUG else [])
-CSRF_TRUSTED_ORIGINS: list[str] = env.list("RPS_CSRF_TRUSTED_ORIGINS", default=[])
 
 INSTALLED_APPS = [
     "daphne",

@@ -53,6 +53,88 @@ def test_insecure_values_make_every_command_fail(overrides: dict[str, str]) -> N
             assert value not in result.stderr, "the refused value must not be echoed"
 
 
+def refusal_line(result: subprocess.CompletedProcess[str]) -> str:
+    """The line that stops start-up: the last one written, naming every problem at once."""
+    last = result.stderr.strip().splitlines()[-1]
+    assert "Refusing insecure production settings: " in last, result.stderr
+    return last
+
+
+@pytest.mark.parametrize(
+    ("overrides", "expected"),
+    [
+        ({"RPS_VAULT_ADDR": "http://127.0.0.1@vault.example.com:8200"}, "RPS_VAULT_ADDR must not contain user"),
+        ({"RPS_VAULT_ADDR": "http://127.0.0.1.evil.example:8200"}, "RPS_VAULT_ADDR must use https:// outside loopback"),
+        ({"RPS_VAULT_ADDR": "http://vault.example.com:8200"}, "RPS_VAULT_ADDR must use https:// outside loopback"),
+        ({"RPS_VAULT_ADDR": "https://vault.example.com:99999"}, "RPS_VAULT_ADDR is not a valid URL"),
+        ({"RPS_VAULT_ADDR": "vault.example.com:8200"}, "RPS_VAULT_ADDR must be an http(s):// URL with a host"),
+        ({"RPS_VAULT_TOKEN": ""}, "RPS_VAULT_TOKEN (or AppRole: RPS_VAULT_ROLE_ID and RPS_VAULT_SECRET_ID_FILE)"),
+        (
+            {"RPS_VAULT_TOKEN": "<unset>"},
+            "RPS_VAULT_TOKEN (or AppRole: RPS_VAULT_ROLE_ID and RPS_VAULT_SECRET_ID_FILE)",
+        ),
+        ({"RPS_VAULT_ROLE_ID": "role"}, "set either RPS_VAULT_TOKEN or AppRole"),
+        ({"RPS_VAULT_TOKEN": "", "RPS_VAULT_ROLE_ID": "role"}, "RPS_VAULT_ROLE_ID needs RPS_VAULT_SECRET_ID"),
+        (
+            {"RPS_VAULT_TOKEN": "", "RPS_VAULT_SECRET_ID_FILE": "/run/id"},
+            "RPS_VAULT_SECRET_ID(_FILE) needs RPS_VAULT_ROLE_ID",
+        ),
+        ({"RPS_ALLOWED_HOSTS": "*"}, "RPS_ALLOWED_HOSTS must name this server's hosts, not '*'"),
+        ({"RPS_ALLOWED_HOSTS": "rps.example.com,*"}, "RPS_ALLOWED_HOSTS must name this server's hosts, not '*'"),
+        ({"RPS_MPS_URL": "http://mps.example.com:3000"}, "RPS_MPS_URL must use https:// outside loopback"),
+        ({"RPS_MPS_URL": "http://127.0.0.1@mps.example.com"}, "RPS_MPS_URL must not contain user"),
+    ],
+    ids=[
+        "vault-userinfo-host",
+        "vault-loopback-lookalike",
+        "vault-plain-http",
+        "vault-bad-port",
+        "vault-no-scheme",
+        "empty-token",
+        "no-token",
+        "token-and-approle",
+        "role-without-secret-id",
+        "secret-id-without-role",
+        "any-host",
+        "any-host-among-others",
+        "mps-plain-http",
+        "mps-userinfo-host",
+    ],
+)
+def test_production_start_up_refuses_with_one_clear_line(overrides: dict[str, str], expected: str) -> None:
+    result = run(["manage.py", "check"], **overrides)
+    assert result.returncode != 0
+    assert expected in refusal_line(result)
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        {"RPS_VAULT_ADDR": "http://127.0.0.1:8200"},
+        {"RPS_VAULT_ADDR": "http://127.8.9.10:8200"},
+        {"RPS_VAULT_ADDR": "http://[::1]:8200"},
+        {"RPS_VAULT_ADDR": "http://localhost:8200"},
+        {"RPS_MPS_URL": "http://127.0.0.1:3000", "RPS_VAULT_ADDR": "http://LOCALHOST:8200"},
+        {"RPS_MPS_URL": "https://mps.example.com"},
+        {"RPS_VAULT_TOKEN": "", "RPS_VAULT_ROLE_ID": "role", "RPS_VAULT_SECRET_ID_FILE": "/run/secret-id"},
+        {"RPS_VAULT_TOKEN": "", "RPS_VAULT_ROLE_ID": "role", "RPS_VAULT_SECRET_ID": "secret-id"},
+    ],
+    ids=[
+        "ipv4-loopback",
+        "ipv4-loopback-net",
+        "ipv6-loopback",
+        "localhost",
+        "mps-loopback",
+        "mps-https",
+        "approle-file",
+        "approle",
+    ],
+)
+def test_loopback_and_approle_settings_are_accepted(overrides: dict[str, str]) -> None:
+    result = run(["manage.py", "check"], **overrides)
+    assert result.returncode == 0, result.stderr
+
+
 def test_debug_allows_development_defaults() -> None:
     result = run(["manage.py", "check"], RPS_DEBUG="true", RPS_SECRET_KEY="<unset>", RPS_JWT_SECRET="<unset>")
     assert result.returncode == 0, result.stderr
