@@ -125,7 +125,7 @@ def main() -> int:
     with running_mps_recorder() as mps:
         environment = local_server_environment(
             vault_addr=vault.addr,
-            vault_token=vault.root_token,
+            vault_token=vault.rps_token(),
             database_url=f"postgres://postgres@127.0.0.1:5432/{database}",
             RPS_MPS_URL=mps.url,
             RPS_DELAY_TIMER="0",

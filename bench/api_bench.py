@@ -101,7 +101,7 @@ def main() -> int:
         listeners.append(listener)
     environment = local_server_environment(
         vault_addr=vault.addr,
-        vault_token=vault.root_token,
+        vault_token=vault.rps_token(),
         database_url=f"postgres://postgres@127.0.0.1:5432/{database}",
         RPS_SECURE_SSL_REDIRECT="false",
     )

@@ -83,10 +83,7 @@ def api_exception_handler(exc: Exception, context: Mapping[str, Any]) -> Respons
         status = 412 if request is not None and "HTTP_IF_MATCH" in request.META else 409
         return Response(exc.current_record, status=status, headers={"ETag": exc.current_version})
     if isinstance(exc, VaultUnavailable):
-        return Response(
-            error_body("Service Unavailable", "The secret store is unavailable; nothing was changed."),
-            status=503,
-        )
+        return Response(error_body("Service Unavailable", exc.public_message), status=503)
     if isinstance(exc, SecretVersionConflict):
         return Response(error_body("Conflict", "A secret of this record changed concurrently; retry."), status=409)
     if isinstance(exc, (exceptions.NotAuthenticated, exceptions.AuthenticationFailed)):

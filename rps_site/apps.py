@@ -6,4 +6,5 @@ class RpsSiteConfig(AppConfig):
     verbose_name = "RPS site"
 
     def ready(self) -> None:
-        from rps_site import api_schema  # noqa: F401 - registers the bearer token's OpenAPI scheme
+        # Imported for what they register: the bearer token's OpenAPI scheme, the Vault deploy check.
+        from rps_site import api_schema, checks  # noqa: F401

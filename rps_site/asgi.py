@@ -9,6 +9,10 @@ from django.core.wsgi import get_wsgi_application
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "rps_site.settings")
 django_application = get_wsgi_application()
 
+from rps_site.checks import refuse_unfit_vault_credential  # noqa: E402  (needs Django set up first)
+
+refuse_unfit_vault_credential()  # outside debug: no root, refused or under-privileged Vault token
+
 from channels.routing import ProtocolTypeRouter  # noqa: E402  (needs Django set up first)
 from django.conf import settings  # noqa: E402
 from django.contrib.staticfiles.handlers import StaticFilesHandler  # noqa: E402

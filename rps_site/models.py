@@ -1,4 +1,4 @@
-"""Site-wide records: which tenant a portal user acts for."""
+"""Site-wide records: which tenant a portal user acts for; secret destroys Vault has yet to confirm."""
 
 from __future__ import annotations
 
@@ -23,3 +23,18 @@ class VersionTick(models.Model):
 
     def __str__(self) -> str:
         return str(self.pk)
+
+
+class PendingSecretDestroy(models.Model):
+    """A secret whose record is gone (or no longer needs it) but that Vault has not yet destroyed.
+
+    Written in the transaction that deletes the record, so it commits or rolls back with it; the
+    destroy is sent once the commit is known and this row goes when Vault confirms it. One left
+    behind (Vault down, a crash) is listed and retried by `rps_vault_audit`, and is destroyed
+    before anything writes the same path again (rps_site.vault)."""
+
+    path = models.TextField(unique=True)  # relative to RPS_VAULT_PREFIX; a path, not a secret
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return self.path

@@ -16,6 +16,9 @@ import urllib.error
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
+
+RPS_POLICY = Path(__file__).resolve().parent.parent / "deploy" / "rps-vault-policy.hcl"
 
 
 @dataclass
@@ -23,6 +26,38 @@ class DevVault:
     addr: str
     root_token: str
     process: subprocess.Popen[bytes]
+
+    def root_client(self) -> Any:
+        import hvac
+
+        return hvac.Client(url=self.addr, token=self.root_token)
+
+    def rps_token(self, *, policy: str = "rps", period: str = "24h") -> str:
+        """A periodic token with the shipped policy (deploy/rps-vault-policy.hcl), as production runs."""
+        client = self.root_client()
+        if policy == "rps":
+            client.sys.create_or_update_policy("rps", RPS_POLICY.read_text())
+        return str(client.auth.token.create(policies=[policy], period=period)["auth"]["client_token"])
+
+    def rps_approle(
+        self,
+        *,
+        role: str = "rps",
+        policy: str = "rps",
+        token_ttl: str = "1h",  # noqa: S107  (a duration, not a password)
+        token_max_ttl: str = "24h",  # noqa: S107
+    ) -> tuple[str, str]:
+        """An AppRole with the shipped policy: (role ID, a new secret ID)."""
+        client = self.root_client()
+        client.sys.create_or_update_policy("rps", RPS_POLICY.read_text())
+        if "approle/" not in client.sys.list_auth_methods()["data"]:
+            client.sys.enable_auth_method("approle")
+        client.auth.approle.create_or_update_approle(
+            role, token_policies=[policy], token_ttl=token_ttl, token_max_ttl=token_max_ttl
+        )
+        role_id = client.auth.approle.read_role_id(role)["data"]["role_id"]
+        secret_id = client.auth.approle.generate_secret_id(role)["data"]["secret_id"]
+        return str(role_id), str(secret_id)
 
     def stop(self) -> None:
         if self.process.poll() is None:

@@ -53,7 +53,7 @@ def main() -> int:
         **os.environ,
         "RPS_DEBUG": os.environ.get("RPS_DEBUG", "false"),
         "RPS_VAULT_ADDR": vault.addr,
-        "RPS_VAULT_TOKEN": vault.root_token,
+        "RPS_VAULT_TOKEN": vault.rps_token(),
         "RPS_DATABASE_URL": os.environ.get("RPS_DATABASE_URL", f"sqlite:///{database}"),
         "RPS_ALLOWED_HOSTS": os.environ.get("RPS_ALLOWED_HOSTS", "localhost,127.0.0.1"),
         "RPS_CSRF_TRUSTED_ORIGINS": os.environ.get("RPS_CSRF_TRUSTED_ORIGINS", f"https://localhost:{port}"),

@@ -6,27 +6,40 @@ or GUID can climb to another path. Values enter and leave as `Secret`; the layer
 
 Writes follow DESIGN.md "Nothing half-written": a create uses `cas=0` (it cannot overwrite),
 an update uses the version read, a delete destroys every version once the database commit is
-known. `SecretChanges` ties these to a database transaction and undoes what it wrote when the
-transaction fails.
+known. A write whose answer is lost or late is resolved before it returns (read back, compare,
+send again: `SecretStore._write`), so callers never guess. `SecretChanges` ties these to a
+database transaction and undoes what it wrote when the transaction fails.
 """
 
 from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import lru_cache, partial
 from typing import Any
 
 import hvac
 import requests
 from django.conf import settings
-from django.db import transaction
-from hvac.exceptions import InvalidPath, InvalidRequest, VaultError
+from django.db import connection, transaction
+from hvac.exceptions import (
+    Forbidden,
+    InvalidPath,
+    InvalidRequest,
+    RateLimitExceeded,
+    Unauthorized,
+    VaultDown,
+    VaultError,
+    VaultNotInitialized,
+)
+from urllib3.exceptions import NewConnectionError
 
+from rps_site.models import PendingSecretDestroy
 from rps_site.sensitive import Secret
+from rps_site.vault_auth import AppRole, VaultLoginFailed, VaultToken
 
 logger = logging.getLogger(__name__)
 
@@ -35,10 +48,45 @@ DEVICE_GUID = re.compile(r"[0-9a-f]{8}(-[0-9a-f]{4}){3}-[0-9a-f]{12}\Z")
 
 
 class VaultUnavailable(Exception):
-    """Vault could not be reached or refused the request for a reason that is not ours."""
+    """Vault could not be reached or refused the request for a reason that is not ours.
 
-    def __init__(self, operation: str) -> None:
+    `maybe_applied`: the request may have reached Vault (its answer was lost or late), so a write
+    may have landed or may still land; writes resolve that before anyone sees this error.
+    `public_message` is what the API and the portal say: exactly what happened, nothing more.
+    """
+
+    public_message = "The secret store is unavailable; nothing was changed."
+
+    def __init__(self, operation: str, *, maybe_applied: bool = False) -> None:
         super().__init__(f"secret store unavailable during {operation}")
+        self.operation = operation
+        self.maybe_applied = maybe_applied
+        if maybe_applied:
+            self.public_message = "The secret store did not answer in time; the change may not have been made."
+
+
+class VaultCredentialRefused(VaultUnavailable):
+    """Vault refused RPS's token (invalid, expired, revoked, or without the capability)."""
+
+    public_message = "The secret store refused RPS's credential; nothing was changed."
+
+
+class VaultWriteUnconfirmed(VaultUnavailable):
+    """A secret write (or its undo) may have landed, and Vault could not be asked whether it did."""
+
+    public_message = (
+        "The secret store did not confirm a secret write: the record was not changed, but its secret may "
+        "already hold the new value. Repeat the request when the secret store is back."
+    )
+
+
+class VaultDestroyUnconfirmed(VaultUnavailable):
+    """The record's deletion committed; Vault did not confirm destroying its secret (still pending)."""
+
+    public_message = (
+        "The record was deleted, but the secret store did not confirm destroying its secret; it stays "
+        "listed by rps_vault_audit until it is destroyed."
+    )
 
 
 class SecretVersionConflict(Exception):
@@ -117,11 +165,62 @@ class StoredSecret:
         return self.values.get(key)
 
 
-class SecretStore:
-    """KV v2 access with check-and-set. Paths are relative to the configured prefix."""
+# Each kind of path RPS uses, asked of Vault at start-up and by health: the token must hold what
+# deploy/rps-vault-policy.hcl grants there (tests/rps_site/test_vault_auth.py keeps them equal).
+CAPABILITY_SAMPLES = (
+    "devices/00000000-0000-0000-0000-000000000000",
+    MPS_CERTIFICATES_PATH,
+    "profiles/rps-capability-probe",
+    "tenants/rps-capability-probe/profiles/rps-capability-probe",
+)
+DATA_CAPABILITIES = ("create", "read", "update")
+METADATA_CAPABILITIES = ("read", "delete", "list")
+LISTED_FOLDERS = ("", "devices/", "tenants/")  # what rps_vault_audit lists
+RESOLVE_ATTEMPTS = 3
 
-    def __init__(self, *, addr: str, token: str, mount: str, prefix: str, timeout: float, verify: Any) -> None:
-        self._client = hvac.Client(url=addr, token=token, timeout=timeout, verify=verify)
+
+class _VaultTokenHeader(requests.auth.AuthBase):
+    """Sets the current token on every request, so a renewal or a new login reaches every thread."""
+
+    def __init__(self, token: VaultToken) -> None:
+        self._token = token
+
+    def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
+        request.headers["X-Vault-Token"] = self._token.current()
+        return request
+
+
+def _maybe_sent(error: BaseException) -> bool:
+    """Whether a failed request may have reached Vault: only a refused or timed-out connection
+    and a failed TLS handshake are certain not to have."""
+    if isinstance(error, (requests.ConnectTimeout, requests.exceptions.SSLError)):
+        return False
+    reason = getattr(error.args[0], "reason", None) if error.args else None
+    return not isinstance(reason, NewConnectionError)
+
+
+class SecretStore:
+    """KV v2 access with check-and-set. Paths are relative to the configured prefix.
+
+    Thread-safe: worker threads share one client; `VaultToken` keeps its token valid."""
+
+    def __init__(
+        self,
+        *,
+        addr: str,
+        token: str = "",
+        mount: str,
+        prefix: str,
+        timeout: float,
+        verify: Any,
+        approle: AppRole | None = None,
+    ) -> None:
+        self.token = VaultToken(addr=addr, verify=verify, timeout=timeout, static_token=token, approle=approle)
+        session = requests.Session()
+        session.verify = verify  # hvac prefers a session's own setting to its `verify` argument
+        session.auth = _VaultTokenHeader(self.token)
+        self._client = hvac.Client(url=addr, token="", timeout=timeout, verify=verify, session=session)
+        self._addr = addr
         self._health_url = f"{addr.rstrip('/')}/v1/sys/health"
         self._timeout, self._verify = timeout, verify
         self._mount = mount
@@ -130,8 +229,19 @@ class SecretStore:
     def _full(self, path: str) -> str:
         return f"{self._prefix}/{path}" if self._prefix else path
 
+    def _call(self, request: Callable[[], Any]) -> Any:
+        """One Vault request; a 403 with an AppRole token logs in again and retries once (the token
+        may have been revoked or expired early; a 403 means nothing was done)."""
+        used = self.token.current()
+        try:
+            return request()
+        except Forbidden:
+            if not self.token.invalidate(used):
+                raise
+            return request()
+
     @contextmanager
-    def _guard(self, operation: str) -> Iterator[None]:
+    def _guard(self, operation: str, *, mutating: bool = False) -> Iterator[None]:
         try:
             yield
         except (InvalidPath, SecretVersionConflict):
@@ -141,15 +251,26 @@ class SecretStore:
                 raise SecretVersionConflict(operation) from None
             logger.error("vault refused %s: %s", operation, type(error).__name__)
             raise VaultUnavailable(operation) from None
-        except (VaultError, requests.RequestException, OSError) as error:
+        except (Forbidden, Unauthorized) as error:
+            logger.error("vault refused the credential during %s: %s", operation, type(error).__name__)
+            raise VaultCredentialRefused(operation) from None
+        except VaultLoginFailed as error:
+            logger.error("vault unavailable during %s: %s", operation, error)
+            raise (VaultCredentialRefused if error.refused else VaultUnavailable)(operation) from None
+        except (RateLimitExceeded, VaultNotInitialized, VaultDown) as error:
             logger.error("vault unavailable during %s: %s", operation, type(error).__name__)
             raise VaultUnavailable(operation) from None
+        except (VaultError, requests.RequestException, OSError) as error:
+            logger.error("vault unavailable during %s: %s", operation, type(error).__name__)
+            raise VaultUnavailable(operation, maybe_applied=mutating and _maybe_sent(error)) from None
 
     def read(self, path: str) -> StoredSecret | None:
         with self._guard("read"):
             try:
-                response = self._client.secrets.kv.v2.read_secret_version(
-                    path=self._full(path), mount_point=self._mount, raise_on_deleted_version=True
+                response = self._call(
+                    lambda: self._client.secrets.kv.v2.read_secret_version(
+                        path=self._full(path), mount_point=self._mount, raise_on_deleted_version=True
+                    )
                 )
             except InvalidPath:
                 return None
@@ -159,66 +280,204 @@ class SecretStore:
             version=int(data["metadata"]["version"]),
         )
 
-    def _write(self, path: str, values: Mapping[str, Secret], cas: int | None) -> int:
-        plain = {key: value.reveal() for key, value in values.items()}
-        with self._guard("write"):
-            response = self._client.secrets.kv.v2.create_or_update_secret(
-                path=self._full(path), secret=plain, cas=cas, mount_point=self._mount
+    def _send_write(self, path: str, plain: Mapping[str, str], cas: int) -> int:
+        with self._guard("write", mutating=True):
+            response = self._call(
+                lambda: self._client.secrets.kv.v2.create_or_update_secret(
+                    path=self._full(path), secret=dict(plain), cas=cas, mount_point=self._mount
+                )
             )
         return int(response["data"]["version"])
 
-    def create(self, path: str, values: Mapping[str, Secret]) -> int:
-        """Create-only (`cas=0`): raises `SecretVersionConflict` if anything is stored there."""
+    def _write(self, path: str, values: Mapping[str, Secret], cas: int) -> int:
+        """A check-and-set write whose outcome is known when this returns.
+
+        When the answer is lost or late the write may have landed, or may still land: read back
+        and compare. Not there yet, the same check-and-set write goes again; if the first one
+        lands later, its check-and-set fails and changes nothing. Vault unreachable meanwhile:
+        `VaultWriteUnconfirmed`."""
+        plain = {key: value.reveal() for key, value in values.items()}
         try:
-            return self._write(path, values, cas=0)
+            return self._send_write(path, plain, cas)
         except SecretVersionConflict:
             raise SecretVersionConflict(path) from None
+        except VaultUnavailable as error:
+            if not error.maybe_applied:
+                raise
+        for _attempt in range(RESOLVE_ATTEMPTS):
+            try:
+                landed = self._landed_version(path, plain, cas)
+            except VaultUnavailable:
+                raise VaultWriteUnconfirmed("write") from None
+            if landed is not None:
+                return landed
+            try:
+                return self._send_write(path, plain, cas)
+            except SecretVersionConflict:
+                continue  # something landed in between (ours, late): the next read-back says what
+            except VaultUnavailable as error:
+                if not error.maybe_applied:
+                    raise VaultWriteUnconfirmed("write") from None
+        raise VaultWriteUnconfirmed("write")
+
+    def _landed_version(self, path: str, plain: Mapping[str, str], cas: int) -> int | None:
+        """The version our write created, None if it has not landed, or a conflict if another
+        writer's version is there."""
+        current = self.read(path)
+        current_version = current.version if current is not None else 0
+        if current is not None and current_version == cas + 1:
+            if {key: value.reveal() for key, value in current.values.items()} == plain:
+                return current_version
+        elif current_version == cas:
+            return None
+        raise SecretVersionConflict(path)
+
+    def create(self, path: str, values: Mapping[str, Secret]) -> int:
+        """Create-only (`cas=0`): raises `SecretVersionConflict` if anything is stored there."""
+        return self._write(path, values, cas=0)
 
     def update(self, path: str, values: Mapping[str, Secret], *, expected_version: int) -> int:
         """Replace the key set if the stored version is still `expected_version`."""
-        try:
-            return self._write(path, values, cas=expected_version)
-        except SecretVersionConflict:
-            raise SecretVersionConflict(path) from None
+        return self._write(path, values, cas=expected_version)
 
     def destroy(self, path: str) -> None:
-        """Delete every version and the metadata (KV v2 permanent delete)."""
-        with self._guard("destroy"):
+        """Delete every version and the metadata (KV v2 permanent delete).
+
+        Idempotent, so an unanswered destroy is simply sent again until Vault confirms it."""
+        for attempt in range(RESOLVE_ATTEMPTS):
             try:
-                self._client.secrets.kv.v2.delete_metadata_and_all_versions(
-                    path=self._full(path), mount_point=self._mount
-                )
-            except InvalidPath:
+                with self._guard("destroy", mutating=True), suppress(InvalidPath):
+                    self._call(
+                        lambda: self._client.secrets.kv.v2.delete_metadata_and_all_versions(
+                            path=self._full(path), mount_point=self._mount
+                        )
+                    )
                 return
+            except VaultUnavailable as error:
+                if not error.maybe_applied or attempt == RESOLVE_ATTEMPTS - 1:
+                    raise
+
+    def ensure_destroyable(self, path: str) -> None:
+        """Before a record is deleted: Vault answers, and this token may destroy its secret."""
+        metadata_path = f"{self._mount}/metadata/{self._full(path)}"
+        granted = self._capabilities([metadata_path])
+        if not {"delete", "root"} & set(granted.get(metadata_path, ())):
+            logger.error("the vault token may not destroy secrets (delete on %s/metadata)", self._mount)
+            raise VaultCredentialRefused("destroy")
 
     def list_keys(self, folder: str) -> list[str]:
         with self._guard("list"):
             try:
-                response = self._client.secrets.kv.v2.list_secrets(path=self._full(folder), mount_point=self._mount)
+                response = self._call(
+                    lambda: self._client.secrets.kv.v2.list_secrets(path=self._full(folder), mount_point=self._mount)
+                )
             except InvalidPath:
                 return []
         return list(response["data"]["keys"])
 
+    def updated_time(self, path: str) -> str | None:
+        """When the secret's metadata last changed (RFC 3339), None if nothing is stored."""
+        with self._guard("read metadata"):
+            try:
+                response = self._call(
+                    lambda: self._client.secrets.kv.v2.read_secret_metadata(
+                        path=self._full(path), mount_point=self._mount
+                    )
+                )
+            except InvalidPath:
+                return None
+        return str(response["data"]["updated_time"])
+
+    def _capabilities(self, paths: list[str]) -> dict[str, list[str]]:
+        with self._guard("capabilities"):
+            response = self._call(lambda: self._client.sys.get_capabilities(paths=paths))
+        granted = response.get("data") or response
+        return {path: list(granted.get(path) or []) for path in paths}
+
+    def missing_capabilities(self) -> list[str]:
+        """What the shipped policy grants that this token may not do, as `delete on <path>`."""
+        wanted: dict[str, tuple[str, ...]] = {}
+        for sample in CAPABILITY_SAMPLES:
+            wanted[f"{self._mount}/data/{self._full(sample)}"] = DATA_CAPABILITIES
+            wanted[f"{self._mount}/metadata/{self._full(sample)}"] = METADATA_CAPABILITIES
+        for folder in LISTED_FOLDERS:
+            wanted.setdefault(f"{self._mount}/metadata/{self._full(folder)}", ("list",))
+        granted = self._capabilities(list(wanted))
+        return [
+            f"{capability} on {path}"
+            for path, capabilities in wanted.items()
+            if "root" not in granted[path]
+            for capability in capabilities
+            if capability not in granted[path]
+        ]
+
+    def credential_problem(self) -> str | None:
+        """Why this credential is unfit for production, in a few words; None if it is fit.
+
+        Refused: a root token, a token Vault does not accept, a static token that expires without
+        renewal, and one lacking a capability the shipped policy grants on the paths RPS uses."""
+        try:
+            with self._guard("token lookup"):
+                info = self._call(self._client.auth.token.lookup_self)["data"]
+            missing = self.missing_capabilities()
+        except VaultCredentialRefused:
+            return "Vault refused it (invalid, expired or revoked token, or AppRole login refused)"
+        except VaultUnavailable:
+            return f"Vault at {self._addr} could not be asked (unreachable or sealed)"
+        policies = {*(info.get("policies") or ()), *(info.get("identity_policies") or ())}
+        if "root" in policies:
+            return "it is a root token (policy 'root'); give RPS the policy in deploy/rps-vault-policy.hcl"
+        ttl = int(info.get("ttl") or 0)
+        if ttl and not info.get("renewable") and not self.token.uses_approle:
+            return f"the token expires in {ttl} s and cannot be renewed; use a periodic token or AppRole"
+        if missing:
+            shown = ", ".join(missing[:3]) + (f" and {len(missing) - 3} more" if len(missing) > 3 else "")
+            return f"the token lacks {shown}; grant the policy in deploy/rps-vault-policy.hcl"
+        return None
+
     def health(self) -> dict[str, Any] | str:
-        """Vault's `sys/health` object as upstream passes it through, or `"unknown error"`."""
+        """Vault's state as upstream passes it through (statuses only: versions and cluster identity
+        help an attacker more than an operator), or what is wrong: `unreachable`, `not initialized`,
+        `sealed`, `forbidden token` or `token lacks capabilities`."""
         try:
             response = requests.get(
                 self._health_url, params={"standbyok": "true"}, timeout=self._timeout, verify=self._verify
             )
             body = response.json()
         except (requests.RequestException, OSError, ValueError):
-            return "unknown error"
+            return "unreachable"
         if not isinstance(body, dict):
-            return "unknown error"
-        # Statuses only: versions and cluster identity help an attacker more than an operator here.
+            return "unreachable"
+        if body.get("initialized") is not True:
+            return "not initialized"
+        if body.get("sealed") is not False:
+            return "sealed"
+        try:
+            if self.missing_capabilities():
+                return "token lacks capabilities"
+        except VaultCredentialRefused:
+            return "forbidden token"
+        except VaultUnavailable:
+            return "unreachable"
         return {key: body[key] for key in ("initialized", "sealed", "standby") if key in body}
 
 
 @lru_cache(maxsize=1)
 def secret_store() -> SecretStore:
+    approle = (
+        AppRole(
+            role_id=settings.VAULT_ROLE_ID,
+            secret_id=settings.VAULT_SECRET_ID,
+            secret_id_file=settings.VAULT_SECRET_ID_FILE,
+            mount=settings.VAULT_APPROLE_MOUNT,
+        )
+        if settings.VAULT_ROLE_ID
+        else None
+    )
     return SecretStore(
         addr=settings.VAULT_ADDR,
         token=settings.VAULT_TOKEN,
+        approle=approle,
         mount=settings.VAULT_MOUNT,
         prefix=settings.VAULT_PREFIX,
         timeout=settings.VAULT_TIMEOUT_SECONDS,
@@ -228,24 +487,41 @@ def secret_store() -> SecretStore:
 
 @dataclass
 class SecretChanges:
-    """Secret writes that belong to one database transaction.
+    """Secret writes that belong to one database transaction (DESIGN.md "Nothing half-written").
 
     What was written is undone if the transaction does not commit: created secrets are
-    destroyed, updated ones get their previous values back. Destroys are deferred until the
-    commit is known, so a rolled-back delete keeps its secret.
+    destroyed, updated ones get their previous values back. A destroy is recorded in the
+    transaction (`PendingSecretDestroy`) and sent to Vault once the outermost transaction
+    commits: an outer transaction that rolls back (the admin's delete view) keeps both the
+    record and its secret, and one Vault does not confirm stays listed for rps_vault_audit.
     """
 
     store: SecretStore
+    committed: bool = False
     _created: list[str] = field(default_factory=list)
-    _updated: list[tuple[str, StoredSecret | None, int]] = field(default_factory=list)
-    _destroy_after_commit: list[str] = field(default_factory=list)
+    _updated: list[tuple[str, StoredSecret, int]] = field(default_factory=list)
+    _destroy_on_commit: list[str] = field(default_factory=list)
 
     def create(self, path: str, values: Mapping[str, Secret]) -> None:
-        self.store.create(path, values)
+        """Create the secret of a record inserted (or locked) in this transaction.
+
+        No other writer can own the path meanwhile, so a secret already there belongs to no record
+        (a write whose answer was lost, an undo Vault did not confirm): it is destroyed, not
+        answered with a conflict that no retry could clear."""
+        lock_secret_path(path)
+        settle_pending_destroy(self.store, path)
+        try:
+            self.store.create(path, values)
+        except SecretVersionConflict:
+            logger.warning("replacing a secret that no record owned at %s", path)
+            self.store.destroy(path)
+            self.store.create(path, values)
         self._created.append(path)
 
     def replace(self, path: str, values: Mapping[str, Secret]) -> None:
         """Write the whole key set with check-and-set against the version read just before."""
+        lock_secret_path(path)
+        settle_pending_destroy(self.store, path)
         previous = self.store.read(path)
         if previous is None:
             self.create(path, values)
@@ -254,28 +530,67 @@ class SecretChanges:
         self._updated.append((path, previous, new_version))
 
     def destroy(self, path: str) -> None:
-        self._destroy_after_commit.append(path)
+        """Destroy once the outermost transaction commits; refused now (so the transaction rolls
+        back) if Vault does not answer or the token may not destroy."""
+        self.store.ensure_destroyable(path)
+        PendingSecretDestroy.objects.get_or_create(path=path)
+        self._destroy_on_commit.append(path)
 
-    def undo(self) -> None:
+    def undo(self) -> bool:
+        """Put back what this transaction wrote; False if Vault did not confirm all of it."""
+        confirmed = True
         for path in reversed(self._created):
-            self._best_effort(self.store.destroy, path)
+            confirmed &= self._confirmed(partial(self.store.destroy, path), path)
         for path, previous, version in reversed(self._updated):
-            if previous is not None:
-                self._best_effort(
-                    lambda p=path, v=previous, n=version: self.store.update(p, v.values, expected_version=n),
-                    path,
-                )
+            restore = partial(self.store.update, path, previous.values, expected_version=version)
+            confirmed &= self._confirmed(restore, path)
+        return confirmed
 
-    def finish(self) -> None:
-        for path in self._destroy_after_commit:
-            self._best_effort(self.store.destroy, path)
+    def destroy_committed(self) -> None:
+        self.committed = True
+        unconfirmed = [path for path in self._destroy_on_commit if not destroy_pending(self.store, path)]
+        if unconfirmed:
+            raise VaultDestroyUnconfirmed("destroy")
 
     @staticmethod
-    def _best_effort(action: Any, path: str) -> None:
+    def _confirmed(action: Callable[[], Any], path: str) -> bool:
         try:
-            action(path)
+            action()
         except (VaultUnavailable, SecretVersionConflict):
-            logger.error("could not undo a secret write at %s; it is orphaned", path)
+            logger.error("could not undo a secret write at %s; rps_vault_audit lists it", path)
+            return False
+        return True
+
+
+def lock_secret_path(path: str) -> None:
+    """Hold `path` until this transaction ends, against rps_vault_audit destroying what it takes
+    for a secret without a record while this transaction's record is not yet committed."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", [path])
+
+
+def settle_pending_destroy(store: SecretStore, path: str) -> None:
+    """A committed destroy of `path` that Vault has not confirmed runs now, before the path is
+    written again; left pending, it could land after the new write and take the new secret."""
+    pending = PendingSecretDestroy.objects.select_for_update().filter(path=path)
+    if pending.exists():
+        store.destroy(path)
+        pending.delete()
+
+
+def destroy_pending(store: SecretStore, path: str) -> bool:
+    """Send one recorded destroy to Vault; True once Vault confirmed it (or a writer settled it)."""
+    try:
+        with transaction.atomic():
+            pending = PendingSecretDestroy.objects.select_for_update().filter(path=path)
+            if pending.exists():
+                store.destroy(path)
+                pending.delete()
+    except VaultUnavailable:
+        logger.error("vault did not confirm destroying the secret at %s; it stays pending", path)
+        return False
+    return True
 
 
 @contextmanager
@@ -285,7 +600,15 @@ def atomic_with_secrets() -> Iterator[SecretChanges]:
     try:
         with transaction.atomic():
             yield changes
-    except BaseException:
-        changes.undo()
+            if changes._destroy_on_commit:
+                transaction.on_commit(changes.destroy_committed)
+    except VaultUnavailable as error:
+        if changes.committed:
+            raise
+        if not changes.undo() and not isinstance(error, VaultWriteUnconfirmed):
+            raise VaultWriteUnconfirmed(error.operation) from None
         raise
-    changes.finish()
+    except BaseException:
+        if not changes.committed:
+            changes.undo()
+        raise

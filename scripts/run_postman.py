@@ -115,7 +115,7 @@ def main() -> int:
     port = free_port()
     environment = local_server_environment(
         vault_addr=vault.addr,
-        vault_token=vault.root_token,
+        vault_token=vault.rps_token(),
         database_url=database_url,
         RPS_SECURE_SSL_REDIRECT="false",
     )

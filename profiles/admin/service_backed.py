@@ -42,7 +42,7 @@ def service_error_text(error: Exception) -> str:
     if isinstance(error, VersionConflict):
         return "The record was changed by someone else; reload it and try again."
     if isinstance(error, VaultUnavailable):
-        return "The secret store is unavailable; nothing was changed."
+        return error.public_message
     return "A secret of this record changed concurrently; try again."
 
 

@@ -15,7 +15,7 @@ from rps_site.api.validation import MISSING, js_string
 from rps_site.api.versions import next_version, parse_version
 from rps_site.api_errors import ApiError, ForeignKeyViolation, ResourceNotFound, UniqueKeyViolation, VersionConflict
 from rps_site.sensitive import Secret
-from rps_site.vault import atomic_with_secrets, secret_store
+from rps_site.vault import atomic_with_secrets
 
 MPS_PASSWORD = "MPS_PASSWORD"
 
@@ -93,6 +93,5 @@ def cira_config_delete(*, tenant_id: str, name: str) -> None:
             raise cira_config_not_found(name)
         if config.profiles.exists():
             raise ForeignKeyViolation(f"CIRA Config: {name} is associated with an AMT profile")
-        secret_store().read(config.secret_path)  # Vault down: 503 before anything is deleted
         config.delete()
         secrets.destroy(config.secret_path)

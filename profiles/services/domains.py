@@ -108,6 +108,5 @@ def domain_delete(*, tenant_id: str, name: str) -> None:
         domain = Domain.objects.select_for_update().filter(tenant_id=tenant_id, name__iexact=name).first()
         if domain is None:
             raise domain_not_found(name)
-        secret_store().read(domain.secret_path)  # Vault down: 503 before anything is deleted
         domain.delete()
         secrets.destroy(domain.secret_path)

@@ -15,7 +15,7 @@ from rps_site.api.validation import MISSING, js_string
 from rps_site.api.versions import next_version, parse_version
 from rps_site.api_errors import ApiError, ResourceNotFound, UniqueKeyViolation, VersionConflict
 from rps_site.sensitive import Secret
-from rps_site.vault import atomic_with_secrets, secret_store
+from rps_site.vault import atomic_with_secrets
 
 PASSWORD = "PASSWORD"
 DEFAULT_PXE_TIMEOUT = 120
@@ -117,6 +117,5 @@ def ieee8021x_config_delete(*, tenant_id: str, name: str) -> None:
             raise ApiError(f"802.1x config: {name} is associated with an AMT Profile.")
         if config.wireless_configs.exists():
             raise ApiError(f"802.1x config: {name} is associated with a wireless profile.")
-        secret_store().read(config.secret_path)  # Vault down: 503 before anything is deleted
         config.delete()
         secrets.destroy(config.secret_path)

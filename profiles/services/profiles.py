@@ -143,8 +143,26 @@ def _by_lower_name(model: Any, tenant_id: str, names: list[str]) -> dict[str, An
     return {obj.lower_name: obj for obj in found}
 
 
+def _uses_self_signed_tls(profile: Profile) -> bool:
+    return bool(profile.tls_mode) and profile.tls_signing_authority == SELF_SIGNED
+
+
+def profile_required_secret_paths(profile: Profile) -> list[str]:
+    """The Vault paths a stored profile cannot work without (for rps_vault_audit)."""
+    required = []
+    if _needs_password_secret(
+        activation=profile.activation,
+        random_amt=profile.generate_random_password,
+        random_mebx=profile.generate_random_mebx_password,
+    ):
+        required.append(profile.secret_path)
+    if _uses_self_signed_tls(profile):
+        required.append(profile.tls_secret_path)
+    return required
+
+
 def _write_tls_if_missing(changes: SecretChanges, profile: Profile) -> None:
-    if profile.tls_signing_authority != SELF_SIGNED or not profile.tls_mode:
+    if not _uses_self_signed_tls(profile):
         return
     if changes.store.read(profile.tls_secret_path) is None:
         changes.create(profile.tls_secret_path, generate_profile_certificates(profile.name).secret_values())
@@ -346,13 +364,12 @@ def _cira_for_update(tenant_id: str, name: str | None, failed: ApiError) -> Cira
 
 
 def profile_delete(*, tenant_id: str, name: str) -> None:
-    """Delete a profile and its links; its secrets are destroyed once the commit is known."""
+    """Delete a profile and its links; its secrets are destroyed once the commit is known (with
+    Vault unreachable, or a token that may not destroy, the row stays: 503)."""
     with atomic_with_secrets() as changes:
         profile = Profile.objects.select_for_update().filter(tenant_id=tenant_id, name__iexact=name).first()
         if profile is None:
             raise _not_found(name)
-        # Fail closed: with Vault unreachable the row stays rather than orphaning its secrets.
-        changes.store.read(profile.secret_path)
         try:
             with transaction.atomic():
                 profile.delete()

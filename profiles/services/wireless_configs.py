@@ -20,7 +20,7 @@ from rps_site.api_errors import (
     VersionConflict,
 )
 from rps_site.sensitive import Secret
-from rps_site.vault import atomic_with_secrets, secret_store
+from rps_site.vault import atomic_with_secrets
 
 PSK_PASSPHRASE = "PSK_PASSPHRASE"
 
@@ -125,6 +125,5 @@ def wireless_config_delete(*, tenant_id: str, name: str) -> None:
             raise wireless_config_not_found(name)
         if config.profile_links.exists():
             raise ForeignKeyViolation(f"Wireless profile: {name} is associated with an AMT Profile.")
-        secret_store().read(config.secret_path)  # Vault down: 503 before anything is deleted
         config.delete()
         secrets.destroy(config.secret_path)

@@ -81,7 +81,7 @@ def rps_server(dev_vault: DevVault, tmp_path_factory: pytest.TempPathFactory) ->
     with running_mps_recorder() as mps:
         environment = local_server_environment(
             vault_addr=dev_vault.addr,
-            vault_token=dev_vault.root_token,
+            vault_token=dev_vault.rps_token(),
             database_url=f"{PG_SERVER}/{database}",
             RPS_JWT_SECRET=jwt_secret,
             RPS_JWT_ISSUER=JWT_ISSUER,

@@ -185,6 +185,7 @@ class ApiResourceSuite:
             self.assert_no_secrets(response, body)
         assert api.get(self.item_url(name)).json() == record
 
+    @pytest.mark.django_db(transaction=True)  # secrets are destroyed on the commit
     def test_delete_removes_the_record_and_destroys_its_secret(
         self, api: APIClient, created: Any, vault: SecretStore
     ) -> None:
@@ -220,6 +221,7 @@ class ApiResourceSuite:
             second = api.get(url, HTTP_IF_NONE_MATCH=etag)
             assert second.status_code == 304 and second.content == b""
 
+    @pytest.mark.django_db(transaction=True)  # secrets are destroyed on the commit
     def test_tenants_are_isolated(self, clients: Client, vault: SecretStore) -> None:
         alice, bob = clients("tenant-a"), clients("tenant-b")
         name = unique_name()

@@ -192,6 +192,7 @@ def test_a_hostile_name_touches_no_other_vault_path(api: APIClient, vault: Secre
     assert "/" not in domain.secret_path.removeprefix("certs/")
 
 
+@pytest.mark.django_db(transaction=True)  # secrets are destroyed on the commit
 def test_admin_uploads_the_pfx_through_the_service_and_logs_no_secret(
     vault: SecretStore, db: None, django_user_model: Any, client: Any
 ) -> None:

@@ -127,6 +127,7 @@ def test_validation_errors_show_on_the_form(admin_client: Client) -> None:
     assert "AMT password is required field" in page and "weak" not in page
 
 
+@pytest.mark.django_db(transaction=True)  # secrets are destroyed on the commit
 def test_delete_destroys_the_secret(admin_client: Client, vault: SecretStore) -> None:
     name = unique_name("portal")
     admin_client.post(ADD_URL, form_data(name))

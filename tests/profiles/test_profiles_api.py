@@ -460,6 +460,7 @@ def test_ccm_to_acm_needs_a_mebx_password(api: APIClient, vault: SecretStore) ->
     assert stored.values["AMT_PASSWORD"].reveal() == ""
 
 
+@pytest.mark.django_db(transaction=True)  # secrets are destroyed on the commit
 def test_switching_to_random_passwords_destroys_the_secret(api: APIClient, vault: SecretStore) -> None:
     name = unique_name()
     record = post(api, acm_body(name)).json()
@@ -486,6 +487,7 @@ def test_missing_stored_secret_refuses_to_write_a_placeholder(api: APIClient, va
     )
 
 
+@pytest.mark.django_db(transaction=True)  # secrets are destroyed on the commit
 def test_cira_to_tls_writes_the_certificate_and_back_keeps_it(api: APIClient, vault: SecretStore) -> None:
     make_cira("cira3")
     name = unique_name()
@@ -576,6 +578,7 @@ def test_if_match_replaces_the_body_version(api: APIClient) -> None:
 # --- secrets and names ------------------------------------------------------------------------------
 
 
+@pytest.mark.django_db(transaction=True)  # secrets are destroyed on the commit
 def test_hostile_name_touches_no_other_vault_path(api: APIClient, vault: SecretStore) -> None:
     target = unique_name("victim")
     vault.create(f"profiles/{target}", {"AMT_PASSWORD": Secret("Untouched1!")})

@@ -129,7 +129,7 @@ def test_health_is_503_with_vault_stopped_and_shares_no_details(settings) -> Non
     assert response.status_code == 503
     assert response.json() == {
         "db": {"name": "POSTGRES", "status": "OK"},
-        "secretStore": {"name": "VAULT", "status": "unknown error"},
+        "secretStore": {"name": "VAULT", "status": "unreachable"},
     }
     assert stopped.addr not in response.content.decode()
 

@@ -165,4 +165,4 @@ def test_stopped_vault_raises_unavailable_without_leaking_the_token() -> None:
             operation()
         assert stopped.root_token not in str(raised.value)
         assert raised.value.__cause__ is None and raised.value.__suppress_context__
-    assert store.health() == "unknown error"
+    assert store.health() == "unreachable"

@@ -63,5 +63,5 @@ def test_vault_with_an_untrusted_certificate_is_refused(tmp_path: Path) -> None:
         store = SecretStore(addr=url, token="t", mount="secret", prefix="", timeout=2, verify=True)
         with pytest.raises(VaultUnavailable):
             store.create("profiles/p", {"AMT_PASSWORD": Secret("x")})
-        assert store.health() == "unknown error"
+        assert store.health() == "unreachable"
     assert seen == []
