@@ -289,7 +289,8 @@ CHANNEL_LAYERS = {
 
 AXES_FAILURE_LIMIT = env.int("RPS_LOGIN_FAILURE_LIMIT", default=5)
 AXES_COOLOFF_TIME = 1  # hours
-AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+# Together, not separately: failures from one address never lock the same user out elsewhere.
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_SENSITIVE_PARAMETERS = ["password"]
 
 SECURE_CONTENT_TYPE_NOSNIFF = True

@@ -37,3 +37,21 @@ def test_a_good_login_before_the_limit_works(django_user_model) -> None:  # type
     response = client.post("/admin/login/", {"username": "admin2", "password": "Right-Passw0rd!x"})
     assert response.status_code == 302
     assert client.get("/admin/").status_code == 200
+
+
+@pytest.mark.django_db
+def test_failures_from_one_address_do_not_lock_the_user_out_elsewhere(django_user_model, settings) -> None:  # type: ignore[no-untyped-def]
+    """Lockouts are keyed on the user name and the address together (issue #11, finding 8)."""
+    django_user_model.objects.create_superuser(username="known-admin", password="Right-Passw0rd!x")
+    attacker, operator = Client(REMOTE_ADDR="203.0.113.66"), Client(REMOTE_ADDR="198.51.100.9")
+    for _ in range(settings.AXES_FAILURE_LIMIT):
+        attacker.post("/admin/login/", {"username": "known-admin", "password": "guess"})
+    assert (
+        attacker.post("/admin/login/", {"username": "known-admin", "password": "Right-Passw0rd!x"}).status_code == 429
+    )
+    response = operator.post("/admin/login/", {"username": "known-admin", "password": "Right-Passw0rd!x"})
+    assert response.status_code == 302, "the admin logs in from their own address"
+    # and the attacker's address is not locked out for other user names either
+    django_user_model.objects.create_superuser(username="colleague", password="Right-Passw0rd!y")
+    shared = attacker.post("/admin/login/", {"username": "colleague", "password": "Right-Passw0rd!y"})
+    assert shared.status_code == 302
