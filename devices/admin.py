@@ -1,4 +1,8 @@
-"""The device registry in the portal: read-only, tenant-scoped for non-superusers."""
+"""The device registry in the portal: read-only, tenant-scoped for non-superusers.
+
+Seeing a device and its history needs `devices.view_device`, as the devices API demands of a
+portal session (rps_site.permissions): a run and its steps are part of the device's record.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +13,9 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 
 from devices.models import Device, ProvisioningRun, RunStep
+from rps_site.permissions import portal_user_may
+
+VIEW_DEVICE = "devices.view_device"
 
 
 def user_tenant(request: HttpRequest) -> str:
@@ -16,7 +23,17 @@ def user_tenant(request: HttpRequest) -> str:
     return membership.tenant_id if membership is not None else ""
 
 
+def may_view_devices(request: HttpRequest) -> bool:
+    return portal_user_may(request.user, [VIEW_DEVICE])
+
+
 class ReadOnlyAdmin(admin.ModelAdmin):
+    def has_module_permission(self, request: HttpRequest) -> bool:
+        return may_view_devices(request)
+
+    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return may_view_devices(request)
+
     def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
 
@@ -27,27 +44,28 @@ class ReadOnlyAdmin(admin.ModelAdmin):
         return False
 
 
-class RunStepInline(admin.TabularInline):
+class ReadOnlyInline(admin.TabularInline):
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return may_view_devices(request)
+
+
+class RunStepInline(ReadOnlyInline):
     model = RunStep
     fields = ("position", "name", "outcome", "detail", "recorded_at")
     readonly_fields = fields
-    extra = 0
-    can_delete = False
-
-    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
 
-class ProvisioningRunInline(admin.TabularInline):
+class ProvisioningRunInline(ReadOnlyInline):
     model = ProvisioningRun
     fields = ("action", "profile_name", "outcome", "failure_cause", "started_at", "finished_at")
     readonly_fields = fields
-    extra = 0
-    can_delete = False
     show_change_link = True
-
-    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
 
 @admin.register(Device)
@@ -61,9 +79,6 @@ class DeviceAdmin(ReadOnlyAdmin):
         queryset = super().get_queryset(request)
         return queryset if request.user.is_superuser else queryset.filter(tenant_id=user_tenant(request))
 
-    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return bool(request.user.is_active and request.user.is_staff)
-
 
 @admin.register(ProvisioningRun)
 class ProvisioningRunAdmin(ReadOnlyAdmin):
@@ -75,6 +90,3 @@ class ProvisioningRunAdmin(ReadOnlyAdmin):
     def get_queryset(self, request: HttpRequest) -> QuerySet[ProvisioningRun]:
         queryset = super().get_queryset(request)
         return queryset if request.user.is_superuser else queryset.filter(device__tenant_id=user_tenant(request))
-
-    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return bool(request.user.is_active and request.user.is_staff)

@@ -56,6 +56,8 @@ def run_record(run: ProvisioningRun) -> dict[str, Any]:
 
 
 class DeviceCollection(APIView):
+    permission_model = Device
+
     @extend_schema(responses=OpenApiTypes.OBJECT, summary="List devices", operation_id="devices_list")
     def get(self, request: Request) -> Response:
         page = page_from_query(request.query_params)
@@ -65,6 +67,8 @@ class DeviceCollection(APIView):
 
 
 class DeviceItem(APIView):
+    permission_model = Device
+
     @extend_schema(responses=OpenApiTypes.OBJECT, summary="One device with its provisioning history")
     def get(self, request: Request, guid: str) -> Response:
         device = device_get(tenant_id=request_tenant(request), guid=guid)

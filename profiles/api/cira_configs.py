@@ -12,6 +12,7 @@ from rest_framework.views import APIView
 
 from profiles.api.common import is_json_number, js_regex, json_body, list_response, reveal_secrets, schema
 from profiles.api.common import js_string as js_text
+from profiles.models import CiraConfig
 from profiles.selectors.cira_configs import (
     cira_config_count,
     cira_config_get,
@@ -152,6 +153,8 @@ def update_chains() -> list[Field]:
 
 
 class CiraConfigCollection(APIView):
+    permission_model = CiraConfig
+
     @schema("ciraconfigs", operation_id="ciraconfigs_list")
     def get(self, request: Request) -> Response:
         tenant_id = request_tenant(request)
@@ -180,6 +183,8 @@ class CiraConfigCollection(APIView):
 
 
 class CiraConfigItem(APIView):
+    permission_model = CiraConfig
+
     @schema("ciraconfigs")
     def get(self, request: Request, name: str) -> Response:
         config = cira_config_get(tenant_id=request_tenant(request), name=name)

@@ -12,6 +12,7 @@ from rest_framework.views import APIView
 
 from profiles import pfx
 from profiles.api.common import js_regex, json_body, list_response, reveal_secrets, schema
+from profiles.models import Domain
 from profiles.selectors.domains import domain_count, domain_get, domain_list, domain_record, domain_record_of
 from profiles.services.domains import domain_create, domain_delete, domain_not_found, domain_update
 from rps_site.api.validation import MISSING, CustomCheckFailed, Field, js_truthy, validate
@@ -73,6 +74,8 @@ def update_chains() -> list[Field]:
 
 
 class DomainCollection(APIView):
+    permission_model = Domain
+
     @schema("domains", operation_id="domains_list")
     def get(self, request: Request) -> Response:
         tenant_id = request_tenant(request)
@@ -99,6 +102,8 @@ class DomainCollection(APIView):
 
 
 class DomainItem(APIView):
+    permission_model = Domain
+
     @schema("domains")
     def get(self, request: Request, name: str) -> Response:
         domain = domain_get(tenant_id=request_tenant(request), name=name)

@@ -13,6 +13,7 @@ from rest_framework.views import APIView
 
 from profiles.api.common import is_json_number, js_regex, json_body, list_response, reveal_secrets, schema
 from profiles.api.common import js_string as js_text
+from profiles.models import Ieee8021xConfig
 from profiles.selectors.ieee8021x_configs import (
     ieee8021x_config_count,
     ieee8021x_config_get,
@@ -90,6 +91,8 @@ def chains(*, with_version: bool) -> list[Field]:
 
 
 class Ieee8021xConfigCollection(APIView):
+    permission_model = Ieee8021xConfig
+
     @schema("ieee8021xconfigs", operation_id="ieee8021xconfigs_list")
     def get(self, request: Request) -> Response:
         tenant_id = request_tenant(request)
@@ -116,6 +119,8 @@ class Ieee8021xConfigCollection(APIView):
 
 
 class Ieee8021xConfigItem(APIView):
+    permission_model = Ieee8021xConfig
+
     @schema("ieee8021xconfigs")
     def get(self, request: Request, name: str) -> Response:
         config = ieee8021x_config_get(tenant_id=request_tenant(request), name=name)

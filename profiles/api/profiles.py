@@ -22,6 +22,7 @@ from rest_framework.views import APIView
 
 from profiles.api.common import json_body, schema
 from profiles.api.profiles_validation import validated_create, validated_update
+from profiles.models import Profile
 from profiles.selectors.profiles import (
     profile_list_body,
     profile_record_body,
@@ -34,6 +35,7 @@ from rps_site.api.paging import page_from_query
 from rps_site.api.rendered_cache import JSON_CONTENT_TYPE
 from rps_site.api_errors import ResourceNotFound
 from rps_site.authentication import TokenUser, request_tenant
+from rps_site.permissions import portal_user_may
 
 EXPORT_PERMISSION = "profiles.export_profile"
 
@@ -43,6 +45,8 @@ def _created_or_updated(tenant_id: str, profile_id: int, status: int) -> Respons
 
 
 class ProfileCollection(APIView):
+    permission_model = Profile
+
     @schema("profiles", operation_id="profiles_list")
     def get(self, request: Request) -> HttpResponse:
         page = page_from_query(request.query_params)
@@ -70,6 +74,8 @@ class ProfileCollection(APIView):
 
 
 class ProfileItem(APIView):
+    permission_model = Profile
+
     @schema("profiles")
     def get(self, request: Request, name: str) -> HttpResponse:
         body = profile_record_body(tenant_id=request_tenant(request), name=name)
@@ -92,7 +98,7 @@ class CanExportProfiles(BasePermission):
         user = request.user
         if isinstance(user, TokenUser):
             return bool(settings.EXPORT_VIA_JWT)
-        return bool(user is not None and user.is_authenticated and user.has_perm(EXPORT_PERMISSION))
+        return bool(user is not None and user.is_authenticated and portal_user_may(user, [EXPORT_PERMISSION]))
 
 
 class ProfileExportThrottle(ScopedRateThrottle):

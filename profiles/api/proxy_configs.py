@@ -11,6 +11,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from profiles.api.common import js_regex, json_body, list_response, schema
+from profiles.models import ProxyConfig
 from profiles.selectors.proxy_configs import (
     proxy_config_count,
     proxy_config_get,
@@ -86,6 +87,8 @@ def create_chains() -> list[Field]:
 
 
 class ProxyConfigCollection(APIView):
+    permission_model = ProxyConfig
+
     @schema("proxyconfigs", operation_id="proxyconfigs_list")
     def get(self, request: Request) -> Response:
         tenant_id = request_tenant(request)
@@ -112,6 +115,8 @@ class ProxyConfigCollection(APIView):
 
 
 class ProxyConfigItem(APIView):
+    permission_model = ProxyConfig
+
     @schema("proxyconfigs")
     def get(self, request: Request, name: str) -> Response:
         config = proxy_config_get(tenant_id=request_tenant(request), name=name)

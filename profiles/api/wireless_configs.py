@@ -12,6 +12,7 @@ from rest_framework.views import APIView
 
 from profiles.api.common import js_regex, json_body, reveal_secrets, schema, strict_equals
 from profiles.api.common import js_string as js_text
+from profiles.models import WirelessConfig
 from profiles.selectors.wireless_configs import (
     ieee8021x_config_for_wireless,
     wireless_config_count,
@@ -118,6 +119,8 @@ def chains(tenant_id: str, *, with_version: bool) -> list[Field]:
 
 
 class WirelessConfigCollection(APIView):
+    permission_model = WirelessConfig
+
     @schema("wirelessconfigs", operation_id="wirelessconfigs_list")
     def get(self, request: Request) -> Response:
         tenant_id = request_tenant(request)
@@ -145,6 +148,8 @@ class WirelessConfigCollection(APIView):
 
 
 class WirelessConfigItem(APIView):
+    permission_model = WirelessConfig
+
     @schema("wirelessconfigs")
     def get(self, request: Request, name: str) -> Response:
         config = wireless_config_get(tenant_id=request_tenant(request), name=name)

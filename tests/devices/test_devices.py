@@ -14,6 +14,7 @@ from rps_site.authentication import issue_token
 from rps_site.sensitive import Secret
 from rps_site.vault import InvalidDeviceGuid
 from tests.mps_recorder import running_mps_recorder
+from tests.portal_sessions import role_session
 
 
 def new_guid() -> str:
@@ -113,3 +114,40 @@ def test_listing_rejects_bad_paging() -> None:
     response = client_for("").get("/api/v1/admin/devices?$top=-1")
     assert response.status_code == 400
     assert response.json()["errors"][0]["msg"] == "The number of items to return should be a positive integer"
+
+
+@pytest.mark.django_db
+def test_device_api_and_portal_pages_follow_the_device_permissions(vault, settings) -> None:  # type: ignore[no-untyped-def]
+    """SECURITY check 24 for devices: view_device to list and read, delete_device to purge."""
+    guid = new_guid()
+    run = services.run_start(guid=guid, tenant_id="", action="activate", profile_name="p1", hostname="pc-perm")
+    services.run_finish(
+        run=run, succeeded=True, status_message="ok", device_status="activated", control_mode=1, steps=[]
+    )
+    item, portal_list = f"/api/v1/admin/devices/{guid}", "/admin/devices/device/"
+    portal_item = f"/admin/devices/device/{Device.objects.get(guid=guid).pk}/change/"
+    portal_run = f"/admin/devices/provisioningrun/{run.pk}/change/"
+
+    nothing = role_session(Device, "nothing")
+    for response in (nothing.get("/api/v1/admin/devices"), nothing.get(item), nothing.delete(item)):
+        assert response.status_code == 403
+    assert nothing.get(item).json()["message"] == "This request needs the devices.view_device permission."
+    for page in (portal_list, portal_item, portal_run):
+        assert nothing.get(page).status_code == 403, page
+    assert b"pc-perm" not in nothing.get("/admin/").content
+
+    viewer = role_session(Device, "view")
+    assert [entry["guid"] for entry in viewer.get("/api/v1/admin/devices").json()] == [guid]
+    assert viewer.get(item).json()["runs"][0]["profileName"] == "p1"
+    refused = viewer.delete(item)
+    assert refused.status_code == 403
+    assert refused.json()["message"] == "This request needs the devices.delete_device permission."
+    for page in (portal_list, portal_item, portal_run):
+        assert viewer.get(page).status_code == 200, page
+    assert Device.objects.filter(guid=guid).exists()
+
+    with running_mps_recorder() as mps:
+        settings.MPS_URL = mps.url
+        assert role_session(Device, "full", tenant_id="other").delete(item).status_code == 404
+        assert role_session(Device, "full").delete(item).status_code == 204
+    assert not Device.objects.filter(guid=guid).exists()

@@ -5,6 +5,7 @@ resource lives and what a valid body looks like (STYLE.md rule 10):
 
     class TestDomainApi(ApiResourceSuite):
         url = "/api/v1/admin/domains"
+        model = Domain                                  # whose permissions a portal session needs
         name_field = "profileName"
         secret_fields = {"provisioningCert": "CERT", "provisioningCertPassword": "CERT_PASSWORD"}
         not_found = "Domain profile {name} Not Found"
@@ -27,10 +28,12 @@ from collections.abc import Callable, Iterator
 from typing import Any, ClassVar
 
 import pytest
+from django.db.models import Model
 from rest_framework.test import APIClient
 
 from rps_site.authentication import issue_token
 from rps_site.vault import SecretStore
+from tests.portal_sessions import role_session
 
 Client = Callable[[str], APIClient]
 
@@ -53,6 +56,7 @@ class ApiResourceSuite:
     """Mixin of tests; the subclass fills in the resource description below."""
 
     url: ClassVar[str]
+    model: ClassVar[type[Model]]
     name_field: ClassVar[str]
     # request body field -> Vault key; empty for resources without secrets
     secret_fields: ClassVar[dict[str, str]] = {}
@@ -259,6 +263,58 @@ class ApiResourceSuite:
         assert api.put(self.url, {}, format="json").status_code == 404
         assert api.delete(self.url).status_code == 404
         assert api.generic("COPY", self.url).status_code == 404
+
+    def test_portal_sessions_get_what_their_model_permissions_allow(
+        self, api: APIClient, created: Any, vault: SecretStore
+    ) -> None:
+        """SECURITY check 24: the API asks a session for the permissions the portal would."""
+        name, body, record = created
+        new_name = unique_name()
+        app, model = self.model._meta.app_label, self.model._meta.model_name
+
+        def writes(session: APIClient) -> list[Any]:
+            return [
+                session.post(self.url, self.create_body(new_name), format="json"),
+                session.patch(self.url, self.update_body(name, record.get("version")), format="json"),
+                session.delete(self.item_url(name)),
+            ]
+
+        nothing, viewer = role_session(self.model, "nothing"), role_session(self.model, "view")
+        for response in (nothing.get(self.url), nothing.get(self.item_url(name)), *writes(nothing)):
+            assert response.status_code == 403, response_text(response)
+            assert response.json()["error"] == "Forbidden"
+        assert nothing.get(self.url).json()["message"] == f"This request needs the {app}.view_{model} permission."
+        assert viewer.get(self.url).status_code == 200
+        assert viewer.get(self.item_url(name)).json() == record
+        refused = writes(viewer)
+        assert [response.status_code for response in refused] == [403, 403, 403]
+        assert [response.json()["message"] for response in refused] == [
+            f"This request needs the {app}.{action}_{model} permission." for action in ("add", "change", "delete")
+        ]
+        assert api.get(self.item_url(name)).json() == record, "a refused write changed nothing"
+        assert api.get(self.item_url(new_name)).status_code == 404
+
+        full = role_session(self.model, "full")
+        full.send_csrf_token = False
+        forged = full.post(self.url, self.create_body(new_name), format="json")
+        assert forged.status_code == 403 and "CSRF" in forged.json()["message"], "a session write needs its CSRF token"
+        full.send_csrf_token = True
+        assert [response.status_code for response in writes(full)] == [201, 200, 204]
+        assert api.get(self.item_url(name)).status_code == 404
+        assert full.delete(self.item_url(new_name)).status_code == 204
+
+    def test_a_portal_session_acts_for_its_own_tenant(self, api: APIClient, created: Any, vault: SecretStore) -> None:
+        name, _, _ = created
+        tenant_id = unique_name("tenant")
+        session = role_session(self.model, "full", tenant_id=tenant_id)
+        assert session.get(self.item_url(name)).status_code == 404
+        assert name not in response_text(session.get(self.url))
+        own = unique_name()
+        response = session.post(self.url, {**self.create_body(own), "tenantId": ""}, format="json")
+        assert response.status_code == 201, response_text(response)
+        assert response.json()["tenantId"] == tenant_id
+        assert api.get(self.item_url(own)).status_code == 404
+        assert session.delete(self.item_url(own)).status_code == 204
 
     def test_unauthenticated_requests_are_401(self, db: None) -> None:
         assert APIClient().get(self.url).status_code == 401

@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 from rest_framework.test import APIClient
 
+from profiles.models import CiraConfig
 from rps_site.vault import SecretStore, cira_config_path
 from tests.profiles.api_suite import ApiResourceSuite, client_for, unique_name
 from tests.profiles.factories import cira_body
@@ -16,6 +17,7 @@ URL = "/api/v1/admin/ciraconfigs"
 
 class TestCiraConfigApi(ApiResourceSuite):
     url = URL
+    model = CiraConfig
     name_field = "configName"
     secret_fields = {"password": "MPS_PASSWORD"}
     not_found = "CIRA profile {name} Not Found"

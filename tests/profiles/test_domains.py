@@ -17,6 +17,7 @@ URL = "/api/v1/admin/domains"
 
 class TestDomainApi(ApiResourceSuite):
     url = URL
+    model = Domain
     name_field = "profileName"
     secret_fields = {"provisioningCert": "CERT", "provisioningCertPassword": "CERT_PASSWORD"}
     not_found = "Domain profile {name} Not Found"

@@ -20,6 +20,7 @@ URL = "/api/v1/admin/ieee8021xconfigs"
 
 class TestIeee8021xConfigApi(ApiResourceSuite):
     url = URL
+    model = Ieee8021xConfig
     name_field = "profileName"
     secret_fields = {"password": "PASSWORD"}
     not_found = "802.1x profile {name} Not Found"

@@ -78,6 +78,7 @@ def ccm_random_body(name: str, **overrides: Any) -> dict[str, Any]:
 
 class TestProfileApi(ApiResourceSuite):
     url = URL
+    model = Profile
     name_field = "profileName"
     secret_fields = {"amtPassword": "AMT_PASSWORD", "mebxPassword": "MEBX_PASSWORD"}
     not_found = "AMT profile {name} Not Found"

@@ -8,6 +8,7 @@ import pytest
 from rest_framework.test import APIClient
 
 from profiles.api.proxy_configs import is_fqdn, is_port
+from profiles.models import ProxyConfig
 from profiles.services.proxy_configs import info_format
 from rps_site.vault import SecretStore
 from tests.profiles.api_suite import ApiResourceSuite, client_for, unique_name
@@ -18,6 +19,7 @@ URL = "/api/v1/admin/proxyconfigs"
 
 class TestProxyConfigApi(ApiResourceSuite):
     url = URL
+    model = ProxyConfig
     name_field = "name"
     versioned = False
     not_found = "Proxy profile {name} Not Found"

@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 from rest_framework.test import APIClient
 
+from profiles.models import WirelessConfig
 from rps_site.vault import SecretStore, wireless_config_path
 from tests.profiles.api_suite import ApiResourceSuite, client_for, unique_name
 from tests.profiles.factories import ieee8021x_body, wireless_body
@@ -16,6 +17,7 @@ URL = "/api/v1/admin/wirelessconfigs"
 
 class TestWirelessConfigApi(ApiResourceSuite):
     url = URL
+    model = WirelessConfig
     name_field = "profileName"
     secret_fields = {"pskPassphrase": "PSK_PASSPHRASE"}
     not_found = "Wireless profile {name} Not Found"

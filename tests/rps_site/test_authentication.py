@@ -14,6 +14,7 @@ from django.core.management import call_command
 from rest_framework.test import APIClient
 
 from rps_site.authentication import decode_token, issue_token
+from tests.portal_sessions import permissions_of, portal_session
 
 ADMIN_URL = "/api/v1/admin/"
 
@@ -78,10 +79,35 @@ def test_mps_format_token_is_accepted_and_carries_the_tenant() -> None:
 
 @pytest.mark.django_db
 def test_session_login_is_accepted(django_user_model) -> None:  # type: ignore[no-untyped-def]
-    user = django_user_model.objects.create_user(username="portal", password="Portal-Pass-123")
+    user = django_user_model.objects.create_superuser(username="portal", password="Portal-Pass-123")
     client = APIClient()
     client.force_login(user)
     assert client.get(ADMIN_URL).status_code == 200
+
+
+@pytest.mark.django_db
+def test_an_endpoint_without_a_model_is_closed_to_staff_sessions() -> None:
+    """A view that names no model (here the admin root) is for bearer tokens and superusers only."""
+    response = portal_session().get(ADMIN_URL)
+    assert response.status_code == 403
+    assert response.json() == {
+        "error": "Forbidden",
+        "message": "This endpoint is open to bearer tokens and portal superusers only.",
+    }
+
+
+@pytest.mark.django_db
+def test_a_session_of_a_user_no_longer_staff_or_active_is_refused(vault) -> None:  # type: ignore[no-untyped-def]
+    from django.contrib.auth import get_user_model
+
+    from profiles.models import Profile
+
+    session = portal_session(permissions=permissions_of(Profile, ["view"]))
+    assert session.get("/api/v1/admin/profiles").status_code == 200
+    user = get_user_model().objects.get(pk=session.session["_auth_user_id"])
+    user.is_staff = False
+    user.save()
+    assert session.get("/api/v1/admin/profiles").status_code == 403
 
 
 @pytest.mark.django_db
