@@ -32,7 +32,7 @@ def fresh_throttle() -> None:
 
 
 def portal_client(*, can_export: bool, tenant_id: str = "") -> tuple[APIClient, User]:
-    user = User.objects.create_user(username=unique_name("user"), password="x-unused-Pw1!")
+    user = User.objects.create_user(username=unique_name("user"), password="x-unused-Pw1!", is_staff=True)
     if tenant_id:
         TenantMembership.objects.create(user=user, tenant_id=tenant_id)
     if can_export:
@@ -131,6 +131,10 @@ def test_user_without_the_permission_gets_403_and_nothing_is_recorded(vault: Sec
     response = client.get(f"{URL}/export/{name}")
     assert response.status_code == 403
     assert set(response.json()) == {"error", "message"}
+    no_longer_staff, user = portal_client(can_export=True)
+    user.is_staff = False
+    user.save()
+    assert no_longer_staff.get(f"{URL}/export/{name}").status_code == 403, "the portal's own rule: staff only"
     assert not ProfileExportRecord.objects.filter(profile_name=name).exists()
 
 
