@@ -5,6 +5,10 @@ becomes one validation error on `provisioningCert`. The leaf is the first certif
 (through `cryptography`) returns the certificate that belongs to the key first and the others in
 bag order, which is the bag order of every PFX produced by the usual tools (leaf, then CAs).
 No message ever contains the password or the certificate.
+
+Opening a PFX is bounded (SECURITY.md check 23): `profiles.pkcs12_inspection` refuses a file over
+its size, iteration or total key-derivation limits, or whose password is wrong, before
+`cryptography` runs a single derivation of it; each refusal names its cause.
 """
 
 from __future__ import annotations
@@ -19,6 +23,8 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.hazmat.primitives.serialization import pkcs12
 from cryptography.x509.oid import ExtensionOID, NameOID
+
+from profiles import pkcs12_inspection
 
 AMT_ACTIVATION_OID = x509.ObjectIdentifier("2.16.840.1.113741.1.2.3")
 MINIMUM_RSA_BITS = 2048
@@ -37,6 +43,11 @@ FQDN_MISMATCH = "FQDN not associated with provisioning certificate"
 EXPIRED = "Uploaded certificate has expired"
 NO_ROOT = "Provisioning certificate does not contain a root certificate"
 NO_PRIVATE_KEY = "Provisioning certificate does not contain a private key"
+NOT_AN_RSA_KEY = "Provisioning certificate private key is not an RSA key; AMT needs an RSA key"
+NOT_BASE64 = "Provisioning certificate is not a PKCS#12 (PFX) file: it is not valid base64"
+WRONG_PASSWORD = "Provisioning certificate password is incorrect"
+# base64 of the largest PFX accepted, with room for line breaks
+MAX_BASE64_CHARACTERS = pkcs12_inspection.MAX_PFX_BYTES * 4 // 3 + 4096
 KEY_MISMATCH = "Private key in the PFX does not match the leaf certificate public key"
 BROKEN_CHAIN = "Certificate chain is broken: cannot find issuer for a certificate in the chain"
 MISSING_AMT_OID = "Leaf certificate is missing the Intel AMT Activation EKU OID (2.16.840.1.113741.1.2.3)"
@@ -49,7 +60,7 @@ class PfxRejected(Exception):
 @dataclass(frozen=True)
 class DecryptedPfx:
     certificates: list[x509.Certificate]  # leaf first
-    private_key: rsa.RSAPrivateKey | None
+    private_key: rsa.RSAPrivateKey
     unparsable_certificates: int
 
     @property
@@ -64,23 +75,46 @@ def iso_milliseconds(moment: datetime) -> str:
     return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
 
 
+def _refusal(problem: pkcs12_inspection.Pkcs12Problem) -> str:
+    if isinstance(problem, pkcs12_inspection.WrongPassword):
+        return WRONG_PASSWORD
+    if isinstance(problem, pkcs12_inspection.NotPkcs12):
+        return f"Provisioning certificate is not a PKCS#12 (PFX) file: {problem}"
+    if isinstance(problem, pkcs12_inspection.LimitExceeded):
+        return f"Provisioning certificate refused: {problem}"
+    return f"Provisioning certificate uses an unsupported format: {problem}"
+
+
 def decrypt(pfx_base64: str, password: str) -> DecryptedPfx:
-    """Decode and decrypt; raises PfxRejected(UNABLE_TO_DECRYPT or NO_PARSABLE_CERTIFICATES)."""
+    """Decode, inspect within the limits, then decrypt; raises PfxRejected naming the cause."""
+    if len(pfx_base64) > MAX_BASE64_CHARACTERS:
+        raise PfxRejected(
+            f"Provisioning certificate refused: it is {len(pfx_base64)} characters of base64; "
+            f"the limit is {MAX_BASE64_CHARACTERS}"
+        )
     try:
         der = base64.b64decode(pfx_base64, validate=False)
-        bundle = pkcs12.load_pkcs12(der, password.encode("utf-8"))
-    except (ValueError, TypeError, binascii.Error, UnicodeError):
-        raise PfxRejected(UNABLE_TO_DECRYPT) from None
+        password_bytes = password.encode("utf-8")
+    except (ValueError, TypeError, binascii.Error):  # UnicodeError is a ValueError
+        raise PfxRejected(NOT_BASE64) from None
+    try:
+        inspection = pkcs12_inspection.inspect(der, password)
+    except pkcs12_inspection.Pkcs12Problem as problem:
+        raise PfxRejected(_refusal(problem)) from None
+    try:
+        bundle = pkcs12.load_pkcs12(der, password_bytes)
+    except (ValueError, TypeError):
+        raise PfxRejected(WRONG_PASSWORD if inspection.password_is_wrong(password) else UNABLE_TO_DECRYPT) from None
     bags = ([bundle.cert] if bundle.cert is not None else []) + list(bundle.additional_certs)
     certificates = [bag.certificate for bag in bags if isinstance(bag.certificate.public_key(), rsa.RSAPublicKey)]
     unparsable = len(bags) - len(certificates)
     if not certificates and unparsable:
         raise PfxRejected(NO_PARSABLE_CERTIFICATES)
-    key = bundle.key
-    # Upstream reads RSA keys from shrouded key bags only; a PFX without one does not decrypt.
-    if key is None or not isinstance(key, rsa.RSAPrivateKey):
-        raise PfxRejected(UNABLE_TO_DECRYPT)
-    return DecryptedPfx(certificates=certificates, private_key=key, unparsable_certificates=unparsable)
+    if bundle.key is None:
+        raise PfxRejected(NO_PRIVATE_KEY)
+    if not isinstance(bundle.key, rsa.RSAPrivateKey):
+        raise PfxRejected(NOT_AN_RSA_KEY)
+    return DecryptedPfx(certificates=certificates, private_key=bundle.key, unparsable_certificates=unparsable)
 
 
 def last_two_labels(name: str) -> str:
@@ -163,8 +197,6 @@ def check_provisioning_certificate(
         bits = certificate.public_key().key_size  # type: ignore[union-attr]
         if bits < MINIMUM_RSA_BITS:
             raise PfxRejected(f"Certificate key size {bits} bits is below the minimum required 2048 bits for AMT")
-    if bundle.private_key is None:
-        raise PfxRejected(NO_PRIVATE_KEY)
     leaf_key = leaf.public_key()
     if bundle.private_key.public_key().public_numbers().n != leaf_key.public_numbers().n:  # type: ignore[union-attr]
         raise PfxRejected(KEY_MISMATCH)

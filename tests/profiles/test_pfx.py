@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import json
 import re
@@ -36,11 +37,17 @@ def test_a_valid_pfx_passes_and_expires_with_its_earliest_certificate() -> None:
     assert bundle.expiration_date == min(cert.not_valid_after_utc for cert in bundle.certificates)
 
 
-def test_1_decryption_failures() -> None:
-    assert rejected(provisioning_pfx(), password="wrong") == pfx.UNABLE_TO_DECRYPT
-    assert rejected("not base64 at all!") == pfx.UNABLE_TO_DECRYPT
+def test_1_each_reason_a_pfx_does_not_open_is_named() -> None:
+    """Issue #12 item 4: not a PFX, wrong password and no private key are told apart."""
+    assert rejected(provisioning_pfx(), password="wrong") == pfx.WRONG_PASSWORD
+    assert rejected("not base64 at all!") == pfx.NOT_BASE64
+    not_a_pfx = rejected(base64.b64encode(b"-----BEGIN CERTIFICATE-----\nMIIB").decode())
+    assert not_a_pfx.startswith("Provisioning certificate is not a PKCS#12 (PFX) file: ")
     key, certificates = chain()
-    assert rejected(pfx_base64(key=None, certificates=certificates)) == pfx.UNABLE_TO_DECRYPT
+    assert rejected(pfx_base64(key=None, certificates=certificates)) == pfx.NO_PRIVATE_KEY
+    ec_key = ec.generate_private_key(ec.SECP256R1())
+    ec_leaf = certificate(subject_cn=PFX_CN, key=ec_key)
+    assert rejected(pfx_base64(key=ec_key, certificates=[ec_leaf, certificates[1]])) == pfx.NOT_AN_RSA_KEY
 
 
 def test_1_non_rsa_certificates_cannot_be_parsed() -> None:
