@@ -13,6 +13,7 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
+from django.db import DataError
 from django.http import Http404, HttpRequest, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from rest_framework import exceptions
@@ -108,6 +109,10 @@ def api_exception_handler(exc: Exception, context: Mapping[str, Any]) -> Respons
         return Response(error_body("Too Many Requests", "Request was throttled."), status=429, headers=headers)
     if isinstance(exc, exceptions.APIException):
         return Response(error_body("Error", str(exc.detail)), status=exc.status_code)
+    if isinstance(exc, DataError):
+        # A value the validation let through but the column cannot hold: the caller's input, not a fault.
+        logger.warning("API input refused by the database (%s)", type(exc.__cause__).__name__)
+        return Response(error_body("Bad Request", "A value in the request does not fit what is stored."), status=400)
     logger.exception("unexpected API error (%s)", type(exc).__name__)
     return Response(error_body("Internal Server Error", "Operation failed."), status=500)
 

@@ -48,6 +48,9 @@ VAULT_TIMEOUT_SECONDS: float = env.float("RPS_VAULT_TIMEOUT", default=5.0)
 
 MPS_URL: str = env.str("RPS_MPS_URL", default="")
 EXPORT_VIA_JWT: bool = env.bool("RPS_EXPORT_VIA_JWT", default=False)
+# The largest upload is a provisioning certificate: 64 KiB of PFX is about 87 KiB of base64.
+API_MAX_BODY_BYTES: int = env.int("RPS_API_MAX_BODY_BYTES", default=256 * 1024)
+API_MAX_JSON_DEPTH: int = env.int("RPS_API_MAX_JSON_DEPTH", default=32)
 # Comma-separated; an empty item is the default tenant: "" → [""], ",acme" → ["", "acme"].
 DEVICE_TENANTS: list[str] = [item.strip() for item in env.str("RPS_DEVICE_TENANTS", default="").split(",")]
 WSMAN_TIMEOUT: float = env.float("RPS_WSMAN_TIMEOUT", default=12.0)
@@ -65,6 +68,8 @@ DEVICE_SESSION_DEADLINE: float = env.float("RPS_DEVICE_SESSION_DEADLINE", defaul
 TRUST_PROXY_SSL_HEADER: bool = env.bool("RPS_TRUST_PROXY_SSL_HEADER", default=False)
 
 
+if API_MAX_BODY_BYTES < 1 or API_MAX_JSON_DEPTH < 1:
+    raise ImproperlyConfigured("RPS_API_MAX_BODY_BYTES and RPS_API_MAX_JSON_DEPTH must be >= 1")
 if WSMAN_TIMEOUT <= 0 or DELAY_TIMER < 0 or RETRY_DELAY < 0:
     # A zero wait per WS-Man attempt would fail every call; negative pauses make no sense.
     raise ImproperlyConfigured("RPS_WSMAN_TIMEOUT must be > 0; RPS_DELAY_TIMER and RPS_RETRY_DELAY must be >= 0")
@@ -178,6 +183,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "corsheaders.middleware.CorsMiddleware",
+    "rps_site.api.input_limits.ApiInputLimitsMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -263,7 +269,7 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rps_site.permissions.ModelPermissions"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["rps_site.api.input_limits.BoundedJsonParser"],
     "EXCEPTION_HANDLER": "rps_site.api_errors.api_exception_handler",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "UNAUTHENTICATED_USER": None,

@@ -26,7 +26,7 @@ from profiles.services.cira_configs import (
     cira_config_not_found,
     cira_config_update,
 )
-from rps_site.api.validation import MISSING, CustomCheckFailed, Field, validate
+from rps_site.api.validation import INT64, MISSING, Boolean, CustomCheckFailed, Field, Number, Shape, Text, validate
 from rps_site.authentication import request_tenant
 
 NAME = js_regex(r"^[a-zA-Z0-9_-]+$")
@@ -42,6 +42,20 @@ IPV6 = js_regex(
 )
 FQDN = js_regex(r"^(?=.{1,254}$)((?=[a-z0-9-]{1,63}\.)(xn--+)?[a-z0-9]+(-[a-z0-9]+)*\.)+[a-z]{2,63}$")
 SECRET_FIELDS = ("password",)
+BODY: dict[str, Shape] = {
+    "configName": Text(max_length=256),
+    "serverAddressFormat": Number(),
+    "mpsServerAddress": Text(max_length=256),
+    "mpsPort": Number(),
+    "username": Text(),  # the chains allow 16
+    "commonName": Text(max_length=256),
+    "authMethod": Number(),
+    "mpsRootCertificate": Text(),
+    "proxyDetails": Text(),
+    "regeneratePassword": Boolean(),
+    "password": Text(),
+    "version": Number(INT64),
+}
 NAME_REQUIRED = "CIRA profile name is required"
 NAME_RULE = "CIRA profile name accepts letters, numbers, underscore and hyphen only"
 PORT_RANGE = "MPS Port value should range between 1024 and 49151"
@@ -168,14 +182,14 @@ class CiraConfigCollection(APIView):
     @schema("ciraconfigs", status=201, body=True)
     def post(self, request: Request) -> Response:
         body = json_body(request)
-        validate(create_chains(), body, secret_paths=SECRET_FIELDS)
+        validate(create_chains(), body, secret_paths=SECRET_FIELDS, shapes=BODY)
         config = cira_config_create(tenant_id=request_tenant(request), data=reveal_secrets(body, SECRET_FIELDS))
         return Response(cira_config_record_of(config), status=201)
 
     @schema("ciraconfigs", body=True)
     def patch(self, request: Request) -> Response:
         body = json_body(request)
-        validate(update_chains(), body, secret_paths=SECRET_FIELDS)
+        validate(update_chains(), body, secret_paths=SECRET_FIELDS, shapes=BODY)
         if "HTTP_IF_MATCH" in request.META:  # upstream's If-Match middleware runs after validation
             body["version"] = request.META["HTTP_IF_MATCH"]
         config = cira_config_update(tenant_id=request_tenant(request), data=reveal_secrets(body, SECRET_FIELDS))

@@ -15,12 +15,20 @@ from profiles.api.common import js_regex, json_body, list_response, reveal_secre
 from profiles.models import Domain
 from profiles.selectors.domains import domain_count, domain_get, domain_list, domain_record, domain_record_of
 from profiles.services.domains import domain_create, domain_delete, domain_not_found, domain_update
-from rps_site.api.validation import MISSING, CustomCheckFailed, Field, js_truthy, validate
+from rps_site.api.validation import INT64, MISSING, CustomCheckFailed, Field, Number, Shape, Text, js_truthy, validate
 from rps_site.authentication import request_tenant
 
 NAME = js_regex(r"^[a-zA-Z0-9_-]+$")
 SECRET_FIELDS = ("provisioningCert", "provisioningCertPassword")
 STORAGE_FORMATS = ["raw", "string"]
+BODY: dict[str, Shape] = {
+    "profileName": Text(max_length=256),
+    "domainSuffix": Text(max_length=256),
+    "provisioningCert": Text(max_length=pfx.MAX_BASE64_CHARACTERS),
+    "provisioningCertPassword": Text(),
+    "provisioningCertStorageFormat": Text(),
+    "version": Number(INT64),
+}
 
 
 def provisioning_certificate_check(value: Any, body: Mapping[str, Any]) -> bool:
@@ -89,14 +97,14 @@ class DomainCollection(APIView):
     @schema("domains", status=201, body=True)
     def post(self, request: Request) -> Response:
         body = json_body(request)
-        validate(create_chains(), body, secret_paths=SECRET_FIELDS)
+        validate(create_chains(), body, secret_paths=SECRET_FIELDS, shapes=BODY)
         domain = domain_create(tenant_id=request_tenant(request), data=reveal_secrets(body, SECRET_FIELDS))
         return Response(domain_record_of(domain), status=201)
 
     @schema("domains", body=True)
     def patch(self, request: Request) -> Response:
         body = json_body(request)
-        validate(update_chains(), body, secret_paths=SECRET_FIELDS)
+        validate(update_chains(), body, secret_paths=SECRET_FIELDS, shapes=BODY)
         domain = domain_update(tenant_id=request_tenant(request), data=reveal_secrets(body, SECRET_FIELDS))
         return Response(domain_record_of(domain))
 

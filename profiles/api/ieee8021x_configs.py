@@ -27,12 +27,36 @@ from profiles.services.ieee8021x_configs import (
     ieee8021x_config_not_found,
     ieee8021x_config_update,
 )
-from rps_site.api.validation import MISSING, CustomCheckFailed, Field, js_truthy, validate
+from rps_site.api.validation import (
+    INT64,
+    MISSING,
+    Boolean,
+    CustomCheckFailed,
+    Field,
+    Number,
+    Shape,
+    Text,
+    js_truthy,
+    validate,
+)
 from rps_site.authentication import request_tenant
 
 NAME = js_regex(r"^[a-zA-Z0-9]+$")
 TRUE_TEXT = re.compile(r"true\Z", re.IGNORECASE)
 SECRET_FIELDS = ("password",)
+BODY: dict[str, Shape] = {
+    "profileName": Text(),  # the chains allow 32
+    "authenticationProtocol": Number(),
+    "pxeTimeout": Number(),
+    "wiredInterface": Boolean(),
+    "activeInS0": Boolean(),
+    "password": Text(),
+    "serverName": Text(),
+    "domain": Text(),
+    "username": Text(),
+    "roamingIdentity": Text(),
+    "version": Number(INT64),
+}
 WIRED_PROTOCOLS = (0, 3, 5, 10, 2)
 WIRELESS_PROTOCOLS = (0, 2)
 WIRED_MESSAGE = (
@@ -106,14 +130,14 @@ class Ieee8021xConfigCollection(APIView):
     @schema("ieee8021xconfigs", status=201, body=True)
     def post(self, request: Request) -> Response:
         body = json_body(request)
-        validate(chains(with_version=False), body, secret_paths=SECRET_FIELDS)
+        validate(chains(with_version=False), body, secret_paths=SECRET_FIELDS, shapes=BODY)
         config = ieee8021x_config_create(tenant_id=request_tenant(request), data=reveal_secrets(body, SECRET_FIELDS))
         return Response(ieee8021x_config_record_of(config), status=201)
 
     @schema("ieee8021xconfigs", body=True)
     def patch(self, request: Request) -> Response:
         body = json_body(request)
-        validate(chains(with_version=True), body, secret_paths=SECRET_FIELDS)
+        validate(chains(with_version=True), body, secret_paths=SECRET_FIELDS, shapes=BODY)
         config = ieee8021x_config_update(tenant_id=request_tenant(request), data=reveal_secrets(body, SECRET_FIELDS))
         return Response(ieee8021x_config_record_of(config))
 

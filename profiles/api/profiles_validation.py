@@ -18,7 +18,20 @@ from typing import Any
 
 from profiles.selectors import profiles as profile_selectors
 from profiles.services.profiles import LinkInput
-from rps_site.api.validation import MISSING, CustomCheckFailed, Field, js_truthy, validate
+from rps_site.api.validation import (
+    INT64,
+    MISSING,
+    ArrayOf,
+    Boolean,
+    CustomCheckFailed,
+    Field,
+    Number,
+    Record,
+    Shape,
+    Text,
+    js_truthy,
+    validate,
+)
 from rps_site.api_errors import ApiError, ValidationFailed
 from rps_site.sensitive import Secret
 
@@ -336,6 +349,24 @@ def _links(path: str, value: Any, name_key: str, profile_name: str) -> list[Link
     return links
 
 
+BODY: dict[str, Shape] = {
+    "profileName": Text(max_length=256),
+    "activation": Text(),
+    "amtPassword": Text(),
+    "generateRandomPassword": Boolean(),
+    "mebxPassword": Text(),
+    "generateRandomMEBxPassword": Boolean(),
+    "tlsMode": Number(),
+    "tlsSigningAuthority": Text(),
+    "ciraConfigName": Text(),
+    "tags": ArrayOf(Text()),
+    **{flag: Boolean() for flag in BOOLEAN_FIELDS},
+    "wifiConfigs": ArrayOf(Record({"profileName": Text(), "priority": Number()})),
+    "proxyConfigs": ArrayOf(Record({"name": Text(), "priority": Number()})),
+    "ieee8021xProfileName": Text(),
+    "userConsent": Text(),
+    "version": Number(INT64),
+}
 TEXT_FIELDS = {
     "profileName": NAME_FORMAT,
     "activation": ACTIVATION_VALUES,
@@ -404,10 +435,10 @@ def _text_or_number(path: str, value: Any) -> str:
 
 
 def validated_create(body: MutableMapping[str, Any], *, tenant_id: str) -> dict[str, Any]:
-    validate(create_chains(tenant_id), body, secret_paths=SECRET_FIELDS)
+    validate(create_chains(tenant_id), body, secret_paths=SECRET_FIELDS, shapes=BODY)
     return normalise(body)
 
 
 def validated_update(body: MutableMapping[str, Any], *, tenant_id: str) -> dict[str, Any]:
-    validate(update_chains(tenant_id), body, secret_paths=SECRET_FIELDS)
+    validate(update_chains(tenant_id), body, secret_paths=SECRET_FIELDS, shapes=BODY)
     return normalise(body)

@@ -28,7 +28,7 @@ from profiles.services.proxy_configs import (
     proxy_config_not_found,
     proxy_config_update,
 )
-from rps_site.api.validation import Field, validate
+from rps_site.api.validation import Field, Number, Shape, Text, validate
 from rps_site.authentication import request_tenant
 
 NAME = js_regex(r"^[a-zA-Z0-9]+$")
@@ -39,6 +39,12 @@ LABEL = re.compile(r"[a-z_\u00a1-\uffff0-9-]+\Z", re.IGNORECASE)
 FULL_WIDTH = re.compile(r"[\uff01-\uff5e]")
 WHITESPACE = re.compile(r"\s")
 DIGITS = re.compile(r"[0-9]+\Z")
+BODY: dict[str, Shape] = {
+    "name": Text(),  # the chains allow 32
+    "address": Text(max_length=256),
+    "port": Number(),
+    "networkDnsSuffix": Text(),
+}
 
 
 def is_port(text: str) -> bool:
@@ -102,14 +108,14 @@ class ProxyConfigCollection(APIView):
     @schema("proxyconfigs", status=201, body=True)
     def post(self, request: Request) -> Response:
         body = json_body(request)
-        validate(create_chains(), body)
+        validate(create_chains(), body, shapes=BODY)
         config = proxy_config_create(tenant_id=request_tenant(request), data=body)
         return Response(proxy_config_record_of(config), status=201)
 
     @schema("proxyconfigs", body=True)
     def patch(self, request: Request) -> Response:
         body: dict[str, Any] = json_body(request)
-        validate(address_chains(), body)  # upstream does not validate the name on PATCH
+        validate(address_chains(), body, shapes=BODY)  # upstream does not validate the name on PATCH
         config = proxy_config_update(tenant_id=request_tenant(request), data=body)
         return Response(proxy_config_record_of(config))
 

@@ -28,7 +28,7 @@ from profiles.services.wireless_configs import (
     wireless_config_update,
 )
 from rps_site.api.paging import page_from_query, paged_body
-from rps_site.api.validation import MISSING, CustomCheckFailed, Field, validate
+from rps_site.api.validation import INT64, MISSING, ArrayOf, CustomCheckFailed, Field, Number, Shape, Text, validate
 from rps_site.authentication import request_tenant
 
 NAME = js_regex(r"^[a-zA-Z0-9]+$")
@@ -36,6 +36,17 @@ SECRET_FIELDS = ("pskPassphrase",)
 PSK_METHODS = (4, 6)
 IEEE8021X_METHODS = (5, 7)
 LINK_POLICIES = (1, 14, 16, 224)
+BODY: dict[str, Shape] = {
+    "profileName": Text(),  # the chains allow 32
+    "authenticationMethod": Number(),
+    "encryptionMethod": Number(),
+    "ssid": Text(),
+    "pskPassphrase": Text(),
+    "pskValue": Number(),
+    "linkPolicy": ArrayOf(Number()),
+    "ieee8021xProfileName": Text(),
+    "version": Number(INT64),
+}
 
 
 def _method_is(methods: tuple[int, ...]) -> Any:
@@ -134,7 +145,7 @@ class WirelessConfigCollection(APIView):
     def post(self, request: Request) -> Response:
         tenant_id = request_tenant(request)
         body = json_body(request)
-        validate(chains(tenant_id, with_version=False), body, secret_paths=SECRET_FIELDS)
+        validate(chains(tenant_id, with_version=False), body, secret_paths=SECRET_FIELDS, shapes=BODY)
         config = wireless_config_create(tenant_id=tenant_id, data=reveal_secrets(body, SECRET_FIELDS))
         return Response(wireless_config_record_of(config), status=201)
 
@@ -142,7 +153,7 @@ class WirelessConfigCollection(APIView):
     def patch(self, request: Request) -> Response:
         tenant_id = request_tenant(request)
         body = json_body(request)
-        validate(chains(tenant_id, with_version=True), body, secret_paths=SECRET_FIELDS)
+        validate(chains(tenant_id, with_version=True), body, secret_paths=SECRET_FIELDS, shapes=BODY)
         config = wireless_config_update(tenant_id=tenant_id, data=reveal_secrets(body, SECRET_FIELDS))
         return Response(wireless_config_record_of(config, with_psk_value=False))
 

@@ -9,6 +9,13 @@ every chain runs; a chain does not stop at its first failure; built-in validator
 A chain is declared like the upstream validator file:
 
     Field("profileName").not_empty("AMT Domain profile name is required").matches(NAME, "...")
+
+Before the chains, each body field the resource reads is checked against its JSON shape
+(`Text`, `Number`, `Boolean`, `ArrayOf`, `Record`): upstream's String() coercion would store an
+object as "[object Object]" and a list as its elements joined, and a column has a size. A shape
+refuses only what upstream's chains let through to garbage (an object or a list where one value
+belongs, a text longer than its column, a number no column holds); values the chains judge keep
+upstream's messages.
 """
 
 from __future__ import annotations
@@ -17,7 +24,7 @@ import math
 import re
 from collections.abc import Callable, Iterable, Mapping, MutableMapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from rps_site.api_errors import ValidationFailed
 
@@ -242,16 +249,123 @@ class Field:
         return error
 
 
-def validate(chains: Iterable[Field], body: MutableMapping[str, Any], *, secret_paths: Iterable[str] = ()) -> None:
-    """Run every chain in order; raise `ValidationFailed` with upstream's error list.
+# --- shapes ---------------------------------------------------------------------------------------
+
+SCALARS = (str, int, float, bool, type(None))
+INT32 = (-(2**31), 2**31 - 1)
+INT64 = (-(2**63), 2**63 - 1)
+
+Problem = tuple[str, Any, str]  # (path, value, what it must be)
+
+
+class Shape(Protocol):
+    def problems(self, path: str, value: Any) -> list[Problem]: ...
+
+
+@dataclass(frozen=True)
+class Text:
+    """One value read as text (numbers and booleans pass as their text, as upstream reads them)."""
+
+    max_length: int | None = None
+
+    def problems(self, path: str, value: Any) -> list[Problem]:
+        if not isinstance(value, SCALARS):
+            return [(path, value, "a string")]
+        if self.max_length is not None and isinstance(value, str) and js_length(value) > self.max_length:
+            return [(path, value, f"a string of at most {self.max_length} characters")]
+        return []
+
+
+@dataclass(frozen=True)
+class Number:
+    """One value read as a number; a JSON number must fit the column (32-bit unless told)."""
+
+    bounds: tuple[int, int] = INT32
+
+    def problems(self, path: str, value: Any) -> list[Problem]:
+        if not isinstance(value, SCALARS):
+            return [(path, value, "a number")]
+        low, high = self.bounds
+        if isinstance(value, (int, float)) and not isinstance(value, bool) and not low <= value <= high:
+            return [(path, value, f"a number from {low} to {high}")]
+        return []
+
+
+@dataclass(frozen=True)
+class Boolean:
+    def problems(self, path: str, value: Any) -> list[Problem]:
+        return [] if isinstance(value, SCALARS) else [(path, value, "a boolean")]
+
+
+@dataclass(frozen=True)
+class ArrayOf:
+    """A list of `items`; a single value is left to the chains (upstream has messages for it)."""
+
+    items: Shape
+
+    def problems(self, path: str, value: Any) -> list[Problem]:
+        if isinstance(value, dict):
+            return [(path, value, "an array")]
+        if not isinstance(value, list):
+            return []
+        return [
+            problem for index, item in enumerate(value) for problem in self.items.problems(f"{path}[{index}]", item)
+        ]
+
+
+@dataclass(frozen=True)
+class Record:
+    """An object with these fields; anything else is left to the chains."""
+
+    fields: Mapping[str, Shape]
+
+    def problems(self, path: str, value: Any) -> list[Problem]:
+        if isinstance(value, list):
+            return [(path, value, "an object")]
+        if not isinstance(value, dict):
+            return []
+        return [
+            problem
+            for key, shape in self.fields.items()
+            if key in value
+            for problem in shape.problems(f"{path}.{key}", value[key])
+        ]
+
+
+def shape_errors(shapes: Mapping[str, Shape], body: Mapping[str, Any], hidden: set[str]) -> list[dict[str, Any]]:
+    errors = []
+    for key, shape in shapes.items():
+        if key not in body:
+            continue
+        for path, value, expected in shape.problems(key, body[key]):
+            error: dict[str, Any] = {"type": "field"}
+            if key not in hidden and not isinstance(value, (dict, list)) and len(js_string(value)) <= 256:
+                error["value"] = value
+            error.update({"msg": f"{path} must be {expected}", "path": path, "location": "body"})
+            errors.append(error)
+    return errors
+
+
+def validate(
+    chains: Iterable[Field],
+    body: MutableMapping[str, Any],
+    *,
+    secret_paths: Iterable[str] = (),
+    shapes: Mapping[str, Shape] | None = None,
+) -> None:
+    """Check the shapes, then run every chain in order; raise `ValidationFailed` with upstream's
+    error list. A body with a misshapen field gets only the shape errors: the chains and the
+    services behind them may then rely on each field's shape.
 
     `value` is left out for secret fields, so a rejected password is never echoed back.
     """
-    errors: list[dict[str, Any]] = []
+    hidden = set(secret_paths)
+    errors = shape_errors(shapes, body, hidden) if shapes else []
+    if errors:
+        raise ValidationFailed(errors)
     for chain in chains:
         chain.run(body, errors)
     if errors:
-        hidden = set(secret_paths)
         for error in errors:
             if error["path"] in hidden:
                 error.pop("value", None)

@@ -316,6 +316,29 @@ class ApiResourceSuite:
         assert api.get(self.item_url(own)).status_code == 404
         assert session.delete(self.item_url(own)).status_code == 204
 
+    def test_every_field_refuses_an_object_or_a_list_and_nothing_is_stored(
+        self, api: APIClient, vault: SecretStore
+    ) -> None:
+        """Issue #11 finding 6: upstream's String() would store `{...}` as "[object Object]"."""
+        name = unique_name()
+        for field, good in self.create_body(name).items():
+            for bad in ({"x": "y"}, [{"x": "y"}]) if not isinstance(good, list) else ({"x": "y"}, [[1]]):
+                body = {**self.create_body(name), field: bad}
+                response = api.post(self.url, body, format="json")
+                assert response.status_code == 400, (field, response_text(response))
+                errors = response.json()["errors"]
+                assert errors and all(" must be " in error["msg"] for error in errors), (field, errors)
+                assert errors[0]["path"].startswith(field)
+                assert "value" not in errors[0]
+        assert api.get(self.item_url(name)).status_code == 404
+        path = self.vault_path("", name)
+        assert path is None or vault.read(path) is None
+
+    def test_nul_in_the_url_is_a_400(self, api: APIClient, db: None) -> None:
+        for response in (api.get(f"{self.item_url('a')}%00"), api.delete(f"{self.item_url('a')}%00b")):
+            assert response.status_code == 400
+            assert response.json() == {"error": "Bad Request", "message": "The URL contains a NUL character."}
+
     def test_unauthenticated_requests_are_401(self, db: None) -> None:
         assert APIClient().get(self.url).status_code == 401
 

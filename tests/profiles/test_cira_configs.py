@@ -202,7 +202,14 @@ def test_values_too_long_for_the_database_are_a_clear_400(api: APIClient) -> Non
     body = cira_body(name, serverAddressFormat=4, mpsServerAddress="1::1" + "f" * 300)
     response = api.post(URL, body, format="json")
     assert response.status_code == 400
-    assert response.json() == {"error": "Error", "message": f"Operation failed: {name}"}
+    assert response.json()["errors"] == [
+        {
+            "type": "field",
+            "msg": "mpsServerAddress must be a string of at most 256 characters",
+            "path": "mpsServerAddress",
+            "location": "body",
+        }
+    ]
 
 
 def test_admin_change_refused_by_the_service_shows_why_and_changes_nothing(  # type: ignore[no-untyped-def]

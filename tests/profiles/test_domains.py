@@ -269,4 +269,6 @@ def test_values_too_long_for_the_database_are_a_clear_400(api: APIClient) -> Non
     name = "d" * 300
     response = api.post(URL, domain_body(name, domainSuffix="x.example.com"), format="json")
     assert response.status_code == 400
-    assert response.json() == {"error": "Error", "message": f"Operation failed: {name}"}
+    assert [error["msg"] for error in response.json()["errors"]] == [
+        "profileName must be a string of at most 256 characters"
+    ]

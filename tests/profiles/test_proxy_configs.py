@@ -90,4 +90,6 @@ def test_values_too_long_for_the_database_are_a_clear_400(api: APIClient) -> Non
     name = unique_name()
     response = api.post(URL, proxy_body(name, address="ab." * 100 + "com"), format="json")
     assert response.status_code == 400
-    assert response.json() == {"error": "Error", "message": f"Operation failed for Proxy profile: {name}"}
+    assert [error["msg"] for error in response.json()["errors"]] == [
+        "address must be a string of at most 256 characters"
+    ]
