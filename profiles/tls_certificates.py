@@ -77,10 +77,13 @@ def _serial() -> int:
     return int.from_bytes(raw, "big")
 
 
+UB_COMMON_NAME = 64  # X.509's upper bound (RFC 5280); a profile name may be up to 256 characters
+
+
 def _name(common_name: str) -> x509.Name:
     return x509.Name(
         [
-            x509.NameAttribute(NameOID.COMMON_NAME, common_name),
+            x509.NameAttribute(NameOID.COMMON_NAME, common_name[:UB_COMMON_NAME]),
             x509.NameAttribute(NameOID.COUNTRY_NAME, "US"),
             x509.NameAttribute(NameOID.STATE_OR_PROVINCE_NAME, "state"),
             x509.NameAttribute(NameOID.ORGANIZATION_NAME, "Intel"),

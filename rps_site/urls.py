@@ -17,13 +17,13 @@ admin_api: list[URLPattern | URLResolver] = [
     re_path(r"^version/?$", site_api.version),
     path("", include("profiles.api.urls")),
     path("", include("devices.api.urls")),
-    re_path(r"^.*$", unknown_route),
+    re_path(r"^[\s\S]*$", unknown_route),  # [\s\S]: a name may hold a newline
 ]
 
 urlpatterns = [
     re_path(r"^api/v1/admin/?", include(admin_api)),
     path("api/schema", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
-    re_path(r"^api/.*$", unknown_route),
+    re_path(r"^api/[\s\S]*$", unknown_route),
     path("admin/", admin.site.urls),
 ]

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import extend_schema
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -13,6 +11,7 @@ from rest_framework.views import APIView
 from devices.models import Device, ProvisioningRun
 from devices.selectors import device_get, device_list
 from devices.services import device_purge
+from rps_site.api.openapi import endpoint
 from rps_site.api.paging import page_from_query, paged_body
 from rps_site.authentication import request_tenant
 
@@ -58,7 +57,7 @@ def run_record(run: ProvisioningRun) -> dict[str, Any]:
 class DeviceCollection(APIView):
     permission_model = Device
 
-    @extend_schema(responses=OpenApiTypes.OBJECT, summary="List devices", operation_id="devices_list")
+    @endpoint("devices", summary="List devices", operation_id="devices_list", paged=True)
     def get(self, request: Request) -> Response:
         page = page_from_query(request.query_params)
         devices = device_list(tenant_id=request_tenant(request))
@@ -69,12 +68,12 @@ class DeviceCollection(APIView):
 class DeviceItem(APIView):
     permission_model = Device
 
-    @extend_schema(responses=OpenApiTypes.OBJECT, summary="One device with its provisioning history")
+    @endpoint("devices", summary="One device with its provisioning history")
     def get(self, request: Request, guid: str) -> Response:
         device = device_get(tenant_id=request_tenant(request), guid=guid)
         return Response({**device_record(device), "runs": [run_record(run) for run in device.runs.all()]})
 
-    @extend_schema(responses={204: None}, summary="Purge a device that can never be deactivated")
+    @endpoint("devices", status=204, summary="Purge a device that can never be deactivated")
     def delete(self, request: Request, guid: str) -> Response:
         device_purge(tenant_id=request_tenant(request), guid=guid)
         return Response(status=204)

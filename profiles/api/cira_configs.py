@@ -29,8 +29,9 @@ from profiles.services.cira_configs import (
 from rps_site.api.validation import INT64, MISSING, Boolean, CustomCheckFailed, Field, Number, Shape, Text, validate
 from rps_site.authentication import request_tenant
 
-NAME = js_regex(r"^[a-zA-Z0-9_-]+$")
-USERNAME = js_regex(r"^[a-zA-Z0-9]+$")
+NAME_SOURCE, USERNAME_SOURCE = r"^[a-zA-Z0-9_-]+$", r"^[a-zA-Z0-9]+$"
+NAME, USERNAME = js_regex(NAME_SOURCE), js_regex(USERNAME_SOURCE)
+ADDRESS_FORMATS, AUTH_METHODS = (3, 4, 201), (1, 2)
 IPV4 = js_regex(
     r"^([01]?[0-9]?[0-9]|2[0-4][0-9]|25[0-5])\.([01]?[0-9]?[0-9]|2[0-4][0-9]|25[0-5])\."
     r"([01]?[0-9]?[0-9]|2[0-4][0-9]|25[0-5])\.([01]?[0-9]?[0-9]|2[0-4][0-9]|25[0-5])$"
@@ -43,13 +44,13 @@ IPV6 = js_regex(
 FQDN = js_regex(r"^(?=.{1,254}$)((?=[a-z0-9-]{1,63}\.)(xn--+)?[a-z0-9]+(-[a-z0-9]+)*\.)+[a-z]{2,63}$")
 SECRET_FIELDS = ("password",)
 BODY: dict[str, Shape] = {
-    "configName": Text(max_length=256),
-    "serverAddressFormat": Number(),
+    "configName": Text(max_length=256, pattern=NAME_SOURCE),
+    "serverAddressFormat": Number(choices=ADDRESS_FORMATS),
     "mpsServerAddress": Text(max_length=256),
     "mpsPort": Number(),
-    "username": Text(),  # the chains allow 16
+    "username": Text(pattern=USERNAME_SOURCE),  # the chains allow 5 to 16
     "commonName": Text(max_length=256),
-    "authMethod": Number(),
+    "authMethod": Number(choices=AUTH_METHODS),
     "mpsRootCertificate": Text(),
     "proxyDetails": Text(),
     "regeneratePassword": Boolean(),
@@ -97,7 +98,7 @@ def create_chains() -> list[Field]:
         Field("configName").not_empty(NAME_REQUIRED).matches(NAME, NAME_RULE),
         Field("serverAddressFormat")
         .not_empty("MPS server address format is required")
-        .is_in([3, 4, 201], "MPS server address format should be either 3(IPV4) , 4(IPV6) or 201(FQDN)"),
+        .is_in(ADDRESS_FORMATS, "MPS server address format should be either 3(IPV4) , 4(IPV6) or 201(FQDN)"),
         Field("mpsServerAddress").not_empty("MPS server address is required").custom(server_address_check),
         Field("mpsPort").not_empty("MPS port is required").is_int(minimum=1024, maximum=49151, message=PORT_RANGE),
         Field("username")
@@ -107,7 +108,7 @@ def create_chains() -> list[Field]:
         Field("commonName").if_(_format_is_not_fqdn).optional().matches(IPV4, CN_IS_IP),
         Field("authMethod")
         .not_empty("Authentication method is required")
-        .is_in([1, 2], "Authentication method should be either 1 (Mutual Auth) or 2 (username and password)"),
+        .is_in(AUTH_METHODS, "Authentication method should be either 1 (Mutual Auth) or 2 (username and password)"),
         Field("mpsRootCertificate").not_empty("MPS public root certificate is required"),
         Field("proxyDetails").optional(),
         Field("password")
@@ -141,7 +142,7 @@ def update_chains() -> list[Field]:
         Field("configName").not_empty(NAME_REQUIRED).matches(NAME, NAME_RULE),
         Field("serverAddressFormat")
         .optional()
-        .is_in([3, 4, 201], "MPS server address format 3(IPV4) , 4(IPV6) or 201(FQDN)")
+        .is_in(ADDRESS_FORMATS, "MPS server address format 3(IPV4) , 4(IPV6) or 201(FQDN)")
         .custom(_address_given),
         Field("mpsServerAddress").optional().custom(server_address_check),
         Field("mpsPort").optional().custom(_port_check),
@@ -156,7 +157,7 @@ def update_chains() -> list[Field]:
         .custom(_format_and_address_given),
         Field("authMethod")
         .optional()
-        .is_in([1, 2], "Authentication method accepts either 1 - Mutual Auth or 2 -username/password)"),
+        .is_in(AUTH_METHODS, "Authentication method accepts either 1 - Mutual Auth or 2 -username/password)"),
         Field("mpsRootCertificate").optional(),
         Field("proxyDetails").optional(),
         Field("regeneratePassword").optional().is_boolean(),
@@ -166,10 +167,24 @@ def update_chains() -> list[Field]:
     ]
 
 
+# A body the API accepts, published in the OpenAPI document.
+EXAMPLE = {
+    "configName": "cira1",
+    "mpsServerAddress": "192.168.8.50",
+    "mpsPort": 4433,
+    "username": "admin",
+    "commonName": "192.168.8.50",
+    "serverAddressFormat": 3,
+    "authMethod": 2,
+    "mpsRootCertificate": "MIIEOzCCAqOgAwIBAgIDAQIDMA0GCSqGSIb3DQEBDAUA",
+    "proxyDetails": "",
+}
+
+
 class CiraConfigCollection(APIView):
     permission_model = CiraConfig
 
-    @schema("ciraconfigs", operation_id="ciraconfigs_list")
+    @schema("ciraconfigs", operation_id="ciraconfigs_list", paged=True)
     def get(self, request: Request) -> Response:
         tenant_id = request_tenant(request)
         return list_response(
@@ -179,14 +194,14 @@ class CiraConfigCollection(APIView):
             cira_config_record,
         )
 
-    @schema("ciraconfigs", status=201, body=True)
+    @schema("ciraconfigs", status=201, body=BODY, example=EXAMPLE)
     def post(self, request: Request) -> Response:
         body = json_body(request)
         validate(create_chains(), body, secret_paths=SECRET_FIELDS, shapes=BODY)
         config = cira_config_create(tenant_id=request_tenant(request), data=reveal_secrets(body, SECRET_FIELDS))
         return Response(cira_config_record_of(config), status=201)
 
-    @schema("ciraconfigs", body=True)
+    @schema("ciraconfigs", body=BODY)
     def patch(self, request: Request) -> Response:
         body = json_body(request)
         validate(update_chains(), body, secret_paths=SECRET_FIELDS, shapes=BODY)

@@ -6,11 +6,10 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
-from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import extend_schema
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from rps_site.api.openapi import endpoint as schema  # noqa: F401  (re-exported for the resource modules)
 from rps_site.api.paging import Page, page_from_query, paged_body
 from rps_site.api.validation import MISSING
 from rps_site.api.validation import js_regex as js_regex  # re-exported for the resource modules
@@ -79,13 +78,3 @@ def reveal_secrets(body: Mapping[str, Any], secret_fields: Iterable[str]) -> dic
         if value is not None and value is not MISSING:
             wrapped[key] = Secret(value if isinstance(value, str) else builtin_js_string(value))
     return wrapped
-
-
-def schema(tag: str, *, status: int = 200, body: bool = False, operation_id: str | None = None) -> Any:
-    """A cheap OpenAPI annotation: these endpoints take and give upstream's plain JSON."""
-    return extend_schema(
-        tags=[tag],
-        operation_id=operation_id,
-        request=OpenApiTypes.OBJECT if body else None,
-        responses={status: OpenApiTypes.OBJECT if status != 204 else None},
-    )

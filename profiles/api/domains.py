@@ -15,35 +15,36 @@ from profiles.api.common import js_regex, json_body, list_response, reveal_secre
 from profiles.models import Domain
 from profiles.selectors.domains import domain_count, domain_get, domain_list, domain_record, domain_record_of
 from profiles.services.domains import domain_create, domain_delete, domain_not_found, domain_update
-from rps_site.api.validation import INT64, MISSING, CustomCheckFailed, Field, Number, Shape, Text, js_truthy, validate
+from rps_site.api.validation import INT64, MISSING, CustomCheckFailed, Field, Number, Shape, Text, js_string, validate
 from rps_site.authentication import request_tenant
 
-NAME = js_regex(r"^[a-zA-Z0-9_-]+$")
+NAME_SOURCE = r"^[a-zA-Z0-9_-]+$"
+NAME = js_regex(NAME_SOURCE)
 SECRET_FIELDS = ("provisioningCert", "provisioningCertPassword")
 STORAGE_FORMATS = ["raw", "string"]
 BODY: dict[str, Shape] = {
-    "profileName": Text(max_length=256),
+    "profileName": Text(max_length=256, pattern=NAME_SOURCE),
     "domainSuffix": Text(max_length=256),
     "provisioningCert": Text(max_length=pfx.MAX_BASE64_CHARACTERS),
     "provisioningCertPassword": Text(),
-    "provisioningCertStorageFormat": Text(),
+    "provisioningCertStorageFormat": Text(choices=tuple(STORAGE_FORMATS)),
     "version": Number(INT64),
 }
 
 
 def provisioning_certificate_check(value: Any, body: Mapping[str, Any]) -> bool:
-    """The eight PFX checks, only when both the certificate and its password are given."""
+    """The eight PFX checks, when both the certificate and its password are given: as the text the
+    service will store (so `false` is checked as "false", not skipped and then stored unchecked)."""
     password = body.get("provisioningCertPassword", MISSING)
-    if not js_truthy(value) or not js_truthy(password):
+    if not js_string(value) or not js_string(password):
         return True
     suffix = body.get("domainSuffix", MISSING)
     if suffix is MISSING or suffix is None:
         # Upstream dereferences the missing suffix: a second error after `domainSuffix`'s own.
         missing = "undefined" if suffix is MISSING else "null"
         raise CustomCheckFailed(f"Cannot read properties of {missing} (reading 'split')")
-    text = lambda item: item if isinstance(item, str) else str(item)  # noqa: E731
     try:
-        pfx.check_provisioning_certificate(text(value), text(password), text(suffix))
+        pfx.check_provisioning_certificate(js_string(value), js_string(password), js_string(suffix))
     except pfx.PfxRejected as rejected:
         raise CustomCheckFailed(str(rejected)) from None
     return True
@@ -84,7 +85,7 @@ def update_chains() -> list[Field]:
 class DomainCollection(APIView):
     permission_model = Domain
 
-    @schema("domains", operation_id="domains_list")
+    @schema("domains", operation_id="domains_list", paged=True)
     def get(self, request: Request) -> Response:
         tenant_id = request_tenant(request)
         return list_response(
@@ -94,14 +95,14 @@ class DomainCollection(APIView):
             domain_record,
         )
 
-    @schema("domains", status=201, body=True)
+    @schema("domains", status=201, body=BODY)
     def post(self, request: Request) -> Response:
         body = json_body(request)
         validate(create_chains(), body, secret_paths=SECRET_FIELDS, shapes=BODY)
         domain = domain_create(tenant_id=request_tenant(request), data=reveal_secrets(body, SECRET_FIELDS))
         return Response(domain_record_of(domain), status=201)
 
-    @schema("domains", body=True)
+    @schema("domains", body=BODY)
     def patch(self, request: Request) -> Response:
         body = json_body(request)
         validate(update_chains(), body, secret_paths=SECRET_FIELDS, shapes=BODY)

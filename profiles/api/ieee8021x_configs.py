@@ -41,12 +41,20 @@ from rps_site.api.validation import (
 )
 from rps_site.authentication import request_tenant
 
-NAME = js_regex(r"^[a-zA-Z0-9]+$")
+NAME_SOURCE = r"^[a-zA-Z0-9]+$"
+NAME = js_regex(NAME_SOURCE)
 TRUE_TEXT = re.compile(r"true\Z", re.IGNORECASE)
 SECRET_FIELDS = ("password",)
+WIRED_PROTOCOLS = (0, 3, 5, 10, 2)
+WIRELESS_PROTOCOLS = (0, 2)
+WIRED_MESSAGE = (
+    "Authentication protocol must be one of 0:EAP-TLS, 3:PEAPv1/EAP-GTC, 5:EAP-FAST/GTC, 10:EAP-FAST/TLS, "
+    "2:PEAPv0/EAP-MSCHAPv2"
+)
+WIRELESS_MESSAGE = "Authentication protocol must be one of 0:EAP-TLS, 2:PEAPv0/EAP-MSCHAPv2"
 BODY: dict[str, Shape] = {
-    "profileName": Text(),  # the chains allow 32
-    "authenticationProtocol": Number(),
+    "profileName": Text(pattern=NAME_SOURCE),  # the chains allow 32
+    "authenticationProtocol": Number(choices=WIRED_PROTOCOLS),
     "pxeTimeout": Number(),
     "wiredInterface": Boolean(),
     "activeInS0": Boolean(),
@@ -57,13 +65,6 @@ BODY: dict[str, Shape] = {
     "roamingIdentity": Text(),
     "version": Number(INT64),
 }
-WIRED_PROTOCOLS = (0, 3, 5, 10, 2)
-WIRELESS_PROTOCOLS = (0, 2)
-WIRED_MESSAGE = (
-    "Authentication protocol must be one of 0:EAP-TLS, 3:PEAPv1/EAP-GTC, 5:EAP-FAST/GTC, 10:EAP-FAST/TLS, "
-    "2:PEAPv0/EAP-MSCHAPv2"
-)
-WIRELESS_MESSAGE = "Authentication protocol must be one of 0:EAP-TLS, 2:PEAPv0/EAP-MSCHAPv2"
 
 
 def _protocol_check(value: Any, body: Mapping[str, Any]) -> bool:
@@ -114,10 +115,19 @@ def chains(*, with_version: bool) -> list[Field]:
     return fields
 
 
+# A body the API accepts, published in the OpenAPI document.
+EXAMPLE = {
+    "profileName": "wired1",
+    "authenticationProtocol": 0,
+    "pxeTimeout": 120,
+    "wiredInterface": True,
+}
+
+
 class Ieee8021xConfigCollection(APIView):
     permission_model = Ieee8021xConfig
 
-    @schema("ieee8021xconfigs", operation_id="ieee8021xconfigs_list")
+    @schema("ieee8021xconfigs", operation_id="ieee8021xconfigs_list", paged=True)
     def get(self, request: Request) -> Response:
         tenant_id = request_tenant(request)
         return list_response(
@@ -127,14 +137,14 @@ class Ieee8021xConfigCollection(APIView):
             ieee8021x_config_record,
         )
 
-    @schema("ieee8021xconfigs", status=201, body=True)
+    @schema("ieee8021xconfigs", status=201, body=BODY, example=EXAMPLE)
     def post(self, request: Request) -> Response:
         body = json_body(request)
         validate(chains(with_version=False), body, secret_paths=SECRET_FIELDS, shapes=BODY)
         config = ieee8021x_config_create(tenant_id=request_tenant(request), data=reveal_secrets(body, SECRET_FIELDS))
         return Response(ieee8021x_config_record_of(config), status=201)
 
-    @schema("ieee8021xconfigs", body=True)
+    @schema("ieee8021xconfigs", body=BODY)
     def patch(self, request: Request) -> Response:
         body = json_body(request)
         validate(chains(with_version=True), body, secret_paths=SECRET_FIELDS, shapes=BODY)

@@ -14,6 +14,7 @@ from typing import Any
 from django.conf import settings
 from django.http import HttpResponse
 from django.urls import URLPattern, re_path
+from drf_spectacular.utils import OpenApiParameter
 from rest_framework.permissions import BasePermission, IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -21,7 +22,7 @@ from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
 from profiles.api.common import json_body, schema
-from profiles.api.profiles_validation import validated_create, validated_update
+from profiles.api.profiles_validation import BODY, validated_create, validated_update
 from profiles.models import Profile
 from profiles.selectors.profiles import (
     profile_list_body,
@@ -38,22 +39,37 @@ from rps_site.authentication import TokenUser, request_tenant
 from rps_site.permissions import portal_user_may
 
 EXPORT_PERMISSION = "profiles.export_profile"
+EXPORT_DOMAIN = OpenApiParameter(
+    "domainName", str, OpenApiParameter.QUERY, description="the domain whose PFX to include (ACM)"
+)
 
 
 def _created_or_updated(tenant_id: str, profile_id: int, status: int) -> Response:
     return Response(profile_record_by_id(tenant_id=tenant_id, profile_id=profile_id), status=status)
 
 
+# A body the API accepts, published in the OpenAPI document.
+EXAMPLE = {
+    "profileName": "ccm1",
+    "activation": "ccmactivate",
+    "generateRandomPassword": True,
+    "generateRandomMEBxPassword": False,
+    "dhcpEnabled": True,
+    "tlsMode": 1,
+    "tags": ["lab"],
+}
+
+
 class ProfileCollection(APIView):
     permission_model = Profile
 
-    @schema("profiles", operation_id="profiles_list")
+    @schema("profiles", operation_id="profiles_list", paged=True)
     def get(self, request: Request) -> HttpResponse:
         page = page_from_query(request.query_params)
         body = profile_list_body(tenant_id=request_tenant(request), page=page)
         return HttpResponse(body, content_type=JSON_CONTENT_TYPE)
 
-    @schema("profiles", status=201, body=True)
+    @schema("profiles", status=201, body=BODY, example=EXAMPLE)
     def post(self, request: Request) -> Response:
         tenant_id = request_tenant(request)
         data = validated_create(json_body(request), tenant_id=tenant_id)
@@ -62,7 +78,7 @@ class ProfileCollection(APIView):
             return Response(profile_record_of_unlinked(profile), status=201)
         return _created_or_updated(tenant_id, profile.pk, 201)
 
-    @schema("profiles", body=True)
+    @schema("profiles", body=BODY)
     def patch(self, request: Request) -> Response:
         tenant_id = request_tenant(request)
         body = json_body(request)
@@ -123,7 +139,7 @@ class ProfileExport(APIView):
     throttle_classes = [ProfileExportThrottle]
     throttle_scope = "profile_export"
 
-    @schema("profiles")
+    @schema("profiles", errors=(401, 403, 404, 429, 503), parameters=[EXPORT_DOMAIN])
     def get(self, request: Request, name: str) -> Response:
         domain_name = request.query_params.get("domainName") or None
         exported = profile_export(
@@ -134,7 +150,7 @@ class ProfileExport(APIView):
 
 urlpatterns: list[URLPattern] = [
     re_path(r"^profiles/?$", ProfileCollection.as_view(), name="profiles"),
-    re_path(r"^profiles/export/(?P<name>.+?)/?$", ProfileExport.as_view(), name="profile-export"),
+    re_path(r"^profiles/export/(?P<name>[\s\S]+?)/?$", ProfileExport.as_view(), name="profile-export"),
     # Upstream's name rule admits `/`; such a name is reachable percent-encoded.
-    re_path(r"^profiles/(?P<name>.+?)/?$", ProfileItem.as_view(), name="profile"),
+    re_path(r"^profiles/(?P<name>[\s\S]+?)/?$", ProfileItem.as_view(), name="profile"),
 ]

@@ -350,23 +350,25 @@ def _links(path: str, value: Any, name_key: str, profile_name: str) -> list[Link
 
 
 BODY: dict[str, Shape] = {
-    "profileName": Text(max_length=256),
-    "activation": Text(),
+    "profileName": Text(max_length=256, pattern=PROFILE_NAME.replace("\\Z", "$")),
+    "activation": Text(choices=(ACM, CCM)),
     "amtPassword": Text(),
     "generateRandomPassword": Boolean(),
     "mebxPassword": Text(),
     "generateRandomMEBxPassword": Boolean(),
-    "tlsMode": Number(),
-    "tlsSigningAuthority": Text(),
+    "tlsMode": Number(choices=(1, 2, 3, 4)),
+    "tlsSigningAuthority": Text(choices=SIGNING_AUTHORITIES),
     "ciraConfigName": Text(),
     "tags": ArrayOf(Text()),
     **{flag: Boolean() for flag in BOOLEAN_FIELDS},
     "wifiConfigs": ArrayOf(Record({"profileName": Text(), "priority": Number()})),
     "proxyConfigs": ArrayOf(Record({"name": Text(), "priority": Number()})),
     "ieee8021xProfileName": Text(),
-    "userConsent": Text(),
+    "userConsent": Text(choices=USER_CONSENTS),
     "version": Number(INT64),
 }
+
+
 TEXT_FIELDS = {
     "profileName": NAME_FORMAT,
     "activation": ACTIVATION_VALUES,

@@ -31,7 +31,8 @@ from profiles.services.proxy_configs import (
 from rps_site.api.validation import Field, Number, Shape, Text, validate
 from rps_site.authentication import request_tenant
 
-NAME = js_regex(r"^[a-zA-Z0-9]+$")
+NAME_SOURCE = r"^[a-zA-Z0-9]+$"
+NAME = js_regex(NAME_SOURCE)
 PORT_TEXT = re.compile(r"[-+]?(0|[1-9][0-9]*)\Z")
 # validator.js isFQDN (require_tld, no underscores, no trailing dot, no numeric TLD)
 TLD = re.compile(r"([a-z\u00a1-\u00a8\u00aa-\ud7ff\uf900-\ufdcf\ufdf0-\uffef]{2,}|xn[a-z0-9-]{2,})\Z", re.IGNORECASE)
@@ -40,7 +41,7 @@ FULL_WIDTH = re.compile(r"[\uff01-\uff5e]")
 WHITESPACE = re.compile(r"\s")
 DIGITS = re.compile(r"[0-9]+\Z")
 BODY: dict[str, Shape] = {
-    "name": Text(),  # the chains allow 32
+    "name": Text(pattern=NAME_SOURCE),  # the chains allow 32
     "address": Text(max_length=256),
     "port": Number(),
     "networkDnsSuffix": Text(),
@@ -92,10 +93,19 @@ def create_chains() -> list[Field]:
     ]
 
 
+# A body the API accepts, published in the OpenAPI document.
+EXAMPLE = {
+    "name": "proxy1",
+    "address": "proxy.example.com",
+    "port": 3128,
+    "networkDnsSuffix": "example.com",
+}
+
+
 class ProxyConfigCollection(APIView):
     permission_model = ProxyConfig
 
-    @schema("proxyconfigs", operation_id="proxyconfigs_list")
+    @schema("proxyconfigs", operation_id="proxyconfigs_list", paged=True)
     def get(self, request: Request) -> Response:
         tenant_id = request_tenant(request)
         return list_response(
@@ -105,14 +115,14 @@ class ProxyConfigCollection(APIView):
             proxy_config_record,
         )
 
-    @schema("proxyconfigs", status=201, body=True)
+    @schema("proxyconfigs", status=201, body=BODY, example=EXAMPLE)
     def post(self, request: Request) -> Response:
         body = json_body(request)
         validate(create_chains(), body, shapes=BODY)
         config = proxy_config_create(tenant_id=request_tenant(request), data=body)
         return Response(proxy_config_record_of(config), status=201)
 
-    @schema("proxyconfigs", body=True)
+    @schema("proxyconfigs", body=BODY)
     def patch(self, request: Request) -> Response:
         body: dict[str, Any] = json_body(request)
         validate(address_chains(), body, shapes=BODY)  # upstream does not validate the name on PATCH

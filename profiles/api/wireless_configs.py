@@ -31,19 +31,21 @@ from rps_site.api.paging import page_from_query, paged_body
 from rps_site.api.validation import INT64, MISSING, ArrayOf, CustomCheckFailed, Field, Number, Shape, Text, validate
 from rps_site.authentication import request_tenant
 
-NAME = js_regex(r"^[a-zA-Z0-9]+$")
+NAME_SOURCE = r"^[a-zA-Z0-9]+$"
+NAME = js_regex(NAME_SOURCE)
+AUTHENTICATION_METHODS, ENCRYPTION_METHODS = (4, 5, 6, 7), (3, 4)
 SECRET_FIELDS = ("pskPassphrase",)
 PSK_METHODS = (4, 6)
 IEEE8021X_METHODS = (5, 7)
 LINK_POLICIES = (1, 14, 16, 224)
 BODY: dict[str, Shape] = {
-    "profileName": Text(),  # the chains allow 32
-    "authenticationMethod": Number(),
-    "encryptionMethod": Number(),
+    "profileName": Text(pattern=NAME_SOURCE),  # the chains allow 32
+    "authenticationMethod": Number(choices=AUTHENTICATION_METHODS),
+    "encryptionMethod": Number(choices=ENCRYPTION_METHODS),
     "ssid": Text(),
     "pskPassphrase": Text(),
     "pskValue": Number(),
-    "linkPolicy": ArrayOf(Number()),
+    "linkPolicy": ArrayOf(Number(choices=LINK_POLICIES)),
     "ieee8021xProfileName": Text(),
     "version": Number(INT64),
 }
@@ -95,12 +97,12 @@ def chains(tenant_id: str, *, with_version: bool) -> list[Field]:
         Field("authenticationMethod")
         .not_empty("Authentication method is required")
         .is_in(
-            [4, 5, 6, 7],
+            AUTHENTICATION_METHODS,
             "Authentication method must be one of 4:WPA PSK, 5:WPA IEEE 802.1x, 6:WPA2 PSK, 7:WPA2 IEEE 802.1x",
         ),
         Field("encryptionMethod")
         .not_empty("Encryption method is required")
-        .is_in([3, 4], "Encryption method must be one of 3:TKIP, 4:CCMP"),
+        .is_in(ENCRYPTION_METHODS, "Encryption method must be one of 3:TKIP, 4:CCMP"),
         Field("ssid").not_empty("SSID is required").is_length(maximum=32, message="Maximum length is 32"),
         Field("pskPassphrase")
         .if_(_method_is(PSK_METHODS))
@@ -129,10 +131,21 @@ def chains(tenant_id: str, *, with_version: bool) -> list[Field]:
     return fields
 
 
+# A body the API accepts, published in the OpenAPI document.
+EXAMPLE = {
+    "profileName": "wifi1",
+    "authenticationMethod": 6,
+    "encryptionMethod": 4,
+    "ssid": "office",
+    "pskPassphrase": "Passphrase-123",
+    "linkPolicy": [14, 16],
+}
+
+
 class WirelessConfigCollection(APIView):
     permission_model = WirelessConfig
 
-    @schema("wirelessconfigs", operation_id="wirelessconfigs_list")
+    @schema("wirelessconfigs", operation_id="wirelessconfigs_list", paged=True)
     def get(self, request: Request) -> Response:
         tenant_id = request_tenant(request)
         page = page_from_query(request.query_params)
@@ -141,7 +154,7 @@ class WirelessConfigCollection(APIView):
         items = [wireless_config_list_record(row, total) for row in rows]
         return Response(paged_body(page, items, lambda: total))
 
-    @schema("wirelessconfigs", status=201, body=True)
+    @schema("wirelessconfigs", status=201, body=BODY, example=EXAMPLE)
     def post(self, request: Request) -> Response:
         tenant_id = request_tenant(request)
         body = json_body(request)
@@ -149,7 +162,7 @@ class WirelessConfigCollection(APIView):
         config = wireless_config_create(tenant_id=tenant_id, data=reveal_secrets(body, SECRET_FIELDS))
         return Response(wireless_config_record_of(config), status=201)
 
-    @schema("wirelessconfigs", body=True)
+    @schema("wirelessconfigs", body=BODY)
     def patch(self, request: Request) -> Response:
         tenant_id = request_tenant(request)
         body = json_body(request)

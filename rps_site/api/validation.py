@@ -264,9 +264,15 @@ class Shape(Protocol):
 
 @dataclass(frozen=True)
 class Text:
-    """One value read as text (numbers and booleans pass as their text, as upstream reads them)."""
+    """One value read as text (numbers and booleans pass as their text, as upstream reads them).
+
+    `choices` and `pattern` (a JavaScript RegExp source) are what the chains accept, published in
+    the OpenAPI document; the chains judge them, with upstream's messages.
+    """
 
     max_length: int | None = None
+    choices: tuple[str, ...] = ()
+    pattern: str | None = None
 
     def problems(self, path: str, value: Any) -> list[Problem]:
         if not isinstance(value, SCALARS):
@@ -278,9 +284,11 @@ class Text:
 
 @dataclass(frozen=True)
 class Number:
-    """One value read as a number; a JSON number must fit the column (32-bit unless told)."""
+    """One value read as a number; a JSON number must fit the column (32-bit unless told).
+    `choices` are what the chains accept, published in the OpenAPI document."""
 
     bounds: tuple[int, int] = INT32
+    choices: tuple[int, ...] = ()
 
     def problems(self, path: str, value: Any) -> list[Problem]:
         if not isinstance(value, SCALARS):

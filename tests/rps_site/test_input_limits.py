@@ -127,3 +127,28 @@ def test_a_number_no_column_holds_is_a_type_error(api: APIClient) -> None:
     response = api.post(PROXIES, proxy_body(name, port=2**40), format="json")
     assert response.status_code == 400
     assert response.json()["errors"][0]["msg"] == "port must be a number from -2147483648 to 2147483647"
+
+
+def test_a_256_character_profile_name_with_tls_gets_its_certificates(api: APIClient) -> None:
+    """Found by tests/rps_site/test_api_fuzz.py: the TLS certificates' CN overflowed X.509's 64 (500)."""
+    name = unique_name() + "x" * (256 - len(unique_name()))
+    body = {"profileName": name, "activation": "ccmactivate", "generateRandomPassword": True, "tlsMode": 1}
+    response = api.post(PROFILES, {**body, "dhcpEnabled": True}, format="json")
+    assert response.status_code == 201, response.content
+    assert api.delete(f"{PROFILES}/{name}").status_code == 204
+
+
+def test_a_provisioning_certificate_sent_as_false_is_checked_not_stored(api: APIClient) -> None:
+    """Found by the fuzz: `false` skipped the PFX checks (JS-falsy) and then failed to decrypt (500)."""
+    name = unique_name()
+    body = {
+        "profileName": name,
+        "domainSuffix": "example.com",
+        "provisioningCert": False,
+        "provisioningCertPassword": False,
+        "provisioningCertStorageFormat": "string",
+    }
+    response = api.post("/api/v1/admin/domains", body, format="json")
+    assert response.status_code == 400
+    assert response.json()["errors"][0]["path"] == "provisioningCert"
+    assert response.json()["errors"][0]["msg"].startswith("Provisioning certificate is not a PKCS#12 (PFX) file")
