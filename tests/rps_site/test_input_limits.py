@@ -152,3 +152,12 @@ def test_a_provisioning_certificate_sent_as_false_is_checked_not_stored(api: API
     assert response.status_code == 400
     assert response.json()["errors"][0]["path"] == "provisioningCert"
     assert response.json()["errors"][0]["msg"].startswith("Provisioning certificate is not a PKCS#12 (PFX) file")
+
+
+def test_a_name_holding_a_newline_is_an_ordinary_json_404(api: APIClient) -> None:
+    """Found by the fuzz: such a path matched no route and got Django's HTML 404."""
+    for url in (f"{PROFILES}/a%0Ab", "/api/v1/admin/nothing%0Ahere", "/api/x%0Ay"):
+        response = api.get(url)
+        assert response.status_code == 404, url
+        assert set(response.json()) == {"error", "message"}, url
+    assert api.get(f"{PROFILES}/export/a%0Ab").json()["error"] == "Forbidden", "the export route, not a 404"
