@@ -26,7 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "rps_site.settings_test")
 
 from cryptography.hazmat.decrepit.ciphers.algorithms import TripleDES  # noqa: E402
-from cryptography.hazmat.primitives import hashes, serialization  # noqa: E402
+from cryptography.hazmat.primitives import hashes  # noqa: E402
 from cryptography.hazmat.primitives.ciphers import Cipher, modes  # noqa: E402
 from cryptography.hazmat.primitives.padding import PKCS7  # noqa: E402
 from cryptography.hazmat.primitives.serialization import pkcs12  # noqa: E402
@@ -39,23 +39,13 @@ from profiles.pkcs12_inspection import (  # noqa: E402
     pkcs12_kdf,
 )
 from tests.profiles import pkcs12_builder as build  # noqa: E402
-from tests.profiles.factories import certificate, rsa_key  # noqa: E402
 
 PASSWORD = "Bench-Passw0rd"
 PBE_3DES = "1.2.840.113549.1.12.1.3"
 
 
 def made_by_cryptography(algorithm: pkcs12.PBES, rounds: int, mac: hashes.HashAlgorithm) -> bytes:
-    key = rsa_key(2048, 1)
-    leaf = certificate(subject_cn="vpro.example.com", key=key)
-    encryption = (
-        serialization.PrivateFormat.PKCS12.encryption_builder()
-        .kdf_rounds(rounds)
-        .key_cert_algorithm(algorithm)
-        .hmac_hash(mac)
-        .build(PASSWORD.encode())
-    )
-    return pkcs12.serialize_key_and_certificates(b"leaf", key, leaf, [leaf], encryption)
+    return build.made_by_cryptography(PASSWORD, algorithm, rounds, mac)
 
 
 def triple_des_content(iterations: int, *bags: bytes) -> bytes:

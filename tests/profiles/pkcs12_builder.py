@@ -11,10 +11,11 @@ import hashlib
 import hmac
 import os
 
-from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from cryptography.hazmat.primitives.kdf.pbkdf2 import PBKDF2HMAC
 from cryptography.hazmat.primitives.padding import PKCS7
+from cryptography.hazmat.primitives.serialization import pkcs12
 
 from profiles.pkcs12_inspection import (
     DATA,
@@ -131,3 +132,19 @@ def pfx(password: str, *contents: bytes, mac_iterations: int | None = 2048) -> b
         digest_info = sequence(sequence(oid(SHA256), tlv(0x05)), octet_string(digest))
         parts.append(sequence(digest_info, octet_string(salt), integer(mac_iterations)))
     return sequence(*parts)
+
+
+def made_by_cryptography(password: str, algorithm: pkcs12.PBES, rounds: int, mac: hashes.HashAlgorithm) -> bytes:
+    """A PFX as a real tool writes one: a leaf certificate and its key, `rounds` iterations."""
+    from tests.profiles.factories import certificate, rsa_key
+
+    key = rsa_key(2048, 1)
+    leaf = certificate(subject_cn="vpro.example.com", key=key)
+    encryption = (
+        serialization.PrivateFormat.PKCS12.encryption_builder()
+        .kdf_rounds(rounds)
+        .key_cert_algorithm(algorithm)
+        .hmac_hash(mac)
+        .build(password.encode())
+    )
+    return pkcs12.serialize_key_and_certificates(b"leaf", key, leaf, [leaf], encryption)

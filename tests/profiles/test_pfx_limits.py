@@ -8,7 +8,7 @@ import contextlib
 from typing import Any
 
 import pytest
-from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.serialization import pkcs12
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -31,23 +31,14 @@ from profiles.pkcs12_inspection import (
 from rps_site.vault import SecretStore, domain_certificate_path
 from tests.profiles import pkcs12_builder as build
 from tests.profiles.api_suite import client_for, unique_name
-from tests.profiles.factories import PFX_CN, PFX_PASSWORD, certificate, domain_body, provisioning_pfx, rsa_key
+from tests.profiles.factories import PFX_PASSWORD, domain_body, provisioning_pfx
 
 PASSWORD = "Bomb-Passw0rd"
 BIGGEST = 2**31 - 1
 
 
 def made_by_cryptography(algorithm: pkcs12.PBES, rounds: int, mac: hashes.HashAlgorithm) -> bytes:
-    key = rsa_key(2048, 1)
-    leaf = certificate(subject_cn=PFX_CN, key=key)
-    encryption = (
-        serialization.PrivateFormat.PKCS12.encryption_builder()
-        .kdf_rounds(rounds)
-        .key_cert_algorithm(algorithm)
-        .hmac_hash(mac)
-        .build(PASSWORD.encode())
-    )
-    return pkcs12.serialize_key_and_certificates(b"leaf", key, leaf, [leaf], encryption)
+    return build.made_by_cryptography(PASSWORD, algorithm, rounds, mac)
 
 
 def refusal(der: bytes, password: str = PASSWORD) -> Pkcs12Problem:
