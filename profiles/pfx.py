@@ -94,9 +94,12 @@ def decrypt(pfx_base64: str, password: str) -> DecryptedPfx:
         )
     try:
         der = base64.b64decode(pfx_base64, validate=False)
-        password_bytes = password.encode("utf-8")
-    except (ValueError, TypeError, binascii.Error):  # UnicodeError is a ValueError
+    except (ValueError, TypeError, binascii.Error):
         raise PfxRejected(NOT_BASE64) from None
+    try:
+        password_bytes = password.encode("utf-8")
+    except UnicodeError:
+        raise PfxRejected(WRONG_PASSWORD) from None  # no PFX is made with a password that is not text
     try:
         inspection = pkcs12_inspection.inspect(der, password)
     except pkcs12_inspection.Pkcs12Problem as problem:

@@ -40,6 +40,8 @@ def test_a_valid_pfx_passes_and_expires_with_its_earliest_certificate() -> None:
 def test_1_each_reason_a_pfx_does_not_open_is_named() -> None:
     """Issue #12 item 4: not a PFX, wrong password and no private key are told apart."""
     assert rejected(provisioning_pfx(), password="wrong") == pfx.WRONG_PASSWORD
+    assert rejected(provisioning_pfx(), password="\ud800") == pfx.WRONG_PASSWORD
+    assert rejected("é" * 40) == pfx.NOT_BASE64
     assert rejected("not base64 at all!") == pfx.NOT_BASE64
     not_a_pfx = rejected(base64.b64encode(b"-----BEGIN CERTIFICATE-----\nMIIB").decode())
     assert not_a_pfx.startswith("Provisioning certificate is not a PKCS#12 (PFX) file: ")
