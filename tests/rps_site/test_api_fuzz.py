@@ -18,7 +18,7 @@ from hypothesis import HealthCheck, settings
 from rps_site.authentication import issue_token
 from rps_site.vault import SecretStore
 
-EXAMPLES = int(os.environ.get("RPS_FUZZ_EXAMPLES", "12"))
+EXAMPLES = int(os.environ.get("RPS_FUZZ_EXAMPLES", "25"))
 ERROR_KEYS = {"error", "message"}
 VALIDATION_KEYS = {"type", "msg", "path", "location"}
 
