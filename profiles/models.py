@@ -20,8 +20,16 @@ def unique_name_per_tenant(field: str, name: str) -> models.UniqueConstraint:
     return models.UniqueConstraint(Lower(field), "tenant_id", name=name)
 
 
+class AddressFormat(models.IntegerChoices):
+    """How an address is written, in AMT's numbering (CIRA's MPS address, a proxy's address)."""
+
+    IPV4 = 3, "IPv4 address"
+    IPV6 = 4, "IPv6 address"
+    FQDN = 201, "Host name (FQDN)"
+
+
 class TenantOwned(models.Model):
-    tenant_id = models.CharField(max_length=TENANT_LENGTH, blank=True, default="", db_index=True)
+    tenant_id = models.CharField("tenant", max_length=TENANT_LENGTH, blank=True, default="", db_index=True)
     version = models.BigIntegerField()
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -33,13 +41,15 @@ class Domain(TenantOwned):
     """An ACM provisioning certificate (PFX) for a DNS suffix; PFX and password live in Vault."""
 
     class StorageFormat(models.TextChoices):
-        RAW = "raw"
-        STRING = "string"
+        RAW = "raw", "raw"
+        STRING = "string", "string"
 
     name = models.CharField(max_length=256)
-    domain_suffix = models.CharField(max_length=256)
-    provisioning_cert_storage_format = models.CharField(max_length=40, choices=StorageFormat.choices)
-    expiration_date = models.DateTimeField(null=True)
+    domain_suffix = models.CharField("DNS suffix", max_length=256)
+    provisioning_cert_storage_format = models.CharField(
+        "storage format", max_length=40, choices=StorageFormat.choices
+    )
+    expiration_date = models.DateTimeField("certificate expires", null=True)
 
     class Meta:
         constraints = [
@@ -59,13 +69,17 @@ class Domain(TenantOwned):
 class CiraConfig(TenantOwned):
     """How AMT dials back to MPS; the MPS password lives in Vault."""
 
+    class AuthMethod(models.IntegerChoices):
+        MUTUAL_TLS = 1, "Mutual TLS"
+        USERNAME_PASSWORD = 2, "Username and password"
+
     name = models.CharField(max_length=256)
-    mps_server_address = models.CharField(max_length=256)
-    mps_port = models.IntegerField()
-    username = models.CharField(max_length=40)
+    mps_server_address = models.CharField("MPS address", max_length=256)
+    mps_port = models.IntegerField("MPS port")
+    username = models.CharField("MPS username", max_length=40)
     common_name = models.CharField(max_length=256, null=True, blank=True)
-    server_address_format = models.IntegerField()
-    auth_method = models.IntegerField()
+    server_address_format = models.IntegerField("address format", choices=AddressFormat.choices)
+    auth_method = models.IntegerField("authentication", choices=AuthMethod.choices)
     mps_root_certificate = models.TextField()
     proxy_details = models.TextField(null=True, blank=True)
 
@@ -85,15 +99,22 @@ class CiraConfig(TenantOwned):
 class Ieee8021xConfig(TenantOwned):
     """802.1X settings for wired or wireless links; the password lives in Vault."""
 
+    class AuthenticationProtocol(models.IntegerChoices):
+        EAP_TLS = 0, "EAP-TLS"
+        PEAP_MSCHAPV2 = 2, "PEAPv0/EAP-MSCHAPv2"
+        PEAP_GTC = 3, "PEAPv1/EAP-GTC (wired only)"
+        EAP_FAST_GTC = 5, "EAP-FAST/GTC (wired only)"
+        EAP_FAST_TLS = 10, "EAP-FAST/TLS (wired only)"
+
     name = models.CharField(max_length=256)
-    authentication_protocol = models.IntegerField()
+    authentication_protocol = models.IntegerField(choices=AuthenticationProtocol.choices)
     server_name = models.CharField(max_length=255, null=True, blank=True)
     domain = models.CharField(max_length=255, null=True, blank=True)
     username = models.CharField(max_length=255, null=True, blank=True)
     roaming_identity = models.CharField(max_length=255, null=True, blank=True)
     active_in_s0 = models.BooleanField(null=True)
-    pxe_timeout = models.IntegerField(null=True)
-    wired_interface = models.BooleanField()
+    pxe_timeout = models.IntegerField("PXE timeout", null=True)
+    wired_interface = models.BooleanField("wired")
 
     class Meta:
         constraints = [unique_name_per_tenant("name", "ieee8021x_config_name_per_tenant")]
@@ -111,10 +132,28 @@ class Ieee8021xConfig(TenantOwned):
 class WirelessConfig(TenantOwned):
     """A Wi-Fi profile; a PSK passphrase lives in Vault."""
 
+    class AuthenticationMethod(models.IntegerChoices):
+        WPA_PSK = 4, "WPA PSK"
+        WPA_IEEE8021X = 5, "WPA with 802.1X"
+        WPA2_PSK = 6, "WPA2 PSK"
+        WPA2_IEEE8021X = 7, "WPA2 with 802.1X"
+
+    class EncryptionMethod(models.IntegerChoices):
+        TKIP = 3, "TKIP"
+        CCMP = 4, "CCMP (AES)"
+
+    class LinkPolicy(models.IntegerChoices):
+        """When AMT may use the link (a list of these; the API's `linkPolicy`)."""
+
+        S0_AC = 1, "Running, on AC power (S0 AC)"
+        SX_AC = 14, "Asleep or off, on AC power (Sx AC)"
+        S0_DC = 16, "Running, on battery (S0 DC)"
+        SX_DC = 224, "Asleep or off, on battery (Sx DC)"
+
     name = models.CharField(max_length=32)
-    authentication_method = models.IntegerField()
-    encryption_method = models.IntegerField()
-    ssid = models.CharField(max_length=32)
+    authentication_method = models.IntegerField("security", choices=AuthenticationMethod.choices)
+    encryption_method = models.IntegerField("encryption", choices=EncryptionMethod.choices)
+    ssid = models.CharField("SSID", max_length=32)
     psk_value = models.IntegerField(null=True, blank=True)
     link_policy = models.JSONField(null=True, blank=True)
     ieee8021x_config = models.ForeignKey(
@@ -139,7 +178,7 @@ class ProxyConfig(TenantOwned):
 
     name = models.CharField(max_length=256)
     address = models.CharField(max_length=256)
-    info_format = models.IntegerField()
+    info_format = models.IntegerField("address format", choices=AddressFormat.choices)
     port = models.IntegerField()
     network_dns_suffix = models.CharField(max_length=192)
 
@@ -163,18 +202,24 @@ class Profile(TenantOwned):
         CCM = "ccmactivate", "Client control mode"
 
     class UserConsent(models.TextChoices):
-        NONE = "None"
-        ALL = "All"
-        KVM = "KVM"
+        NONE = "None", "Not required"
+        ALL = "All", "Required for KVM, SOL and IDE-R"
+        KVM = "KVM", "Required for KVM only"
+
+    class TlsMode(models.IntegerChoices):
+        SERVER = 1, "Server authentication only"
+        SERVER_AND_NON_TLS = 2, "Server authentication, non-TLS also allowed"
+        MUTUAL = 3, "Mutual TLS only"
+        MUTUAL_AND_NON_TLS = 4, "Mutual TLS, non-TLS also allowed"
 
     class TlsSigningAuthority(models.TextChoices):
-        SELF_SIGNED = "SelfSigned"
-        MICROSOFT_CA = "MicrosoftCA"
+        SELF_SIGNED = "SelfSigned", "Self-signed (RPS issues the certificate)"
+        MICROSOFT_CA = "MicrosoftCA", "Microsoft CA (through the Enterprise Assistant)"
 
     name = models.CharField(max_length=256)
     # Upstream validation accepts any ClientAction value here; only acm/ccm mean anything.
     activation = models.CharField(max_length=20)
-    generate_random_password = models.BooleanField(default=False)
+    generate_random_password = models.BooleanField("random AMT password", default=False)
     generate_random_mebx_password = models.BooleanField(default=False)
     cira_config = models.ForeignKey(
         CiraConfig, null=True, blank=True, on_delete=models.PROTECT, related_name="profiles"
@@ -183,13 +228,15 @@ class Profile(TenantOwned):
         Ieee8021xConfig, null=True, blank=True, on_delete=models.PROTECT, related_name="profiles"
     )
     tags = models.JSONField(null=True, blank=True)
-    dhcp_enabled = models.BooleanField(null=True)
+    dhcp_enabled = models.BooleanField("DHCP", null=True)
     ip_sync_enabled = models.BooleanField(null=True)
     local_wifi_sync_enabled = models.BooleanField(null=True)
     uefi_wifi_sync_enabled = models.BooleanField(null=True)
-    tls_mode = models.IntegerField(null=True, blank=True)
-    tls_signing_authority = models.CharField(max_length=40, null=True, blank=True)
-    user_consent = models.CharField(max_length=7, null=True, blank=True)
+    tls_mode = models.IntegerField("TLS mode", choices=TlsMode.choices, null=True, blank=True)
+    tls_signing_authority = models.CharField(
+        "TLS certificate issuer", max_length=40, choices=TlsSigningAuthority.choices, null=True, blank=True
+    )
+    user_consent = models.CharField(max_length=7, choices=UserConsent.choices, null=True, blank=True)
     ider_enabled = models.BooleanField(null=True)
     kvm_enabled = models.BooleanField(null=True)
     sol_enabled = models.BooleanField(null=True)
