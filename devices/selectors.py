@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
-from django.db.models import QuerySet
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
 
-from devices.models import Device
+from django.db.models import Count, OuterRef, Q, QuerySet, Subquery
+
+from devices.models import Device, ProvisioningRun, RunStep
 from rps_site.api_errors import ResourceNotFound
 
 
@@ -17,3 +21,112 @@ def device_get(*, tenant_id: str, guid: str) -> Device:
     if device is None:
         raise ResourceNotFound(f"Device {guid} Not Found")
     return device
+
+
+# --- the portal dashboard's numbers ---------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DeviceStateCount:
+    control_mode: int
+    status: str
+    count: int
+
+
+def device_state_counts(*, tenant_id: str) -> list[DeviceStateCount]:
+    """How many of a tenant's devices are in each (control mode, status) pair present."""
+    rows = (
+        Device.objects.filter(tenant_id=tenant_id)
+        .order_by()
+        .values_list("control_mode", "status")
+        .annotate(count=Count("*"))
+    )
+    return [DeviceStateCount(control_mode=mode, status=status, count=count) for mode, status, count in rows]
+
+
+@dataclass(frozen=True)
+class RunOutcomeCounts:
+    succeeded: int = 0
+    failed: int = 0
+    in_progress: int = 0
+
+    @property
+    def finished(self) -> int:
+        return self.succeeded + self.failed
+
+
+def run_outcome_counts(*, tenant_id: str, action: str, since: Mapping[str, datetime]) -> dict[str, RunOutcomeCounts]:
+    """A tenant's runs of `action` by outcome, for each window (started at or after its start),
+    in one query over the widest window."""
+    if not since:
+        return {}
+    outcomes = {
+        "succeeded": ProvisioningRun.Outcome.SUCCESS,
+        "failed": ProvisioningRun.Outcome.FAILURE,
+        "in_progress": ProvisioningRun.Outcome.IN_PROGRESS,
+    }
+    windows = list(since.items())
+    aggregates = {
+        f"w{index}_{field}": Count("id", filter=Q(started_at__gte=start, outcome=outcome))
+        for index, (_, start) in enumerate(windows)
+        for field, outcome in outcomes.items()
+    }
+    totals = ProvisioningRun.objects.filter(
+        device__tenant_id=tenant_id, action=action, started_at__gte=min(since.values())
+    ).aggregate(**aggregates)
+    return {
+        name: RunOutcomeCounts(**{field: totals[f"w{index}_{field}"] for field in outcomes})
+        for index, (name, _) in enumerate(windows)
+    }
+
+
+@dataclass(frozen=True)
+class RunFailure:
+    run_id: int
+    device_id: int
+    device_guid: str
+    device_hostname: str
+    action: str
+    profile_name: str
+    started_at: datetime
+    failing_step: str
+    cause: str
+
+
+def run_failures_latest(*, tenant_id: str, limit: int) -> list[RunFailure]:
+    """A tenant's latest failed runs, newest first, each with its first failed step."""
+    failed_steps = RunStep.objects.filter(run=OuterRef("pk"), outcome=RunStep.Outcome.FAILURE).order_by("position")
+    rows = (
+        ProvisioningRun.objects.filter(device__tenant_id=tenant_id, outcome=ProvisioningRun.Outcome.FAILURE)
+        .order_by("-started_at", "-id")
+        .annotate(
+            failing_step=Subquery(failed_steps.values("name")[:1]),
+            failing_detail=Subquery(failed_steps.values("detail")[:1]),
+        )
+        .values(
+            "id",
+            "device_id",
+            "device__guid",
+            "device__hostname",
+            "action",
+            "profile_name",
+            "started_at",
+            "failure_cause",
+            "failing_step",
+            "failing_detail",
+        )[:limit]
+    )
+    return [
+        RunFailure(
+            run_id=row["id"],
+            device_id=row["device_id"],
+            device_guid=row["device__guid"],
+            device_hostname=row["device__hostname"],
+            action=row["action"],
+            profile_name=row["profile_name"],
+            started_at=row["started_at"],
+            failing_step=row["failing_step"] or "",
+            cause=row["failure_cause"] or row["failing_detail"] or "",
+        )
+        for row in rows
+    ]

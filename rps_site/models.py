@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.conf import settings
 from django.db import models
 
@@ -14,6 +16,12 @@ class TenantMembership(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user} → {self.tenant_id or '(default tenant)'}"
+
+    @staticmethod
+    def tenant_of(user: Any) -> str:
+        """The tenant a portal user acts for."""
+        membership = getattr(user, "tenant_membership", None)
+        return membership.tenant_id if membership is not None else ""
 
 
 class VersionTick(models.Model):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.db.models.functions import Lower
@@ -11,6 +12,9 @@ from profiles.api.common import row_of
 from profiles.models import Domain
 from profiles.pfx import iso_milliseconds
 from rps_site.api.paging import Page
+
+# A provisioning certificate this close to its end is worth an admin's attention.
+CERTIFICATE_WARNING = timedelta(days=30)
 
 DOMAIN_COLUMNS = (
     "name",
@@ -50,3 +54,11 @@ def domain_record(row: Mapping[str, Any]) -> dict[str, Any]:
 
 def domain_record_of(domain: Domain) -> dict[str, Any]:
     return domain_record(row_of(domain, DOMAIN_COLUMNS))
+
+
+def domain_certificates_expiring(*, tenant_id: str, before: datetime) -> list[Domain]:
+    """A tenant's domains whose provisioning certificate expires before `before` (or has
+    expired), soonest first."""
+    return list(
+        Domain.objects.filter(tenant_id=tenant_id, expiration_date__lt=before).order_by("expiration_date", "id")
+    )
