@@ -162,7 +162,8 @@ if not DEBUG:
 
 INSTALLED_APPS = [
     "daphne",
-    "django.contrib.admin",
+    "portal",  # before the admin: its templates restyle the admin's
+    "portal.apps.PortalAdminConfig",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -188,6 +189,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "portal.timezones.PortalTimezoneMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "axes.middleware.AxesMiddleware",
@@ -243,6 +245,7 @@ LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True
+FORMAT_MODULE_PATH = ["portal.formats"]  # times to the second in the portal
 STATIC_URL = "static/"
 STATIC_ROOT = RUN_DIR / "static"
 SERVE_STATIC: bool = env.bool("RPS_SERVE_STATIC", default=True)

@@ -7,10 +7,6 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rps_site import site_api
 from rps_site.api_errors import unknown_route
 
-admin.site.site_header = "rps-django portal"
-admin.site.site_title = "rps-django"
-admin.site.index_title = "Provisioning administration"
-
 admin_api: list[URLPattern | URLResolver] = [
     re_path(r"^/?$", site_api.admin_root),
     re_path(r"^health/?$", site_api.health),
