@@ -7,7 +7,7 @@ from typing import Any
 from django import forms
 from django.contrib import admin
 
-from profiles.admin.service_backed import ApiValidatedForm, ServiceBackedAdmin, secret_input
+from profiles.admin.service_backed import ApiValidatedForm, ServiceBackedAdmin, optional_text, radio, secret_input
 from profiles.api.ieee8021x_configs import chains
 from profiles.models import Ieee8021xConfig
 from profiles.services.ieee8021x_configs import (
@@ -17,13 +17,6 @@ from profiles.services.ieee8021x_configs import (
 )
 from rps_site.api.validation import Field
 
-PROTOCOLS = [
-    (0, "0: EAP-TLS"),
-    (2, "2: PEAPv0/EAP-MSCHAPv2"),
-    (3, "3: PEAPv1/EAP-GTC (wired)"),
-    (5, "5: EAP-FAST/GTC (wired)"),
-    (10, "10: EAP-FAST/TLS (wired)"),
-]
 API_FIELDS = {
     "profileName": "name",
     "authenticationProtocol": "authentication_protocol",
@@ -38,9 +31,35 @@ API_FIELDS = {
 
 
 class Ieee8021xConfigAdminForm(ApiValidatedForm):
-    authentication_protocol = forms.TypedChoiceField(choices=PROTOCOLS, coerce=int)
-    wired_interface = forms.BooleanField(required=False)
-    eap_password = secret_input("Write-only. Leave empty to keep the stored password.")
+    name = forms.CharField(label="Config name", max_length=32, help_text="Up to 32 letters and digits.")
+    wired_interface = forms.TypedChoiceField(
+        label="Interface",
+        choices=[(True, "Wired"), (False, "Wireless")],
+        coerce=lambda value: value == "True",
+        initial=True,
+        widget=radio(),
+        help_text="A wired config is chosen in a profile; a wireless one in a Wi-Fi config.",
+    )
+    authentication_protocol = forms.TypedChoiceField(
+        label="Authentication protocol",
+        choices=Ieee8021xConfig.AuthenticationProtocol.choices,
+        coerce=int,
+        help_text="Wireless links support EAP-TLS and PEAPv0/EAP-MSCHAPv2 only.",
+    )
+    pxe_timeout = forms.IntegerField(
+        label="PXE timeout",
+        required=False,
+        initial=120,
+        help_text="Wired only: seconds (0 to 86400) the port stays open for PXE boot without 802.1X.",
+    )
+    server_name = optional_text("Server name", "The authentication server's name.", max_length=255)
+    domain = optional_text("Domain", max_length=255)
+    username = optional_text("Username", max_length=255)
+    eap_password = secret_input(
+        "PEAPv0/EAP-MSCHAPv2: write-only, kept in Vault; on change, leave empty to keep it.", label="Password"
+    )
+    roaming_identity = optional_text("Roaming identity", max_length=255)
+    active_in_s0 = forms.BooleanField(label="Active when the host is running (S0)", required=False)
     secret_fields = {"eap_password": "password"}
     field_of = {**API_FIELDS, "password": "eap_password"}
 
@@ -62,6 +81,10 @@ class Ieee8021xConfigAdminForm(ApiValidatedForm):
 @admin.register(Ieee8021xConfig)
 class Ieee8021xConfigAdmin(ServiceBackedAdmin):
     form = Ieee8021xConfigAdminForm
+    fieldsets = [
+        ("802.1X", {"fields": ["name", "wired_interface", "authentication_protocol", "pxe_timeout", "active_in_s0"]}),
+        ("Credentials", {"fields": ["server_name", "domain", "username", "eap_password", "roaming_identity"]}),
+    ]
     list_display = ("name", "authentication_protocol", "wired_interface", "pxe_timeout", "tenant_id")
     list_filter = ("wired_interface", "authentication_protocol", "tenant_id")
     search_fields = ("name",)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django import forms
 from django.contrib import admin
 
 from profiles.admin.service_backed import ApiValidatedForm, ServiceBackedAdmin
@@ -14,6 +15,14 @@ from rps_site.api.validation import Field
 
 
 class ProxyConfigAdminForm(ApiValidatedForm):
+    name = forms.CharField(label="Config name", max_length=256, help_text="Letters and digits.")
+    address = forms.CharField(
+        label="Proxy address", max_length=256, help_text="An IPv4 or IPv6 address, or a host name (FQDN)."
+    )
+    port = forms.IntegerField(label="Port", help_text="1 to 65535.")
+    network_dns_suffix = forms.CharField(
+        label="Network DNS suffix", max_length=192, help_text="AMT uses this proxy on the network with this suffix."
+    )
     field_of = {"name": "name", "address": "address", "port": "port", "networkDnsSuffix": "network_dns_suffix"}
 
     class Meta:
@@ -36,6 +45,7 @@ class ProxyConfigAdminForm(ApiValidatedForm):
 @admin.register(ProxyConfig)
 class ProxyConfigAdmin(ServiceBackedAdmin):
     form = ProxyConfigAdminForm
+    fieldsets = [("Proxy access point", {"fields": ["name", "address", "port", "info_format", "network_dns_suffix"]})]
     list_display = ("name", "address", "port", "info_format", "network_dns_suffix", "tenant_id")
     list_filter = ("info_format", "tenant_id")
     search_fields = ("name", "address", "network_dns_suffix")

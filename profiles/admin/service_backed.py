@@ -8,7 +8,7 @@ non-superuser sees only the rows of their tenant.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any, ClassVar
 
 from django import forms
@@ -19,6 +19,7 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 
 from rps_site.api.validation import Field, validate
 from rps_site.api_errors import ApiError, ValidationFailed, VersionConflict
+from rps_site.models import TenantMembership
 from rps_site.sensitive import Secret
 from rps_site.vault import SecretVersionConflict, VaultUnavailable
 
@@ -26,14 +27,56 @@ SERVICE_ERRORS = (ApiError, VersionConflict, VaultUnavailable, SecretVersionConf
 
 
 def admin_tenant(request: HttpRequest) -> str:
-    membership = getattr(request.user, "tenant_membership", None)
-    return membership.tenant_id if membership is not None else ""
+    return TenantMembership.tenant_of(request.user)
 
 
-def secret_input(help_text: str) -> forms.CharField:
+def record_tenant(request: HttpRequest, obj: Any) -> str:
+    """The tenant a form is for: the record's own, or the user's for a new one."""
+    return obj.tenant_id if obj is not None and obj.pk else admin_tenant(request)
+
+
+def without_secret_fields(
+    message: list[dict[str, Any]], form: Any, secret_names: Iterable[str]
+) -> list[dict[str, Any]]:
+    """An admin log message with the secret inputs left out of every list of changed fields."""
+    hidden = {str(form.fields[name].label or name) for name in secret_names if name in form.fields}
+    hidden |= {name.replace("_", " ").capitalize() for name in secret_names}
+    cleaned: list[dict[str, Any]] = []
+    for entry in message:
+        item: dict[str, Any] = {}
+        for action, details in entry.items():
+            if isinstance(details, dict) and "fields" in details:
+                details = {**details, "fields": [name for name in details["fields"] if name not in hidden]}
+            item[action] = details
+        cleaned.append(item)
+    return cleaned
+
+
+def secret_input(help_text: str, *, label: str | None = None) -> forms.CharField:
+    """A write-only input: never rendered back, and browsers are told not to fill in a saved login."""
     return forms.CharField(
-        required=False, strip=False, widget=forms.PasswordInput(render_value=False), help_text=help_text
+        required=False,
+        strip=False,
+        label=label,
+        widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"}),
+        help_text=help_text,
     )
+
+
+def checkbox(label: str, help_text: str = "") -> forms.BooleanField:
+    return forms.BooleanField(required=False, label=label, help_text=help_text)
+
+
+def radio() -> forms.RadioSelect:
+    return forms.RadioSelect(attrs={"class": "portal-radio"})
+
+
+def optional_text(label: str, help_text: str = "", **kwargs: Any) -> forms.CharField:
+    """An optional text input whose empty value is "not given" (None), as in an API body."""
+    return forms.CharField(required=False, empty_value=None, label=label, help_text=help_text, **kwargs)
+
+
+RECORD_FIELDSET = ("Record", {"fields": ["tenant_id", "version"], "classes": ["collapse"]})
 
 
 def service_error_text(error: Exception) -> str:
@@ -158,17 +201,18 @@ class ServiceBackedAdmin(ServiceSavingAdmin):
             return queryset
         return queryset.filter(tenant_id=admin_tenant(request))
 
+    def get_fieldsets(self, request: HttpRequest, obj: Any = None) -> Any:
+        fieldsets = list(super().get_fieldsets(request, obj))
+        return [*fieldsets, RECORD_FIELDSET] if obj is not None and self.fieldsets else fieldsets
+
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
         fixed = tuple(super().get_readonly_fields(request, obj))
         return fixed + self.readonly_on_change if obj is not None else fixed
 
-    def tenant_of(self, request: HttpRequest, obj: Any) -> str:
-        return obj.tenant_id if obj is not None and obj.pk else admin_tenant(request)
-
     def get_form(self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any) -> Any:
         form = super().get_form(request, obj, change=change, **kwargs)
         assert issubclass(form, ApiValidatedForm)  # built from the admin's `form`
-        form.tenant_id = self.tenant_of(request, obj)
+        form.tenant_id = record_tenant(request, obj)
         return form
 
     def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
@@ -193,15 +237,4 @@ class ServiceBackedAdmin(ServiceSavingAdmin):
     ) -> list[dict[str, Any]]:
         """The admin log names changed fields; secret inputs are left out altogether."""
         message = super().construct_change_message(request, form, formsets, add)
-        secret_names = getattr(form, "secret_fields", {})
-        hidden = {str(form.fields[name].label or name) for name in secret_names if name in form.fields}
-        hidden |= {name.replace("_", " ").capitalize() for name in secret_names}
-        cleaned: list[dict[str, Any]] = []
-        for entry in message:
-            item: dict[str, Any] = {}
-            for action, details in entry.items():
-                if isinstance(details, dict) and "fields" in details:
-                    details = {**details, "fields": [name for name in details["fields"] if name not in hidden]}
-                item[action] = details
-            cleaned.append(item)
-        return cleaned
+        return without_secret_fields(message, form, getattr(form, "secret_fields", {}))

@@ -7,22 +7,49 @@ from typing import Any
 from django import forms
 from django.contrib import admin
 
-from profiles.admin.service_backed import ApiValidatedForm, ServiceBackedAdmin, secret_input
+from profiles.admin.service_backed import ApiValidatedForm, ServiceBackedAdmin, radio, secret_input
 from profiles.api.wireless_configs import chains
 from profiles.models import Ieee8021xConfig, WirelessConfig
 from profiles.services.wireless_configs import wireless_config_create, wireless_config_delete, wireless_config_update
 from rps_site.api.validation import Field
 
-AUTHENTICATION_METHODS = [(4, "4: WPA PSK"), (5, "5: WPA IEEE 802.1x"), (6, "6: WPA2 PSK"), (7, "7: WPA2 IEEE 802.1x")]
-ENCRYPTION_METHODS = [(3, "3: TKIP"), (4, "4: CCMP")]
-LINK_POLICIES = [(1, "1: S0 AC"), (14, "14: Sx AC"), (16, "16: S0 DC"), (224, "224: Sx DC")]
-
 
 class WirelessConfigAdminForm(ApiValidatedForm):
-    authentication_method = forms.TypedChoiceField(choices=AUTHENTICATION_METHODS, coerce=int)
-    encryption_method = forms.TypedChoiceField(choices=ENCRYPTION_METHODS, coerce=int)
-    link_policy = forms.TypedMultipleChoiceField(choices=LINK_POLICIES, coerce=int, required=False)
-    psk_passphrase = secret_input("Write-only (PSK methods). On change, leave empty to keep the stored one.")
+    name = forms.CharField(label="Config name", max_length=32, help_text="Up to 32 letters and digits.")
+    ssid = forms.CharField(label="SSID", max_length=32, help_text="The network's name, up to 32 characters.")
+    authentication_method = forms.TypedChoiceField(
+        label="Security",
+        choices=WirelessConfig.AuthenticationMethod.choices,
+        coerce=int,
+        initial=WirelessConfig.AuthenticationMethod.WPA2_PSK,
+        widget=radio(),
+    )
+    encryption_method = forms.TypedChoiceField(
+        label="Encryption",
+        choices=WirelessConfig.EncryptionMethod.choices,
+        coerce=int,
+        initial=WirelessConfig.EncryptionMethod.CCMP,
+        widget=radio(),
+    )
+    psk_passphrase = secret_input(
+        "PSK methods: 8 to 63 characters. Write-only, kept in Vault; on change, leave empty to keep it.",
+        label="Passphrase",
+    )
+    ieee8021x_config = forms.ModelChoiceField(
+        queryset=Ieee8021xConfig.objects.none(),
+        required=False,
+        label="802.1X config",
+        empty_label="None",
+        help_text="802.1X methods only: one of the wireless 802.1X configs.",
+    )
+    link_policy = forms.TypedMultipleChoiceField(
+        label="Link policy",
+        choices=WirelessConfig.LinkPolicy.choices,
+        coerce=int,
+        required=False,
+        widget=forms.CheckboxSelectMultiple(attrs={"class": "portal-checklist"}),
+        help_text="When AMT may use this network; none ticked leaves AMT's default.",
+    )
     secret_fields = {"psk_passphrase": "pskPassphrase"}
     field_of = {
         "profileName": "name",
@@ -60,6 +87,11 @@ class WirelessConfigAdminForm(ApiValidatedForm):
 @admin.register(WirelessConfig)
 class WirelessConfigAdmin(ServiceBackedAdmin):
     form = WirelessConfigAdminForm
+    fieldsets = [
+        ("Network", {"fields": ["name", "ssid"]}),
+        ("Security", {"fields": ["authentication_method", "encryption_method", "psk_passphrase", "ieee8021x_config"]}),
+        ("Link policy", {"fields": ["link_policy"]}),
+    ]
     list_display = ("name", "ssid", "authentication_method", "encryption_method", "ieee8021x_config", "tenant_id")
     list_filter = ("authentication_method", "encryption_method", "tenant_id")
     search_fields = ("name", "ssid")
