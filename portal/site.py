@@ -101,9 +101,7 @@ class PortalSite(admin.AdminSite):
         return super().index(request, {**context, **(extra_context or {})})
 
     def health_view(self, request: HttpRequest) -> HttpResponse:
-        response = TemplateResponse(request, "portal/health.html", {"components": component_health()})
-        response["Cache-Control"] = "no-store"
-        return response
+        return TemplateResponse(request, "portal/health.html", {"components": component_health()})
 
 
 def _position(order: tuple[str, ...], name: str) -> int:

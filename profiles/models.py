@@ -46,9 +46,7 @@ class Domain(TenantOwned):
 
     name = models.CharField(max_length=256)
     domain_suffix = models.CharField("DNS suffix", max_length=256)
-    provisioning_cert_storage_format = models.CharField(
-        "storage format", max_length=40, choices=StorageFormat.choices
-    )
+    provisioning_cert_storage_format = models.CharField("storage format", max_length=40, choices=StorageFormat.choices)
     expiration_date = models.DateTimeField("certificate expires", null=True)
 
     class Meta:

@@ -41,7 +41,11 @@ def link_rows(prefix: str, rows: list[tuple[int, int]], *, initial: int = 0) -> 
 
 
 def form_data(
-    name: str, *, wifi: list[tuple[int, int]] | None = None, proxy: list[tuple[int, int]] | None = None, **overrides: Any
+    name: str,
+    *,
+    wifi: list[tuple[int, int]] | None = None,
+    proxy: list[tuple[int, int]] | None = None,
+    **overrides: Any,
 ) -> dict[str, Any]:
     """The grouped form as a browser posts it: checkboxes present only when ticked."""
     data: dict[str, Any] = {
@@ -85,7 +89,9 @@ def staff_client(tenant_id: str, *codenames: str) -> Client:
 
 def wireless(tenant_id: str = "", **overrides: Any) -> WirelessConfig:
     name = unique_name("wifi")
-    response = client_for(tenant_id).post("/api/v1/admin/wirelessconfigs", wireless_body(name, **overrides), format="json")
+    response = client_for(tenant_id).post(
+        "/api/v1/admin/wirelessconfigs", wireless_body(name, **overrides), format="json"
+    )
     assert response.status_code == 201, response.content
     return WirelessConfig.objects.get(tenant_id=tenant_id, name=name)
 
@@ -323,7 +329,11 @@ def test_staff_see_only_their_tenant(db: None, vault: SecretStore) -> None:
 def test_a_read_only_user_sees_but_cannot_change(db: None, vault: SecretStore) -> None:
     config = wireless("tenant-r")
     profile = Profile.objects.create(
-        tenant_id="tenant-r", version=next_version(), name=unique_name("ro"), activation="ccmactivate", dhcp_enabled=True
+        tenant_id="tenant-r",
+        version=next_version(),
+        name=unique_name("ro"),
+        activation="ccmactivate",
+        dhcp_enabled=True,
     )
     ProfileWirelessConfig.objects.create(profile=profile, wireless_config=config, priority=1)
     client = staff_client("tenant-r", "view_profile")
