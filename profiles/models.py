@@ -267,7 +267,9 @@ class ProfileWirelessConfig(models.Model):
     """A profile's Wi-Fi config at a priority (1..255; lower is tried first)."""
 
     profile = models.ForeignKey(Profile, on_delete=models.CASCADE, related_name="wireless_links")
-    wireless_config = models.ForeignKey(WirelessConfig, on_delete=models.PROTECT, related_name="profile_links")
+    wireless_config = models.ForeignKey(
+        WirelessConfig, on_delete=models.PROTECT, related_name="profile_links", verbose_name="Wi-Fi config"
+    )
     priority = models.IntegerField()
 
     class Meta:
@@ -284,7 +286,9 @@ class ProfileProxyConfig(models.Model):
     """A profile's proxy access point at a priority."""
 
     profile = models.ForeignKey(Profile, on_delete=models.CASCADE, related_name="proxy_links")
-    proxy_config = models.ForeignKey(ProxyConfig, on_delete=models.PROTECT, related_name="profile_links")
+    proxy_config = models.ForeignKey(
+        ProxyConfig, on_delete=models.PROTECT, related_name="profile_links", verbose_name="proxy config"
+    )
     priority = models.IntegerField()
 
     class Meta:

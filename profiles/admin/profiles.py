@@ -13,7 +13,7 @@ their tenant's rows.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, ClassVar
+from typing import Any, ClassVar, cast
 
 from django import forms
 from django.contrib import admin, messages
@@ -116,7 +116,7 @@ class ProfileAdminForm(ShowsServiceErrors, forms.ModelForm):
         help_text="CCM needs no certificate, but redirection needs the user's consent. ACM needs a domain "
         "whose provisioning certificate matches the device's DNS suffix.",
     )
-    tags = forms.CharField(required=False, help_text="Comma-separated; MPS keeps them with each device.")
+    tags = forms.CharField(label="Tags", required=False, help_text="Comma-separated; MPS keeps them with each device.")
     generate_random_password = checkbox(
         "Generate a random AMT password for each device",
         "Each device gets its own password, kept in Vault at <code>devices/&lt;GUID&gt;</code> where MPS reads it.",
@@ -375,6 +375,43 @@ class ProxyLinkInline(OrderedLinkInline):
     portal_after_fieldset = "CIRA"
 
 
+def shown_as_in_form(name: str) -> Any:
+    """A read-only display of a stored profile's `name` as the form shows it: a flag's effective
+    value, a choice's name, the form's label."""
+    field = ProfileAdminForm.base_fields[name]
+    choices = cast(list[tuple[Any, Any]], getattr(field, "choices", []))
+    names = {str(key): label for key, label in choices}
+
+    @admin.display(description=str(field.label), boolean=isinstance(field, forms.BooleanField))
+    def shown(model_admin: Any, obj: Profile) -> Any:
+        value = getattr(obj, name)
+        if name in FLAGS and value is None:
+            value = UNSET_FLAG_MEANS[name]
+        if name == "tags":
+            return ", ".join(str(tag) for tag in value or []) or "-"
+        if isinstance(field, forms.ModelChoiceField):
+            return str(value) if value is not None else "None"
+        if isinstance(field, forms.ChoiceField):
+            value = names.get("" if value is None else str(value), value)
+        return "-" if value is None else value
+
+    return shown
+
+
+def read_only_layout(fields: list[Any]) -> list[Any]:
+    """A fieldset's fields as the read-only displays above; passwords only say where they are kept."""
+    if fields == PASSWORDS:
+        return ["stored_passwords"]
+    return [
+        tuple(f"shown_{part}" for part in field)
+        if isinstance(field, tuple)
+        else field
+        if field == "name"
+        else f"shown_{field}"
+        for field in fields
+    ]
+
+
 PASSWORDS = ["generate_random_password", "amt_password", "generate_random_mebx_password", "mebx_password"]
 FIELDSETS: list[tuple[str, dict[str, Any]]] = [
     ("Activation", {"fields": ["name", "activation", "tags"]}),
@@ -413,7 +450,9 @@ class ProfileAdmin(ServiceSavingAdmin):
         fieldsets = list(FIELDSETS)
         may_edit = self.has_change_permission(request, obj) if obj is not None else self.has_add_permission(request)
         if not may_edit:
-            fieldsets[1] = ("Passwords", {"fields": ["stored_passwords"]})
+            fieldsets = [
+                (name, {**options, "fields": read_only_layout(options["fields"])}) for name, options in fieldsets
+            ]
         return [*fieldsets, RECORD_FIELDSET] if obj is not None else fieldsets
 
     def get_form(self, request: HttpRequest, obj: Profile | None = None, change: bool = False, **kwargs: Any) -> Any:
@@ -469,6 +508,22 @@ class ProfileAdmin(ServiceSavingAdmin):
     @admin.display(description="Tags")
     def tag_list(self, obj: Profile) -> str:
         return ", ".join(str(tag) for tag in obj.tags or []) or "-"
+
+    # What a read-only user sees instead of inputs (see get_fieldsets).
+    shown_activation = shown_as_in_form("activation")
+    shown_tags = shown_as_in_form("tags")
+    shown_dhcp_enabled = shown_as_in_form("dhcp_enabled")
+    shown_ip_sync_enabled = shown_as_in_form("ip_sync_enabled")
+    shown_local_wifi_sync_enabled = shown_as_in_form("local_wifi_sync_enabled")
+    shown_uefi_wifi_sync_enabled = shown_as_in_form("uefi_wifi_sync_enabled")
+    shown_ieee8021x_config = shown_as_in_form("ieee8021x_config")
+    shown_tls_mode = shown_as_in_form("tls_mode")
+    shown_tls_signing_authority = shown_as_in_form("tls_signing_authority")
+    shown_cira_config = shown_as_in_form("cira_config")
+    shown_user_consent = shown_as_in_form("user_consent")
+    shown_kvm_enabled = shown_as_in_form("kvm_enabled")
+    shown_sol_enabled = shown_as_in_form("sol_enabled")
+    shown_ider_enabled = shown_as_in_form("ider_enabled")
 
     @admin.display(description="Passwords")
     def stored_passwords(self, obj: Profile) -> str:

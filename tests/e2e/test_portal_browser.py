@@ -1,30 +1,103 @@
-"""The admin portal in a real browser (Chromium driven by Playwright) over the server's HTTPS:
-log in, add a CIRA config with its MPS password, and see that the password is stored in Vault
-and shown nowhere in the portal."""
+"""The admin portal in a real browser (Debian's Chromium driven by Playwright) over the server's
+HTTPS: the dashboard on a seeded fleet, a profile built in the grouped form with ordered Wi-Fi and
+proxy configs, a read-only user, and a CIRA config whose password stays write-only.
+
+Screenshots of the dashboard and the forms land in var/screenshots/ (RPS_SCREENSHOT_DIR), which
+CI keeps as artifacts."""
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import secrets
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import psycopg
 import pytest
 
 from rps_site.serving import run_manage
 from rps_site.vault import cira_config_path
-from tests.e2e.conftest import RpsServer, unique
+from tests.e2e.conftest import ROOT, RpsServer, unique
+from tests.profiles.factories import certificate, pfx_base64, proxy_body, rsa_key, wireless_body
 
 CHROMIUM = Path("/usr/bin/chromium")
-SCREENSHOTS = Path(os.environ.get("RPS_SCREENSHOT_DIR", "/tmp"))
+SCREENSHOTS = Path(os.environ.get("RPS_SCREENSHOT_DIR", str(ROOT / "var" / "screenshots")))
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+FLEET_DEVICES, FLEET_RUNS = 240, 2400
 
 pytestmark = pytest.mark.skipif(
     not CHROMIUM.exists() and os.environ.get("CI") != "true",
     reason="Chromium is not installed (apt-get install -y chromium); CI installs it",
 )
 
+# Users made inside the server's environment (its own database), with a tenant and permissions.
+MAKE_USER = """
+import os
+from django.contrib.auth.models import Permission, User
+from rps_site.models import TenantMembership
+user = User.objects.create_user(os.environ["PORTAL_USER"], password=os.environ["PORTAL_PASSWORD"], is_staff=True)
+user.user_permissions.add(*Permission.objects.filter(codename__in=os.environ["PORTAL_PERMISSIONS"].split(",")))
+TenantMembership.objects.create(user=user, tenant_id=os.environ["PORTAL_TENANT"])
+"""
+SEED_FLEET = """
+import os
+from tests.portal.fleet import seed_fleet
+size = {"devices": int(os.environ["FLEET_DEVICES"]), "runs": int(os.environ["FLEET_RUNS"])}
+seed_fleet(tenant_id=os.environ["PORTAL_TENANT"], **size)
+"""
 
-def test_portal_login_and_write_only_secret(rps_server: RpsServer) -> None:
+
+@dataclass
+class Portal:
+    server: RpsServer
+    browser: Any
+    admin_password: str
+
+    @property
+    def base(self) -> str:
+        return f"https://127.0.0.1:{self.server.port}"
+
+    def page(self, username: str = "admin", password: str | None = None) -> Any:
+        """A logged-in page in a fresh context (cookies of its own), 1440 px wide."""
+        context = self.browser.new_context(ignore_https_errors=True, viewport={"width": 1440, "height": 900})
+        page = context.new_page()
+        page.goto(f"{self.base}/admin/login/")
+        page.fill("#id_username", username)
+        page.fill("#id_password", password or self.admin_password)
+        page.click("input[type=submit]")
+        page.wait_for_url(f"{self.base}/admin/")
+        return page
+
+    def user(self, tenant_id: str, *permissions: str) -> tuple[str, str]:
+        username, password = unique("viewer"), "Portal-" + secrets.token_urlsafe(12)
+        run_manage(
+            {
+                **self.server.environment,
+                "PORTAL_USER": username,
+                "PORTAL_PASSWORD": password,
+                "PORTAL_PERMISSIONS": ",".join(permissions),
+                "PORTAL_TENANT": tenant_id,
+            },
+            "shell",
+            "-c",
+            MAKE_USER,
+        )
+        return username, password
+
+
+@pytest.fixture(scope="module")
+def portal(rps_server: RpsServer) -> Iterator[Portal]:
     from playwright.sync_api import sync_playwright
 
     password = "Portal-" + secrets.token_urlsafe(12)
@@ -33,49 +106,183 @@ def test_portal_login_and_write_only_secret(rps_server: RpsServer) -> None:
         "rps_quickstart_admin",
         "--password-from-env",
     )
-    mps_password = "MpsCanary" + secrets.token_hex(6)
-    name = unique("portalcira")
-    base = f"https://127.0.0.1:{rps_server.port}"
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=str(CHROMIUM),
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update"],
-        )
-        page = browser.new_page(ignore_https_errors=True)
-        page.goto(f"{base}/admin/login/")
-        page.fill("#id_username", "admin")
-        page.fill("#id_password", password)
-        page.click("input[type=submit]")
-        page.wait_for_url(f"{base}/admin/")
-        assert "Provisioning administration" in page.content()
-
-        page.goto(f"{base}/admin/profiles/ciraconfig/add/")
-        page.fill("#id_name", name)
-        page.fill("#id_mps_server_address", "192.168.8.50")
-        page.fill("#id_mps_port", "4433")
-        page.fill("#id_username", "mpsadmin")
-        page.fill("#id_common_name", "192.168.8.50")
-        page.fill("#id_server_address_format", "3")
-        page.fill("#id_auth_method", "2")
-        page.fill("#id_mps_root_certificate", "rootcert")
-        page.fill("#id_mps_password", mps_password)
-        page.click("input[name=_save]")
-        page.wait_for_url(f"{base}/admin/profiles/ciraconfig/")
-        assert name in page.content()
-        page.screenshot(path=str(SCREENSHOTS / "cira-list.png"), full_page=True)
-
-        page.click(f"text={name}")
-        change_page = page.content()
-        assert mps_password not in change_page
-        assert page.input_value("#id_mps_password") == ""
-        page.screenshot(path=str(SCREENSHOTS / "cira-change.png"), full_page=True)
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield Portal(rps_server, browser, password)
         browser.close()
 
-    with psycopg.connect(rps_server.database_url.replace("postgres://", "postgresql://")) as connection:
+
+def screenshot(page: Any, name: str) -> None:
+    page.evaluate("window.scrollTo(0, 0)")  # the sticky sidebar then sits at the top of the capture
+    page.screenshot(path=str(SCREENSHOTS / name), full_page=True)
+
+
+def expiring_pfx(days: int) -> str:
+    root_key, leaf_key = rsa_key(2048, 0), rsa_key(2048, 1)
+    root = certificate(subject_cn="Portal Root CA", key=root_key, ca=True, amt_usage=False)
+    leaf = certificate(
+        subject_cn="vpro.example.com",
+        key=leaf_key,
+        issuer_cn="Portal Root CA",
+        issuer_key=root_key,
+        not_after=dt.datetime.now(dt.UTC) + dt.timedelta(days=days, hours=12),
+    )
+    return pfx_base64(key=leaf_key, certificates=[leaf, root])
+
+
+def test_dashboard_on_a_seeded_fleet(portal: Portal) -> None:
+    tenant = unique("fleet")
+    run_manage(
+        {
+            **portal.server.environment,
+            "PORTAL_TENANT": tenant,
+            "FLEET_DEVICES": str(FLEET_DEVICES),
+            "FLEET_RUNS": str(FLEET_RUNS),
+        },
+        "shell",
+        "-c",
+        SEED_FLEET,
+    )
+    with portal.server.api(tenant) as api:
+        body = {
+            "profileName": unique("corp"),
+            "domainSuffix": f"{tenant}.example.com",
+            "provisioningCert": expiring_pfx(12),
+            "provisioningCertStorageFormat": "string",
+            "provisioningCertPassword": "P@ssw0rd-pfx",
+        }
+        assert api.post("/domains", json=body).status_code == 201
+    username, password = portal.user(tenant, "view_domain", "view_profile")
+
+    page = portal.page(username, password)
+    page.wait_for_selector("#portal-health[data-loaded=true]")
+    assert page.inner_text("[data-figure=devices]") == str(FLEET_DEVICES)
+    week, day = (int(page.inner_text(f"[data-figure=activations-{window}]")) for window in ("week", "day"))
+    assert week > day > 0
+    assert page.inner_text("[data-figure=certificates]") == "1"
+    assert "expires in 12 days" in page.inner_text("body")
+    failures = page.locator(".portal-failures tbody tr")
+    assert failures.count() == 8
+    assert page.locator("[data-component=Vault].portal-health-ok").count() == 1
+    assert page.locator("[data-component=Database].portal-health-ok").count() == 1
+    assert page.locator("[data-component=MPS].portal-health-ok").count() == 1
+    screenshot(page, "dashboard.png")
+
+    cause = failures.first.locator(".portal-cause").inner_text()
+    failures.first.locator("a").first.click()
+    page.wait_for_url("**/admin/devices/provisioningrun/*/change/")
+    assert cause.rstrip("…") in page.inner_text("body")
+
+    # The superuser looks at the same tenant through the tenant switch.
+    admin = portal.page()
+    admin.goto(f"{portal.base}/admin/?tenant={tenant}")
+    assert admin.inner_text("[data-figure=devices]") == str(FLEET_DEVICES)
+
+
+def test_profile_with_ordered_wifi_and_proxy_configs(portal: Portal) -> None:
+    first, second, access_point = unique("wifi"), unique("wifi"), unique("proxy")
+    with portal.server.api() as api:
+        for name in (first, second):
+            assert api.post("/wirelessconfigs", json=wireless_body(name)).status_code == 201
+        assert api.post("/proxyconfigs", json=proxy_body(access_point)).status_code == 201
+    name = unique("grouped")
+
+    page = portal.page()
+    page.goto(f"{portal.base}/admin/profiles/profile/add/")
+    page.fill("#id_name", name)
+    page.check("input[name=activation][value=ccmactivate]")
+    page.check("#id_generate_random_password")
+    assert page.is_disabled("#id_amt_password") and page.is_disabled("#id_mebx_password")
+    page.fill("#id_tags", "portal, e2e")
+    page.click("#wireless_links-group .add-row a")
+    page.click("#wireless_links-group .add-row a")
+    assert page.input_value("#id_wireless_links-0-priority") == "1"
+    assert page.input_value("#id_wireless_links-1-priority") == "2"
+    page.select_option("#id_wireless_links-0-wireless_config", label=second)
+    page.fill("#id_wireless_links-0-priority", "2")
+    page.select_option("#id_wireless_links-1-wireless_config", label=first)
+    page.fill("#id_wireless_links-1-priority", "1")
+    page.click("#proxy_links-group .add-row a")
+    page.select_option("#id_proxy_links-0-proxy_config", label=access_point)
+    page.select_option("#id_user_consent", "All")
+    screenshot(page, "profile-form.png")
+    page.click("input[name=_continue]")
+    page.wait_for_url("**/admin/profiles/profile/*/change/")
+    assert "was added successfully" in page.inner_text(".messagelist")
+    assert page.input_value("#id_wireless_links-0-priority") == "1"
+    screenshot(page, "profile-change.png")
+
+    with portal.server.api() as api:
+        profile = api.get(f"/profiles/{name}").json()
+    assert [(item["priority"], item["profileName"]) for item in profile["wifiConfigs"]] == [(1, first), (2, second)]
+    assert [(item["priority"], item["name"]) for item in profile["proxyConfigs"]] == [(1, access_point)]
+    assert profile["activation"] == "ccmactivate" and profile["generateRandomPassword"] is True
+    assert profile["tags"] == ["portal", "e2e"] and profile["dhcpEnabled"] is True
+
+
+def test_a_read_only_user_sees_but_cannot_change(portal: Portal) -> None:
+    tenant = unique("ro")
+    name = unique("readonly")
+    with portal.server.api(tenant) as api:
+        body = {
+            "profileName": name,
+            "activation": "ccmactivate",
+            "generateRandomPassword": True,
+            "dhcpEnabled": True,
+            "tags": ["kept"],
+        }
+        assert api.post("/profiles", json=body).status_code == 201
+    username, password = portal.user(tenant, "view_profile")
+
+    page = portal.page(username, password)
+    page.goto(f"{portal.base}/admin/profiles/profile/")
+    assert name in page.inner_text("#result_list")
+    assert page.locator("a.addlink").count() == 0
+    page.click(f"text={name}")
+    assert "View AMT profile" in page.inner_text("h1")
+    assert page.locator("input[name=_save]").count() == 0 and page.locator("form input[type=password]").count() == 0
+    shown = page.inner_text("#content-main")
+    assert "AMT: generated per device" in shown and "Client control mode (CCM)" in shown and "DHCP" in shown
+    screenshot(page, "profile-read-only.png")
+
+    token = page.locator("input[name=csrfmiddlewaretoken]").first.input_value()
+    refused = page.request.post(
+        page.url, form={"csrfmiddlewaretoken": token, "name": name, "tags": "changed"}, headers={"Referer": page.url}
+    )
+    assert refused.status == 403
+    assert page.request.get(f"{portal.base}/admin/profiles/profile/add/").status == 403
+    with portal.server.api(tenant) as api:
+        assert api.get(f"/profiles/{name}").json()["tags"] == ["kept"]
+
+
+def test_cira_password_stays_write_only(portal: Portal) -> None:
+    mps_password = "MpsCanary" + secrets.token_hex(6)
+    name = unique("portalcira")
+    page = portal.page()
+    page.goto(f"{portal.base}/admin/profiles/ciraconfig/add/")
+    page.fill("#id_name", name)
+    page.check("input[name=server_address_format][value='3']")
+    page.fill("#id_mps_server_address", "192.168.8.50")
+    page.fill("#id_mps_port", "4433")
+    page.fill("#id_common_name", "192.168.8.50")
+    page.fill("#id_username", "mpsadmin")
+    page.fill("#id_mps_root_certificate", "rootcert")
+    page.fill("#id_mps_password", mps_password)
+    screenshot(page, "cira-form.png")
+    page.click("input[name=_save]")
+    page.wait_for_url(f"{portal.base}/admin/profiles/ciraconfig/")
+    assert name in page.content()
+
+    page.click(f"text={name}")
+    assert mps_password not in page.content()
+    assert page.input_value("#id_mps_password") == ""
+
+    with psycopg.connect(portal.server.database_url.replace("postgres://", "postgresql://")) as connection:
         admin_log = connection.execute("select object_repr, change_message from django_admin_log").fetchall()
     assert any(name in row[0] for row in admin_log), "the portal's own log records the addition"
     assert mps_password not in repr(admin_log)
 
-    stored = rps_server.vault_store().read(cira_config_path("", name))
+    stored = portal.server.vault_store().read(cira_config_path("", name))
     assert stored is not None and stored.values["MPS_PASSWORD"].reveal() == mps_password
-    assert mps_password not in rps_server.log_text()
+    assert mps_password not in portal.server.log_text()
