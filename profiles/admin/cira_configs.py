@@ -7,7 +7,13 @@ from typing import Any
 from django import forms
 from django.contrib import admin
 
-from profiles.admin.service_backed import ApiValidatedForm, ServiceBackedAdmin, optional_text, radio, secret_input
+from profiles.admin.service_backed import (
+    ApiValidatedForm,
+    ServiceBackedAdmin,
+    number_choice,
+    optional_text,
+    secret_input,
+)
 from profiles.api.cira_configs import create_chains, update_chains
 from profiles.models import AddressFormat, CiraConfig
 from profiles.services.cira_configs import cira_config_create, cira_config_delete, cira_config_update
@@ -28,13 +34,7 @@ API_FIELDS = {
 
 class CiraConfigAdminForm(ApiValidatedForm):
     name = forms.CharField(label="Config name", max_length=256, help_text="Letters, digits, _ and -.")
-    server_address_format = forms.TypedChoiceField(
-        label="MPS address format",
-        choices=AddressFormat.choices,
-        coerce=int,
-        initial=AddressFormat.FQDN,
-        widget=radio(),
-    )
+    server_address_format = number_choice("MPS address format", AddressFormat, AddressFormat.FQDN)
     mps_server_address = forms.CharField(
         label="MPS address", max_length=256, help_text="Where devices open their CIRA tunnel to MPS."
     )
@@ -44,13 +44,7 @@ class CiraConfigAdminForm(ApiValidatedForm):
         "The CN of MPS's server certificate: required, as an IPv4 address, with an IPv4 MPS address.",
         max_length=256,
     )
-    auth_method = forms.TypedChoiceField(
-        label="Authentication",
-        choices=CiraConfig.AuthMethod.choices,
-        coerce=int,
-        initial=CiraConfig.AuthMethod.USERNAME_PASSWORD,
-        widget=radio(),
-    )
+    auth_method = number_choice("Authentication", CiraConfig.AuthMethod, CiraConfig.AuthMethod.USERNAME_PASSWORD)
     username = forms.CharField(label="MPS username", max_length=40, help_text="5 to 16 letters and digits.")
     mps_password = secret_input(
         "Write-only, kept in Vault. Leave empty to keep the stored one (a new config without one gives each "

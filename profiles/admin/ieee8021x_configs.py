@@ -7,7 +7,7 @@ from typing import Any
 from django import forms
 from django.contrib import admin
 
-from profiles.admin.service_backed import ApiValidatedForm, ServiceBackedAdmin, optional_text, radio, secret_input
+from profiles.admin.service_backed import ApiValidatedForm, ServiceBackedAdmin, either, optional_text, secret_input
 from profiles.api.ieee8021x_configs import chains
 from profiles.models import Ieee8021xConfig
 from profiles.services.ieee8021x_configs import (
@@ -32,12 +32,11 @@ API_FIELDS = {
 
 class Ieee8021xConfigAdminForm(ApiValidatedForm):
     name = forms.CharField(label="Config name", max_length=32, help_text="Up to 32 letters and digits.")
-    wired_interface = forms.TypedChoiceField(
-        label="Interface",
-        choices=[(True, "Wired"), (False, "Wireless")],
-        coerce=lambda value: value == "True",
+    wired_interface = either(
+        "Interface",
+        "Wired",
+        "Wireless",
         initial=True,
-        widget=radio(),
         help_text="A wired config is chosen in a profile; a wireless one in a Wi-Fi config.",
     )
     authentication_protocol = forms.TypedChoiceField(

@@ -30,6 +30,7 @@ from profiles.admin.service_backed import (
     ShowsServiceErrors,
     admin_tenant,
     checkbox,
+    either,
     radio,
     record_tenant,
     secret_input,
@@ -132,12 +133,8 @@ class ProfileAdminForm(ShowsServiceErrors, forms.ModelForm):
         "Admin control mode only. Write-only, same rules as the AMT password; leave empty to keep it.",
         label="MEBx password",
     )
-    dhcp_enabled = forms.TypedChoiceField(
-        label="IP address",
-        choices=[(True, "DHCP"), (False, "Static")],
-        coerce=lambda value: value == "True",
-        widget=radio(),
-        help_text="Wi-Fi needs DHCP: AMT supports wireless only with DHCP.",
+    dhcp_enabled = either(
+        "IP address", "DHCP", "Static", help_text="Wi-Fi needs DHCP: AMT supports wireless only with DHCP."
     )
     ip_sync_enabled = checkbox(
         "Synchronize the IP settings with the operating system", "AMT takes the host's address, mask and gateway."

@@ -71,6 +71,25 @@ def radio() -> forms.RadioSelect:
     return forms.RadioSelect(attrs={"class": "portal-radio"})
 
 
+def number_choice(label: str, choices: type[models.IntegerChoices], initial: int, help_text: str = "") -> forms.Field:
+    """One of an enumeration's numbers, picked by its name."""
+    return forms.TypedChoiceField(
+        label=label, choices=choices.choices, coerce=int, initial=initial, widget=radio(), help_text=help_text
+    )
+
+
+def either(label: str, yes: str, no: str, *, initial: bool | None = None, help_text: str = "") -> forms.Field:
+    """A yes/no choice whose two answers have names of their own (DHCP or static, wired or wireless)."""
+    return forms.TypedChoiceField(
+        label=label,
+        choices=[(True, yes), (False, no)],
+        coerce=lambda value: value == "True",
+        initial=initial,
+        widget=radio(),
+        help_text=help_text,
+    )
+
+
 def optional_text(label: str, help_text: str = "", **kwargs: Any) -> forms.CharField:
     """An optional text input whose empty value is "not given" (None), as in an API body."""
     return forms.CharField(required=False, empty_value=None, label=label, help_text=help_text, **kwargs)

@@ -7,7 +7,7 @@ from typing import Any
 from django import forms
 from django.contrib import admin
 
-from profiles.admin.service_backed import ApiValidatedForm, ServiceBackedAdmin, radio, secret_input
+from profiles.admin.service_backed import ApiValidatedForm, ServiceBackedAdmin, number_choice, secret_input
 from profiles.api.wireless_configs import chains
 from profiles.models import Ieee8021xConfig, WirelessConfig
 from profiles.services.wireless_configs import wireless_config_create, wireless_config_delete, wireless_config_update
@@ -17,19 +17,11 @@ from rps_site.api.validation import Field
 class WirelessConfigAdminForm(ApiValidatedForm):
     name = forms.CharField(label="Config name", max_length=32, help_text="Up to 32 letters and digits.")
     ssid = forms.CharField(label="SSID", max_length=32, help_text="The network's name, up to 32 characters.")
-    authentication_method = forms.TypedChoiceField(
-        label="Security",
-        choices=WirelessConfig.AuthenticationMethod.choices,
-        coerce=int,
-        initial=WirelessConfig.AuthenticationMethod.WPA2_PSK,
-        widget=radio(),
+    authentication_method = number_choice(
+        "Security", WirelessConfig.AuthenticationMethod, WirelessConfig.AuthenticationMethod.WPA2_PSK
     )
-    encryption_method = forms.TypedChoiceField(
-        label="Encryption",
-        choices=WirelessConfig.EncryptionMethod.choices,
-        coerce=int,
-        initial=WirelessConfig.EncryptionMethod.CCMP,
-        widget=radio(),
+    encryption_method = number_choice(
+        "Encryption", WirelessConfig.EncryptionMethod, WirelessConfig.EncryptionMethod.CCMP
     )
     psk_passphrase = secret_input(
         "PSK methods: 8 to 63 characters. Write-only, kept in Vault; on change, leave empty to keep it.",

@@ -174,6 +174,13 @@ def test_dashboard_on_a_seeded_fleet(portal: Portal) -> None:
     page.wait_for_url("**/admin/devices/provisioningrun/*/change/")
     assert cause.rstrip("…") in page.inner_text("body")
 
+    # The runs table fits a 1400 px window: long names and causes wrap instead of running off it.
+    page.set_viewport_size({"width": 1400, "height": 900})
+    page.goto(f"{portal.base}/admin/devices/provisioningrun/")
+    overflow = page.evaluate("(el => el.scrollWidth - el.clientWidth)(document.querySelector('#changelist .results'))")
+    assert overflow <= 0
+    screenshot(page, "runs-1400.png")
+
     # The superuser looks at the same tenant through the tenant switch.
     admin = portal.page()
     admin.goto(f"{portal.base}/admin/?tenant={tenant}")
