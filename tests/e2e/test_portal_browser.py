@@ -68,9 +68,11 @@ class Portal:
     def base(self) -> str:
         return f"https://127.0.0.1:{self.server.port}"
 
-    def page(self, username: str = "admin", password: str | None = None) -> Any:
-        """A logged-in page in a fresh context (cookies of its own), 1440 px wide."""
-        context = self.browser.new_context(ignore_https_errors=True, viewport={"width": 1440, "height": 900})
+    def page(self, username: str = "admin", password: str | None = None, time_zone: str = "UTC") -> Any:
+        """A logged-in page in a fresh context (cookies of its own), 1440 px wide, in `time_zone`."""
+        context = self.browser.new_context(
+            ignore_https_errors=True, viewport={"width": 1440, "height": 900}, timezone_id=time_zone
+        )
         page = context.new_page()
         page.goto(f"{self.base}/admin/login/")
         page.fill("#id_username", username)
@@ -155,8 +157,9 @@ def test_dashboard_on_a_seeded_fleet(portal: Portal) -> None:
         assert api.post("/domains", json=body).status_code == 201
     username, password = portal.user(tenant, "view_domain", "view_profile")
 
-    page = portal.page(username, password)
+    page = portal.page(username, password, time_zone="Asia/Tokyo")
     page.wait_for_selector("#portal-health[data-loaded=true]")
+    assert "Asia/Tokyo" in page.inner_text("#user-tools"), "the login page told the server the browser's zone"
     assert page.inner_text("[data-figure=devices]") == str(FLEET_DEVICES)
     week, day = (int(page.inner_text(f"[data-figure=activations-{window}]")) for window in ("week", "day"))
     assert week > day > 0
@@ -173,6 +176,7 @@ def test_dashboard_on_a_seeded_fleet(portal: Portal) -> None:
     failures.first.locator("a").first.click()
     page.wait_for_url("**/admin/devices/provisioningrun/*/change/")
     assert cause.rstrip("…") in page.inner_text("body")
+    assert " JST" in page.inner_text("#content-main"), "times in the admin's zone"
 
     # The runs table fits a 1400 px window: long names and causes wrap instead of running off it.
     page.set_viewport_size({"width": 1400, "height": 900})

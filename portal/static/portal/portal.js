@@ -11,8 +11,9 @@
     } catch (error) {
         zone = "";
     }
-    if (zone && document.cookie.indexOf("rps_tz=" + encodeURIComponent(zone)) === -1) {
-        document.cookie = "rps_tz=" + encodeURIComponent(zone) + "; path=/; max-age=31536000; SameSite=Lax" +
+    // IANA names are cookie-safe as they are ("Europe/Berlin"); the server reads the cookie verbatim.
+    if (/^[A-Za-z0-9_+\-\/]+$/.test(zone) && document.cookie.indexOf("rps_tz=" + zone) === -1) {
+        document.cookie = "rps_tz=" + zone + "; path=/; max-age=31536000; SameSite=Lax" +
             (location.protocol === "https:" ? "; Secure" : "");
     }
 
