@@ -31,6 +31,7 @@ from profiles.admin.service_backed import (
     admin_tenant,
     checkbox,
     either,
+    optional_config,
     radio,
     record_tenant,
     secret_input,
@@ -145,12 +146,8 @@ class ProfileAdminForm(ShowsServiceErrors, forms.ModelForm):
     uefi_wifi_sync_enabled = checkbox(
         "Share Wi-Fi profiles with UEFI", "The firmware may use AMT's wireless profiles (e.g. for One Click Recovery)."
     )
-    ieee8021x_config = forms.ModelChoiceField(
-        queryset=Ieee8021xConfig.objects.none(),
-        required=False,
-        label="Wired 802.1X config",
-        empty_label="None",
-        help_text="For the wired port; each Wi-Fi config names its own 802.1X config.",
+    ieee8021x_config = optional_config(
+        Ieee8021xConfig, "Wired 802.1X config", "For the wired port; each Wi-Fi config names its own 802.1X config."
     )
     tls_mode = forms.TypedChoiceField(
         label="TLS mode",
@@ -167,12 +164,10 @@ class ProfileAdminForm(ShowsServiceErrors, forms.ModelForm):
         initial=Profile.TlsSigningAuthority.SELF_SIGNED,
         help_text="Used when a TLS mode is set.",
     )
-    cira_config = forms.ModelChoiceField(
-        queryset=CiraConfig.objects.none(),
-        required=False,
-        label="CIRA config",
-        empty_label="None",
-        help_text="The device keeps a tunnel open to MPS (Client Initiated Remote Access). Not together with TLS.",
+    cira_config = optional_config(
+        CiraConfig,
+        "CIRA config",
+        "The device keeps a tunnel open to MPS (Client Initiated Remote Access). Not together with TLS.",
     )
     user_consent = forms.ChoiceField(
         label="User consent",

@@ -90,6 +90,13 @@ def either(label: str, yes: str, no: str, *, initial: bool | None = None, help_t
     )
 
 
+def optional_config(model: type[models.Model], label: str, help_text: str) -> forms.ModelChoiceField:
+    """A choice among the tenant's configs of `model` (the form sets the queryset), or none."""
+    return forms.ModelChoiceField(
+        queryset=model._default_manager.none(), required=False, label=label, empty_label="None", help_text=help_text
+    )
+
+
 def optional_text(label: str, help_text: str = "", **kwargs: Any) -> forms.CharField:
     """An optional text input whose empty value is "not given" (None), as in an API body."""
     return forms.CharField(required=False, empty_value=None, label=label, help_text=help_text, **kwargs)

@@ -7,7 +7,13 @@ from typing import Any
 from django import forms
 from django.contrib import admin
 
-from profiles.admin.service_backed import ApiValidatedForm, ServiceBackedAdmin, number_choice, secret_input
+from profiles.admin.service_backed import (
+    ApiValidatedForm,
+    ServiceBackedAdmin,
+    number_choice,
+    optional_config,
+    secret_input,
+)
 from profiles.api.wireless_configs import chains
 from profiles.models import Ieee8021xConfig, WirelessConfig
 from profiles.services.wireless_configs import wireless_config_create, wireless_config_delete, wireless_config_update
@@ -27,12 +33,8 @@ class WirelessConfigAdminForm(ApiValidatedForm):
         "PSK methods: 8 to 63 characters. Write-only, kept in Vault; on change, leave empty to keep it.",
         label="Passphrase",
     )
-    ieee8021x_config = forms.ModelChoiceField(
-        queryset=Ieee8021xConfig.objects.none(),
-        required=False,
-        label="802.1X config",
-        empty_label="None",
-        help_text="802.1X methods only: one of the wireless 802.1X configs.",
+    ieee8021x_config = optional_config(
+        Ieee8021xConfig, "802.1X config", "802.1X methods only: one of the wireless 802.1X configs."
     )
     link_policy = forms.TypedMultipleChoiceField(
         label="Link policy",
