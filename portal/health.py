@@ -37,13 +37,9 @@ class ComponentHealth:
 
 
 def vault_health() -> ComponentHealth:
-    status = secret_store().health()
-    if not isinstance(status, dict):
-        return ComponentHealth("Vault", State.DOWN, "unreachable")
-    if status.get("initialized") is not True:
-        return ComponentHealth("Vault", State.DOWN, "not initialized")
-    if status.get("sealed") is not False:
-        return ComponentHealth("Vault", State.DOWN, "sealed")
+    status = secret_store().health()  # the problem's name, or Vault's status object when all is well
+    if isinstance(status, str):
+        return ComponentHealth("Vault", State.DOWN, status)
     return ComponentHealth("Vault", State.OK, "standby, unsealed" if status.get("standby") else "unsealed")
 
 
@@ -53,7 +49,7 @@ def database_health() -> ComponentHealth:
     finally:
         connection.close()  # this worker thread's connection goes back to the pool
     if answer != "OK":
-        return ComponentHealth("Database", State.DOWN, "not answering")
+        return ComponentHealth("Database", State.DOWN, answer)
     return ComponentHealth("Database", State.OK, connection.vendor)
 
 
