@@ -155,7 +155,7 @@ def test_dashboard_on_a_seeded_fleet(portal: Portal) -> None:
             "provisioningCertPassword": "P@ssw0rd-pfx",
         }
         assert api.post("/domains", json=body).status_code == 201
-    username, password = portal.user(tenant, "view_domain", "view_profile")
+    username, password = portal.user(tenant, "view_device", "view_domain", "view_profile")
 
     page = portal.page(username, password, time_zone="Asia/Tokyo")
     page.wait_for_selector("#portal-health[data-loaded=true]")

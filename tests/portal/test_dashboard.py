@@ -27,7 +27,7 @@ def fleet(db: None) -> None:
     seed_fleet(tenant_id="zeta", devices=15, runs=120, days=10, now=NOW, seed=2)
 
 
-def portal_user(tenant_id: str, *, superuser: bool = False, codenames: tuple[str, ...] = ()) -> Client:
+def portal_user(tenant_id: str, *, superuser: bool = False, codenames: tuple[str, ...] = ("view_device",)) -> Client:
     user = User.objects.create_user(
         username=f"u-{tenant_id}-{superuser}-{len(codenames)}", password="unused-Pw1!x", is_staff=True
     )
@@ -120,6 +120,12 @@ def test_the_page_shows_the_users_tenant_whatever_the_query_says(fleet: None) ->
     assert figure(superuser.get("/admin/?tenant=nobody").content.decode(), "devices") == 40
 
 
+def test_no_device_figures_without_the_permission_to_see_devices(fleet: None) -> None:
+    page = portal_user("acme", codenames=("view_profile",)).get("/admin/").content.decode()
+    assert "data-figure" not in page and "portal-health" not in page
+    assert "You may not view devices" in page
+
+
 def test_failures_link_to_their_run(fleet: None) -> None:
     client = portal_user("acme")
     page = client.get("/admin/").content.decode()
@@ -140,12 +146,12 @@ def test_certificates_only_for_users_who_may_see_domains(db: None) -> None:
         expiration_date=NOW + timedelta(days=3.5),
     )
     assert 'data-figure="certificates"' not in portal_user("acme").get("/admin/").content.decode()
-    page = portal_user("acme", codenames=("view_domain",)).get("/admin/").content.decode()
+    page = portal_user("acme", codenames=("view_device", "view_domain")).get("/admin/").content.decode()
     assert figure(page, "certificates") == 1 and "expires in 3 days" in page
 
 
 def test_the_dashboard_costs_a_fixed_number_of_queries(fleet: None, django_assert_max_num_queries) -> None:  # type: ignore[no-untyped-def]
-    client = portal_user("acme", codenames=("view_domain",))
+    client = portal_user("acme", codenames=("view_device", "view_domain"))
     client.get("/admin/")  # session and permission caches warm
     with django_assert_max_num_queries(12):
         assert client.get("/admin/").status_code == 200
