@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import Enum
+from typing import Generic, Protocol, TypeVar
 
 
 class FaultKind(Enum):
@@ -88,27 +89,48 @@ class Fault:
         return self.times is not None and self.fired >= self.times
 
 
+class ArmedFault(Protocol):
+    """What a plan needs of a fault (the device's `Fault`, the EA's `EaFault`)."""
+
+    matched: int
+    fired: int
+
+    @property
+    def kind(self) -> Enum: ...
+
+    @property
+    def skip(self) -> int: ...
+
+    def matches(self, name: str) -> bool: ...
+
+    @property
+    def exhausted(self) -> bool: ...
+
+
+F = TypeVar("F", bound=ArmedFault)
+
+
 @dataclass(frozen=True)
 class FiredFault:
     call: str
-    kind: FaultKind
+    kind: Enum
 
 
 @dataclass
-class FaultPlan:
-    """The faults armed on one device, and a log of the ones that fired."""
+class FaultPlan(Generic[F]):
+    """The faults armed on one device (or virtual EA), and a log of the ones that fired."""
 
-    faults: list[Fault] = field(default_factory=list)
+    faults: list[F] = field(default_factory=list)
     fired: list[FiredFault] = field(default_factory=list)
 
-    def add(self, fault: Fault) -> Fault:
+    def add(self, fault: F) -> F:
         self.faults.append(fault)
         return fault
 
     def clear(self) -> None:
         self.faults.clear()
 
-    def take(self, call_name: str) -> Fault | None:
+    def take(self, call_name: str) -> F | None:
         """The fault to apply to this call, if any; counts the match."""
         for fault in self.faults:
             if fault.exhausted or not fault.matches(call_name):

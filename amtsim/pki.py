@@ -309,3 +309,60 @@ def install_on_die_ca(on_die_ca: OnDieCa) -> None:
     """Use a given ODCA stand-in (e.g. one loaded from disk by the CLI) for new devices."""
     global _shared_on_die_ca
     _shared_on_die_ca = on_die_ca
+
+
+# -- The Microsoft CA behind a virtual Enterprise Assistant -------------------------------------
+
+
+@dataclass(frozen=True)
+class EnterpriseCa:
+    """A self-signed RSA root that issues AMT's 802.1X and TLS certificates, as the EA's Microsoft
+    CA does. The EA cannot tell an 802.1X request from a TLS one (both say protocol 0), so every
+    certificate carries clientAuth and serverAuth (enterprise-assistant.md §11.3)."""
+
+    root: x509.Certificate
+    root_key: rsa.RSAPrivateKey
+
+    def issue(self, request: x509.CertificateSigningRequest, *, valid_days: int = 365) -> x509.Certificate:
+        public_key = request.public_key()
+        if not isinstance(public_key, rsa.RSAPublicKey | ec.EllipticCurvePublicKey):
+            raise ValueError("the request's key is neither RSA nor EC")
+        return _certificate(
+            subject=request.subject,
+            issuer=self.root.subject,
+            public_key=public_key,
+            signing_key=self.root_key,
+            ca=False,
+            valid_days=valid_days,
+            extended_key_usages=[ExtendedKeyUsageOID.CLIENT_AUTH, ExtendedKeyUsageOID.SERVER_AUTH],
+        )
+
+    def root_der(self) -> bytes:
+        return self.root.public_bytes(serialization.Encoding.DER)
+
+    def root_pem(self) -> bytes:
+        return self.root.public_bytes(serialization.Encoding.PEM)
+
+    def key_pem(self) -> bytes:
+        return self.root_key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+
+
+def make_enterprise_ca(common_name: str = "amtsim Enterprise Root CA") -> EnterpriseCa:
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    name = _name(common_name, organization="amtsim Enterprise (test)")
+    root = _certificate(
+        subject=name, issuer=name, public_key=key.public_key(), signing_key=key, ca=True, valid_days=3650
+    )
+    return EnterpriseCa(root=root, root_key=key)
+
+
+def load_enterprise_ca(certificate_pem: bytes, key_pem: bytes) -> EnterpriseCa:
+    key = serialization.load_pem_private_key(key_pem, None)
+    if not isinstance(key, rsa.RSAPrivateKey):
+        raise ValueError("the CA key must be an RSA private key")
+    root = x509.load_pem_x509_certificate(certificate_pem)
+    if root.public_key() != key.public_key():
+        raise ValueError("the CA key does not belong to the CA certificate")
+    return EnterpriseCa(root=root, root_key=key)

@@ -77,7 +77,7 @@ class CallRecord:
 class VirtualAmtDevice:
     identity: DeviceIdentity = field(default_factory=DeviceIdentity)
     state: FirmwareState = field(init=False)
-    faults: FaultPlan = field(default_factory=FaultPlan)
+    faults: FaultPlan[Fault] = field(default_factory=FaultPlan[Fault])
     nonces: NonceRegistry = field(default_factory=NonceRegistry)
     enumerations: dict[str, str] = field(default_factory=dict)
     clock_offset_seconds: int = 0

@@ -14,6 +14,10 @@ import uuid as uuid_module
 from dataclasses import dataclass, field
 from enum import IntEnum
 
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+
 from amtsim.device.factory_roots import FACTORY_ROOT_HASHES
 from amtsim.device.wsman import EndpointReference, Properties, PropertyValue, resource_uri_for
 from amtsim.digest import digest_ha1
@@ -126,6 +130,10 @@ class StoredCertificate:
     def instance_id(self) -> str:
         return f"Intel(r) AMT Certificate: Handle: {self.handle}"
 
+    @property
+    def certificate(self) -> x509.Certificate:
+        return x509.load_der_x509_certificate(self.der)
+
 
 @dataclass
 class StoredKeyPair:
@@ -166,6 +174,9 @@ class FirmwareState:
     wifi_endpoint_settings: list[CimInstance] = field(default_factory=list)
     # The 802.1X settings of each 802.1X Wi-Fi profile, by the profile's InstanceID.
     wifi_ieee8021x_settings: dict[str, CimInstance] = field(default_factory=dict, repr=False)
+    # Each 802.1X Wi-Fi profile's certificate references ("ClientCredential", "CACredential"
+    # → AMT_PublicKeyCertificate InstanceID), by the profile's InstanceID.
+    wifi_ieee8021x_credentials: dict[str, dict[str, str]] = field(default_factory=dict)
     wifi_port_configuration: CimInstance = field(init=False)
     wifi_port_requested_state: int | None = None
     boot_capabilities: CimInstance = field(init=False)
@@ -174,6 +185,7 @@ class FirmwareState:
     tls_credential_context: CimInstance | None = None
     certificates: list[StoredCertificate] = field(default_factory=list)
     key_pairs: list[StoredKeyPair] = field(default_factory=list)
+    signed_requests: list[bytes] = field(default_factory=list)  # DER PKCS#10s GeneratePKCS10RequestEx made
     next_handle: int = 0
     mps_servers: list[CimInstance] = field(default_factory=list)
     remote_access_policy_rules: list[CimInstance] = field(default_factory=list)
@@ -231,6 +243,19 @@ class FirmwareState:
         handle = self.next_handle
         self.next_handle += 1
         return handle
+
+    # -- certificates and keys ------------------------------------------------------------
+
+    def certificate(self, instance_id: str) -> StoredCertificate | None:
+        return next((stored for stored in self.certificates if stored.instance_id == instance_id), None)
+
+    def key_pair_for(self, certificate: x509.Certificate) -> StoredKeyPair | None:
+        """The key pair this device generated that `certificate` is for, if any."""
+        public_key = certificate.public_key()
+        if not isinstance(public_key, rsa.RSAPublicKey):
+            return None
+        der = public_key.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.PKCS1)
+        return next((pair for pair in self.key_pairs if pair.public_der == der), None)
 
     # -- convenience views for tests ------------------------------------------------------
 
@@ -352,8 +377,10 @@ class FirmwareState:
                 "PxeTimeout": "120",
             },
         )
+        self.ieee8021x_certificates = {}
         self.wifi_endpoint_settings = []
         self.wifi_ieee8021x_settings = {}
+        self.wifi_ieee8021x_credentials = {}
         self.wifi_port_configuration = _service(
             "AMT_WiFiPortConfigurationService",
             "Intel(r) AMT WiFiPort Configuration Service",
@@ -429,6 +456,7 @@ class FirmwareState:
         self.tls_credential_context = None
         self.certificates = []
         self.key_pairs = []
+        self.signed_requests = []
         self.mps_servers = []
         self.remote_access_policy_rules = []
         self.policy_applies_to_mps = []

@@ -26,6 +26,7 @@ from amtsim import ControlMode, DeviceIdentity, VirtualAmtDevice
 from amtsim.device.device import DeviceAnswer, HttpRequest
 from amtsim.device.state import CimInstance
 from amtsim.digest import DigestClient, admin_digest_password
+from amtsim.pkcs10 import null_signed_request, rsa_public_key_from_pkcs1
 from amtsim.pki import make_provisioning_chain
 from tests.amtsim.rps_double import (
     b64,
@@ -349,10 +350,10 @@ CASES: dict[str, Preparation] = {
         + epr("AMT_PublicPrivateKeyPair", {"InstanceID": _with_key_pair(rps)})
         + "</h:KeyPair><h:SigningAlgorithm>1</h:SigningAlgorithm><h:NullSignedCertificateRequest>"
         + b64(
-            x509.CertificateSigningRequestBuilder()
-            .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "device")]))
-            .sign(_CA_KEY, hashes.SHA256())
-            .public_bytes(serialization.Encoding.DER)
+            null_signed_request(
+                rsa_public_key_from_pkcs1(rps.device.state.key_pairs[-1].public_der),
+                x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "device")]),
+            )
         )
         + "</h:NullSignedCertificateRequest>",
     ),

@@ -11,7 +11,7 @@ import binascii
 from typing import TYPE_CHECKING
 
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from amtsim.device.services import SERVICE_TABLE, ReturnCode, put_body, require_selector
@@ -28,6 +28,7 @@ from amtsim.device.wsman import (
     method_reply,
     resource_uri_for,
 )
+from amtsim.pkcs10 import sign_request_info
 
 if TYPE_CHECKING:
     from amtsim.device.device import VirtualAmtDevice
@@ -84,16 +85,9 @@ def _store_certificate(device: VirtualAmtDevice, request: WsmanRequest, *, trust
     except (ValueError, binascii.Error):
         return method_reply(request, ReturnCode.INVALID_PARAMETER)
     state = device.state
-    if not trusted_root:
+    if not trusted_root and state.key_pair_for(certificate) is None:
         # A non-root certificate is only useful with its private key, which AMT must hold.
-        # Keys compare by value; public_numbers() would raise on Ed25519/X25519 certificates.
-        public_key = certificate.public_key()
-        owned = any(
-            serialization.load_pem_private_key(key_pair.private_pem, None).public_key() == public_key
-            for key_pair in state.key_pairs
-        )
-        if not owned:
-            return method_reply(request, ReturnCode.INVALID_PARAMETER)
+        return method_reply(request, ReturnCode.INVALID_PARAMETER)
     stored = StoredCertificate(
         handle=state.allocate_handle(),
         der=der,
@@ -134,25 +128,26 @@ def generate_key_pair(device: VirtualAmtDevice, request: WsmanRequest) -> WsmanR
 
 @SERVICE_TABLE.register("AMT_PublicKeyManagementService", "GeneratePKCS10RequestEx")
 def generate_pkcs10_request(device: VirtualAmtDevice, request: WsmanRequest) -> WsmanReply:
+    """Sign the server's null-signed request with a key pair the firmware generated: its
+    CertificationRequestInfo as given (subject, key, attributes), SHA-256 (`SigningAlgorithm` 1,
+    the only one servers send). A request for another key than the referenced one is refused:
+    its signature could not verify."""
     references = [
         value for value in request.body_properties().get("KeyPair", []) if isinstance(value, EndpointReference)
     ]
     instance_id = references[0].selectors.get("InstanceID") if references else None
     key_pair = next((pair for pair in device.state.key_pairs if pair.instance_id == instance_id), None)
-    if key_pair is None:
-        return method_reply(request, ReturnCode.INVALID_PARAMETER)
-    try:
-        template = x509.load_der_x509_csr(base64.b64decode(request.body_text("NullSignedCertificateRequest") or ""))
-    except (ValueError, binascii.Error):
+    if key_pair is None or request.body_text("SigningAlgorithm") != "1":
         return method_reply(request, ReturnCode.INVALID_PARAMETER)
     private_key = serialization.load_pem_private_key(key_pair.private_pem, None)
     assert isinstance(private_key, rsa.RSAPrivateKey)
-    # The firmware signs the server's template with its own key; subject and extensions stay.
-    builder = x509.CertificateSigningRequestBuilder().subject_name(template.subject)
-    for extension in template.extensions:
-        builder = builder.add_extension(extension.value, critical=extension.critical)
-    signed = builder.sign(private_key, hashes.SHA256())
-    encoded = base64.b64encode(signed.public_bytes(serialization.Encoding.DER)).decode()
+    try:
+        template = base64.b64decode(request.body_text("NullSignedCertificateRequest") or "", validate=True)
+        signed = sign_request_info(template, private_key)
+    except (ValueError, binascii.Error):
+        return method_reply(request, ReturnCode.INVALID_PARAMETER)
+    device.state.signed_requests.append(signed)
+    encoded = base64.b64encode(signed).decode()
     return method_reply(request, ReturnCode.SUCCESS, {"SignedCertificateRequest": [encoded]})
 
 

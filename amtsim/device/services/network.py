@@ -39,6 +39,7 @@ WIFI_PORT_CONFIGURATION_READ_ONLY = frozenset(
 PSK_AUTHENTICATION_METHODS = {"4", "6"}
 IEEE8021X_AUTHENTICATION_METHODS = {"5", "7"}
 MAX_WIFI_PROFILES = 8  # user-defined Wi-Fi profiles AMT keeps
+EAP_TLS = "0"
 PEAP_MSCHAPV2 = "2"
 
 
@@ -108,20 +109,36 @@ def put_ieee8021x(device: VirtualAmtDevice, request: WsmanRequest) -> WsmanReply
     return instance_reply(request, "IPS_IEEE8021xSettings", public_properties(settings))
 
 
-@SERVICE_TABLE.register("IPS_IEEE8021xSettings", "SetCertificates")
-def set_ieee8021x_certificates(device: VirtualAmtDevice, request: WsmanRequest) -> WsmanReply:
+def _linked_certificates(
+    device: VirtualAmtDevice, request: WsmanRequest, roles: dict[str, bool]
+) -> dict[str, str] | None:
+    """The certificates the call references, by parameter name, each checked: a role that wants a
+    root (the RADIUS server's issuer) must name a trusted root; a client certificate must be one
+    whose key this device generated. None when a reference is unusable."""
     properties = request.body_properties()
-    handles: dict[str, str] = {}
-    for parameter in ("ServerCertificateIssuer", "ClientCertificate"):
+    linked: dict[str, str] = {}
+    for parameter, wants_root in roles.items():
         references = [value for value in properties.get(parameter, []) if isinstance(value, EndpointReference)]
         if not references:
-            return method_reply(request, ReturnCode.INVALID_PARAMETER)
+            continue
         instance_id = references[0].selectors.get("InstanceID")
-        if not any(certificate.instance_id == instance_id for certificate in device.state.certificates):
-            return method_reply(request, ReturnCode.INVALID_PARAMETER)
-        assert isinstance(instance_id, str)  # it equals a stored certificate's InstanceID
-        handles[parameter] = instance_id
-    device.state.ieee8021x_certificates = handles
+        stored = device.state.certificate(instance_id) if isinstance(instance_id, str) else None
+        if stored is None or stored.trusted_root != wants_root:
+            return None
+        if not wants_root and device.state.key_pair_for(stored.certificate) is None:
+            return None
+        linked[parameter] = stored.instance_id
+    return linked
+
+
+@SERVICE_TABLE.register("IPS_IEEE8021xSettings", "SetCertificates")
+def set_ieee8021x_certificates(device: VirtualAmtDevice, request: WsmanRequest) -> WsmanReply:
+    """Link the wired 802.1X settings to the RADIUS server's issuer and (EAP-TLS) the client
+    certificate; PEAP links the issuer alone."""
+    linked = _linked_certificates(device, request, {"ServerCertificateIssuer": True, "ClientCertificate": False})
+    if not linked:
+        return method_reply(request, ReturnCode.INVALID_PARAMETER)
+    device.state.ieee8021x_certificates = linked
     return method_reply(request, ReturnCode.SUCCESS)
 
 
@@ -141,6 +158,7 @@ def delete_wifi_endpoint_settings(device: VirtualAmtDevice, request: WsmanReques
         raise SoapFault.invalid_selectors()
     device.state.wifi_endpoint_settings = remaining
     device.state.wifi_ieee8021x_settings.pop(instance_id, None)
+    device.state.wifi_ieee8021x_credentials.pop(instance_id, None)
     # Real firmware answers a Delete with an empty Body.
     return empty_reply(request)
 
@@ -191,6 +209,7 @@ def add_wifi_settings(device: VirtualAmtDevice, request: WsmanRequest) -> WsmanR
     if not valid:
         return method_reply(request, ReturnCode.INVALID_PARAMETER)
     ieee8021x: CimInstance | None = None
+    credentials: dict[str, str] | None = {}
     if authentication in IEEE8021X_AUTHENTICATION_METHODS:
         # An 802.1X profile carries its 802.1X settings: a user, and for PEAP-MSCHAPv2 a password.
         ieee8021x_element = _child(request.body, "IEEE8021xSettingsInput")
@@ -200,6 +219,11 @@ def add_wifi_settings(device: VirtualAmtDevice, request: WsmanRequest) -> WsmanR
         ieee8021x.properties = parse_properties(ieee8021x_element)
         protocol = ieee8021x.get("AuthenticationProtocol")
         if not ieee8021x.get("Username") or (protocol == PEAP_MSCHAPV2 and not ieee8021x.get("Password")):
+            return method_reply(request, ReturnCode.INVALID_PARAMETER)
+        # EAP-TLS authenticates with a client certificate (ClientCredential); both kinds may name
+        # the CA the RADIUS server's certificate must chain to (CACredential).
+        credentials = _linked_certificates(device, request, {"CACredential": True, "ClientCredential": False})
+        if credentials is None or (protocol == EAP_TLS and "ClientCredential" not in credentials):
             return method_reply(request, ReturnCode.INVALID_PARAMETER)
     duplicate = any(
         entry.get("InstanceID") == settings.get("InstanceID") or entry.get("Priority") == settings.get("Priority")
@@ -211,8 +235,9 @@ def add_wifi_settings(device: VirtualAmtDevice, request: WsmanRequest) -> WsmanR
         return method_reply(request, ReturnCode.MAX_LIMIT_REACHED)
     settings.set("BSSType", "3")
     state.wifi_endpoint_settings.append(settings)
-    if ieee8021x is not None:
+    if ieee8021x is not None and credentials is not None:
         state.wifi_ieee8021x_settings[settings.get("InstanceID") or ""] = ieee8021x
+        state.wifi_ieee8021x_credentials[settings.get("InstanceID") or ""] = credentials
     return method_reply(request, ReturnCode.SUCCESS)
 
 
