@@ -1,4 +1,4 @@
-"""Command line: ``python -m amtsim device|rpc|load|pki ...`` (see amtsim/README.md)."""
+"""Command line: ``python -m amtsim device|rpc|load|ea|pki ...`` (see amtsim/README.md)."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import base64
 import contextlib
 import json
 import signal
+import ssl
 import sys
 from pathlib import Path
 
@@ -135,6 +136,65 @@ async def _run_rpc(args: argparse.Namespace) -> int:
     return result.exit_code
 
 
+async def _run_enterprise_assistant(args: argparse.Namespace) -> int:
+    from amtsim.enterprise_assistant import EaFault, ReplyStyle, VirtualEnterpriseAssistant
+    from amtsim.pki import load_enterprise_ca, make_enterprise_ca
+
+    if bool(args.ca_cert) != bool(args.ca_key):
+        print("--ca-cert and --ca-key go together", file=sys.stderr)
+        return 2
+    if args.ca_cert:
+        ca = load_enterprise_ca(Path(args.ca_cert).read_bytes(), Path(args.ca_key).read_bytes())
+    else:
+        ca = make_enterprise_ca()
+    if args.write_ca:
+        out = Path(args.write_ca)
+        out.mkdir(parents=True, exist_ok=True)
+        _write(out / "ea-root.pem", ca.root_pem())
+        _write(out / "ea-root.key", ca.key_pem())
+    context = None
+    if args.url.startswith("wss://"):
+        context = ssl.create_default_context(cafile=args.cafile)
+        if args.insecure:
+            context.check_hostname, context.verify_mode = False, ssl.CERT_NONE
+    credentials = None
+    if args.auth:
+        user, _, password = args.auth.partition(":")
+        credentials = (user, password)
+    assistant = VirtualEnterpriseAssistant(
+        args.url,
+        credentials=credentials,
+        ssl_context=context,
+        reply_style=ReplyStyle(args.reply_style),
+        ca=ca,
+        domain=args.domain,
+    )
+    for switch in args.fault or []:
+        assistant.faults.add(EaFault.from_switch(switch))
+    assistant.start()
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    print(json.dumps({"url": args.url, "ca_subject": ca.root.subject.rfc4514_string()}), flush=True)
+    await stop.wait()
+    await assistant.stop()
+    print(
+        json.dumps(
+            {
+                "connections": assistant.connections,
+                "refused": assistant.refusals,
+                "requests": len(assistant.received),
+                "certificates_issued": len(assistant.issued),
+                "accounts_given": len(assistant.accounts),
+                "unanswered": assistant.errors,
+            }
+        ),
+        flush=True,
+    )
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m amtsim", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -162,6 +222,34 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_load_arguments(load)
 
+    ea = commands.add_parser(
+        "ea",
+        help="a virtual Enterprise Assistant: connects to a server and answers its 802.1X/TLS certificate requests",
+    )
+    ea.add_argument("--url", required=True, help="the server's EA endpoint, e.g. wss://rps.example.com:8443/ea")
+    ea.add_argument("--auth", metavar="USER:PASSWORD", help="credentials sent in x-meshauth, as the EA's user/pass")
+    ea.add_argument("--cafile", help="trust this CA for the server's wss:// certificate")
+    ea.add_argument("--insecure", action="store_true", help="do not verify the server's certificate")
+    ea.add_argument("--ca-cert", help="PEM root of the CA that issues AMT's certificates (default: a generated one)")
+    ea.add_argument("--ca-key", help="PEM private key of --ca-cert")
+    ea.add_argument("--write-ca", metavar="DIR", help="write the CA's ea-root.pem and ea-root.key here")
+    ea.add_argument(
+        "--reply-style",
+        choices=["ea", "ea1"],
+        default="ea",
+        help="reply subactions of the current EA (Profile-Completed, ...) or the older one (802.1x-...)",
+    )
+    ea.add_argument("--domain", default="fake.test", help="the AD domain named in replies")
+    ea.add_argument(
+        "--fault",
+        action="append",
+        metavar="KIND[:REQUEST[:ARG]]",
+        help="misbehave on every matching request; KIND is silent, disconnect, malformed (ARG: field path, "
+        "e.g. response.csr), change (ARG: path=value), wrong-subaction (ARG: subaction), wrong-nodeid, "
+        "not-json (ARG: then-reply), delay (ARG: seconds), duplicate; REQUEST is profile, key-pair, csr or *; "
+        "repeatable",
+    )
+
     pki = commands.add_parser("pki", help="test certificates")
     pki_commands = pki.add_subparsers(dest="pki_command", required=True)
     pfx = pki_commands.add_parser("make-provisioning-pfx", help="root → intermediate → leaf ACM chain as a PFX")
@@ -187,6 +275,8 @@ def main(argv: list[str] | None = None) -> int:
         return asyncio.run(_serve_devices(args))
     if args.command == "rpc":
         return asyncio.run(_run_rpc(args))
+    if args.command == "ea":
+        return asyncio.run(_run_enterprise_assistant(args))
     from amtsim.load import run_load_command
 
     return asyncio.run(run_load_command(args))
