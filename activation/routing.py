@@ -1,4 +1,5 @@
-"""The device WebSocket route: any path (clients use `/activate`)."""
+"""The device WebSocket route: any path (clients use `/activate`), except the Enterprise
+Assistant's `/ea`, which must come first."""
 
 from __future__ import annotations
 
@@ -12,4 +13,6 @@ from activation.consumers import DeviceConsumer
 def websocket_application() -> Any:
     from channels.routing import URLRouter
 
-    return URLRouter([re_path(r"^.*$", DeviceConsumer.as_asgi())])
+    from activation.enterprise_assistant.routing import enterprise_assistant_route
+
+    return URLRouter([enterprise_assistant_route(), re_path(r"^.*$", DeviceConsumer.as_asgi())])

@@ -1,5 +1,6 @@
 """ASGI entry point: HTTP goes to Django (through its WSGI handler, see rps_site.http_bridge),
-WebSockets (any path) to the device consumer."""
+WebSockets to the Enterprise Assistant consumer (`/ea`, or any path on `RPS_EA_PORT`) or else to
+the device consumer (any path)."""
 
 import gc
 import os
@@ -17,6 +18,7 @@ from channels.routing import ProtocolTypeRouter  # noqa: E402  (needs Django set
 from django.conf import settings  # noqa: E402
 from django.contrib.staticfiles.handlers import StaticFilesHandler  # noqa: E402
 
+from activation.enterprise_assistant.routing import EnterpriseAssistantListener  # noqa: E402
 from activation.routing import websocket_application  # noqa: E402
 from rps_site.http_bridge import DjangoHttpBridge  # noqa: E402
 
@@ -25,7 +27,9 @@ http_application = DjangoHttpBridge(
     StaticFilesHandler(django_application) if settings.SERVE_STATIC else django_application
 )
 
-application = ProtocolTypeRouter({"http": http_application, "websocket": websocket_application()})
+application = EnterpriseAssistantListener(
+    ProtocolTypeRouter({"http": http_application, "websocket": websocket_application()})
+)
 
 # Everything loaded so far (Django, the apps, the libraries: some 170,000 objects) lives as long as
 # the process. Frozen, the collector's full passes stop rescanning it while activations allocate.

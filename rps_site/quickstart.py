@@ -92,10 +92,13 @@ def main() -> int:
             f'            token in {token_file}: curl -k -H "Authorization: Bearer $(cat {token_file})" '
             f"https://localhost:{port}/api/v1/admin/profiles\n"
             f"  devices:  wss://localhost:{port}/activate  (self-signed certificate: {tls[0]})\n"
+            f"  Enterprise Assistant: wss://localhost:{port}/ea  (accounts in RPS_EA_ACCOUNTS)\n"
             f"  Vault:    {vault.addr} (OpenBao dev server, in memory)\n",
             flush=True,
         )
-        return subprocess.call(daphne_command(port=port, bind="0.0.0.0", tls=tls), env=environment, cwd=ROOT)  # noqa: S104
+        ea_port = int(os.environ.get("RPS_EA_PORT", "0"))
+        command = daphne_command(port=port, bind="0.0.0.0", tls=tls, ea_port=ea_port)  # noqa: S104
+        return subprocess.call(command, env=environment, cwd=ROOT)
     except KeyboardInterrupt:
         return 0
     finally:

@@ -52,21 +52,29 @@ def make_self_signed_certificate(directory: Path, *, hostnames: tuple[str, ...] 
 
 
 def daphne_command(
-    *, port: int, bind: str = "127.0.0.1", tls: tuple[Path, Path] | None = None, extra: tuple[str, ...] = ()
+    *,
+    port: int,
+    bind: str = "127.0.0.1",
+    tls: tuple[Path, Path] | None = None,
+    extra: tuple[str, ...] = (),
+    ea_port: int = 0,
 ) -> list[str]:
     """The server's command line (`rps_site.serve`, daphne with TLS-aware WebSocket scopes): TLS when
-    a certificate is given (HTTPS and WSS on one port)."""
-    if tls is not None:
-        cert_path, key_path = tls
-        endpoint = f"ssl:{port}:privateKey={key_path}:certKey={cert_path}:interface={bind}"
-    else:
-        endpoint = f"tcp:{port}:interface={bind}"
+    a certificate is given (HTTPS and WSS on one port), and with `ea_port` (= `RPS_EA_PORT`) a second
+    endpoint, the Enterprise Assistant's own listener."""
+
+    def endpoint(listen_port: int) -> str:
+        if tls is not None:
+            cert_path, key_path = tls
+            return f"ssl:{listen_port}:privateKey={key_path}:certKey={cert_path}:interface={bind}"
+        return f"tcp:{listen_port}:interface={bind}"
+
+    endpoints = ["-e", endpoint(port)] + (["-e", endpoint(ea_port)] if ea_port else [])
     return [
         sys.executable,
         "-m",
         "rps_site.serve",
-        "-e",
-        endpoint,
+        *endpoints,
         *extra,
         "rps_site.asgi:application",
     ]

@@ -10,12 +10,15 @@ Vault credential itself is checked when the server starts (rps_site.vault_auth).
 from __future__ import annotations
 
 import ipaddress
+import json
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import environ
 from corsheaders.defaults import default_headers as cors_default_headers
 from django.core.exceptions import ImproperlyConfigured
+
+from rps_site.sensitive import Secret
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 RUN_DIR = BASE_DIR / "var"
@@ -331,3 +334,50 @@ LOGGING = {
         "daphne": {"level": "INFO"},
     },
 }
+
+
+# -- Enterprise Assistant (spec/enterprise-assistant.md) ------------------------------------------
+# The EA authenticates with the user and password it already sends in `x-meshauth`. Accounts are a
+# JSON object {"<user>": {"password": "...", "tenant": "<tenantId>"}}; the tenant (default "") says
+# whose devices that EA serves, so tenants with different Active Directories use different EAs.
+EA_PASSWORD_MIN_LENGTH = 16
+
+
+def _enterprise_assistant_accounts(raw: str) -> dict[str, tuple[Secret, str]]:
+    """user → (password, tenant); a malformed value is refused without echoing it."""
+    if not raw.strip():
+        return {}
+    try:
+        parsed = json.loads(raw)
+    except ValueError:
+        raise ImproperlyConfigured("RPS_EA_ACCOUNTS must be a JSON object") from None
+    if not isinstance(parsed, dict):
+        raise ImproperlyConfigured("RPS_EA_ACCOUNTS must be a JSON object")
+    accounts = {}
+    for user, account in parsed.items():
+        password = account.get("password") if isinstance(account, dict) else None
+        tenant = account.get("tenant", "") if isinstance(account, dict) else None
+        if not user or not isinstance(password, str) or not password or not isinstance(tenant, str):
+            raise ImproperlyConfigured(
+                "each RPS_EA_ACCOUNTS entry needs a user name, a non-empty password and a text tenant"
+            )
+        accounts[user] = (Secret(password), tenant)
+    return accounts
+
+
+EA_ACCOUNTS: dict[str, tuple[Secret, str]] = _enterprise_assistant_accounts(env.str("RPS_EA_ACCOUNTS", default=""))
+# Upstream lets any EA in (B1); here only with debug on, to try the stock EA before configuring it.
+EA_ALLOW_ANONYMOUS: bool = env.bool("RPS_EA_ALLOW_ANONYMOUS", default=False)
+EA_TIMEOUT: float = env.float("RPS_EA_TIMEOUT", default=12.0)  # AD and CA work can outlast WS-Man's wait (B16)
+EA_PORT: int = env.int("RPS_EA_PORT", default=0)  # a listener of its own, like upstream's 8082; 0 = none
+
+if EA_TIMEOUT <= 0:
+    raise ImproperlyConfigured("RPS_EA_TIMEOUT must be > 0")
+if not DEBUG:
+    if EA_ALLOW_ANONYMOUS:
+        raise ImproperlyConfigured("Refusing insecure production settings: RPS_EA_ALLOW_ANONYMOUS needs RPS_DEBUG")
+    if any(len(password.reveal()) < EA_PASSWORD_MIN_LENGTH for password, _ in EA_ACCOUNTS.values()):
+        raise ImproperlyConfigured(
+            "Refusing insecure production settings: "
+            f"RPS_EA_ACCOUNTS passwords need {EA_PASSWORD_MIN_LENGTH}+ characters"
+        )
