@@ -142,7 +142,10 @@ class VirtualEnterpriseAssistant:
         self._runner = asyncio.create_task(self._run())
 
     async def stop(self) -> None:
+        """Close the connection as the EA does when it stops (1000), and stay away."""
         self.reconnect = False
+        if self._connection is not None:
+            await self._connection.close()
         if self._runner is not None:
             self._runner.cancel()
             with contextlib.suppress(asyncio.CancelledError):
