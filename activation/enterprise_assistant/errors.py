@@ -1,6 +1,7 @@
 """Why an EA request gave nothing usable. Each names the request (`step`, the subaction we sent)
-and the cause; the flows catch them per step. Texts never carry a value the EA sent, only field
-names, so a password cannot reach a log or a status message through them."""
+and the cause; the flows catch them per step. Of what the EA sent, the texts carry field names and
+at most a (shortened) subaction, never a value, so a password cannot reach a log or a status
+message through them."""
 
 from __future__ import annotations
 

@@ -28,7 +28,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import NameOID
 from websockets.asyncio.client import ClientConnection, connect
-from websockets.exceptions import ConnectionClosed, InvalidStatus
+from websockets.exceptions import ConnectionClosed, InvalidStatus, WebSocketException
 
 from amtsim.enterprise_assistant.faults import (
     CSR_RESPONSE,
@@ -187,7 +187,7 @@ class VirtualEnterpriseAssistant:
                         self._on_frame(connection, frame)
             except InvalidStatus as refused:
                 self.refusals.append(refused.response.status_code)
-            except (OSError, ConnectionClosed, TimeoutError) as lost:
+            except (OSError, WebSocketException, TimeoutError) as lost:
                 logger.info("virtual EA connection ended: %s", lost)
             finally:
                 self._connection = None
