@@ -73,8 +73,7 @@ class EnterpriseAssistantExchange:
         self.routing_timeout = routing_timeout
         self._channel_layer = channel_layer
         self._expected: frozenset[str] = frozenset({messages.PROFILE_REQUEST})
-        self._public_key: rsa.RSAPublicKey | None = None
-        self._key_instance_id = ""
+        self._public_key: rsa.RSAPublicKey | None = None  # AMT's, from the key pair step
 
     async def request_profile(self, *, auth_protocol: int) -> ProfileReply:
         """§2.2. PEAP-MSCHAPv2: the AD account and the RADIUS root. EAP-TLS (and TLS, which
@@ -104,7 +103,7 @@ class EnterpriseAssistantExchange:
         template = messages.parse_csr_request(
             await self._request(step, message), public_key=public_key, key_instance_id=key_instance_id
         )
-        self._public_key, self._key_instance_id = public_key, key_instance_id
+        self._public_key = public_key
         self._expected = frozenset({messages.CSR_RESPONSE})
         return template
 
