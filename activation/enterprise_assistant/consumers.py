@@ -20,8 +20,8 @@ from typing import Any
 from channels.consumer import get_handler_name
 from channels.exceptions import ChannelFull, StopConsumer
 from channels.generic.websocket import AsyncWebsocketConsumer
-from django.conf import settings
 
+from activation.admission import insecure_transport
 from activation.enterprise_assistant import layer as routing
 from activation.enterprise_assistant.authentication import authenticate_assistant
 from activation.enterprise_assistant.messages import reply_fits, shown
@@ -55,9 +55,8 @@ class EnterpriseAssistantConsumer(AsyncWebsocketConsumer):
         self.renewal: asyncio.Task[None] | None = None
         client = self.scope.get("client") or ("", 0)
         self.client_address = str(client[0])
-        # daphne leaves `scheme` out; a proxy that reports plain ws:// (X-Forwarded-Proto) would
-        # have carried the EA's password in the clear.
-        if self.scope.get("scheme") == "ws" and not settings.DEBUG:
+        # The EA's password rides in its upgrade request: TLS (or a trusted TLS proxy) as for devices.
+        if insecure_transport(self.scope) is not None:
             logger.warning("refused a plain ws:// Enterprise Assistant connection from %s", self.client_address)
             await self.close(code=CLOSE_POLICY_VIOLATION)
             return

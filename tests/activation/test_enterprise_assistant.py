@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator, Coroutine
 from typing import Any
 
 import pytest
-from channels.testing import WebsocketCommunicator
+from channels.testing import HttpCommunicator, WebsocketCommunicator
 
 from activation.enterprise_assistant import (
     EAP_TLS,
@@ -24,9 +24,13 @@ from activation.enterprise_assistant import (
 )
 from activation.enterprise_assistant.authentication import authenticate_assistant, meshauth_credentials
 from activation.enterprise_assistant.consumers import EA_FRAME_LIMIT, EnterpriseAssistantConsumer
+from activation.enterprise_assistant.routing import EnterpriseAssistantListener
+from activation.routing import websocket_application
 from rps_site.sensitive import Secret
 from tests.activation.enterprise_assistant_helpers import KEY_INSTANCE_ID, AmtKey, EaAnswers, meshauth
 
+# What `rps_site.serve` puts in the scope of a connection made over TLS.
+TLS = {"asgi": {"version": "3.0", "spec_version": "2.3"}, "extensions": {"tls": {}}}
 CORP = ("ea-corp", "corp-password-0123456789")
 ACME = ("ea-acme", "acme-password-0123456789")
 
@@ -59,6 +63,7 @@ class Assistant:
 async def connect(credentials: tuple[str, str] | None = CORP, path: str = "/ea") -> tuple[Assistant, bool]:
     headers = [(b"x-meshauth", meshauth(*credentials))] if credentials else []
     communicator = WebsocketCommunicator(EnterpriseAssistantConsumer.as_asgi(), path, headers=headers)
+    communicator.scope.update(TLS)
     connected, _ = await communicator.connect()
     return Assistant(communicator), connected
 
@@ -111,6 +116,17 @@ async def test_an_ea_without_valid_credentials_is_refused_and_gets_nothing(
     with pytest.raises(EnterpriseAssistantUnavailable, match="no Enterprise Assistant is connected"):
         await exchange().request_profile(auth_protocol=PEAP_MSCHAPV2)
     await refused.close()
+
+
+async def test_valid_credentials_over_plain_ws_are_refused() -> None:
+    # The password rode in the clear: refused outside debug, like a device's plain ws://.
+    communicator = WebsocketCommunicator(
+        EnterpriseAssistantConsumer.as_asgi(), "/ea", headers=[(b"x-meshauth", meshauth(*CORP))]
+    )
+    connected, _ = await communicator.connect()
+    assert not connected
+    with pytest.raises(EnterpriseAssistantUnavailable):
+        await exchange().request_profile(auth_protocol=PEAP_MSCHAPV2)
 
 
 async def test_debug_may_let_an_anonymous_ea_serve_the_default_tenant(settings: Any) -> None:
@@ -301,13 +317,16 @@ async def test_each_tenant_is_served_by_its_own_ea() -> None:
     await acme.close()
 
 
-async def test_an_ea_on_any_path_of_its_own_port(settings: Any) -> None:
-    from rps_site.asgi import application
+async def refuse_everything(scope: Any, receive: Any, send: Any) -> None:
+    raise AssertionError(f"the main application got a {scope['type']} connection to the EA's port")
 
+
+async def test_an_ea_on_any_path_of_its_own_port(settings: Any) -> None:
     settings.EA_PORT = 18082
+    listener = EnterpriseAssistantListener(refuse_everything)  # as rps_site.asgi wraps the application
     headers = [(b"x-meshauth", meshauth(*CORP))]
-    communicator = WebsocketCommunicator(application, "/anything", headers=headers)
-    communicator.scope["server"] = ("127.0.0.1", 18082)
+    communicator = WebsocketCommunicator(listener, "/anything", headers=headers)
+    communicator.scope.update(TLS, server=("127.0.0.1", 18082))
     connected, _ = await communicator.connect()
     assert connected
     call = started(exchange().request_profile(auth_protocol=PEAP_MSCHAPV2))
@@ -315,15 +334,18 @@ async def test_an_ea_on_any_path_of_its_own_port(settings: Any) -> None:
     await communicator.send_to(text_data=json.dumps(EaAnswers().peap(request)))
     assert (await call).account is not None
     await communicator.disconnect()
+    http = HttpCommunicator(listener, "GET", "/api/v1/admin/version")
+    http.scope["server"] = ("127.0.0.1", 18082)
+    assert (await http.get_response())["status"] == 404  # nothing but the EA there
 
 
 @pytest.mark.django_db(transaction=True)  # the device consumer's disconnect closes database connections
 async def test_the_main_port_routes_ea_to_the_assistant_and_the_rest_to_devices() -> None:
-    from rps_site.asgi import application
-
-    # Without credentials the EA endpoint refuses; the device endpoint would accept.
+    application = websocket_application()
+    # Without credentials the EA endpoint refuses; the device endpoint accepts.
     for path, accepted in (("/ea", False), ("/ea/", False), ("/activate", True), ("/eager", True)):
         communicator = WebsocketCommunicator(application, path)
+        communicator.scope.update(TLS)
         connected, _ = await communicator.connect()
         assert connected is accepted, path
         await communicator.disconnect()
