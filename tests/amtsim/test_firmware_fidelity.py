@@ -60,8 +60,8 @@ async def leaf_after_restart(endpoint: DeviceEndpoint, previous: x509.Certificat
         await asyncio.sleep(0.1)
         try:
             leaf = await presented_leaf(endpoint)
-        except ConnectionRefusedError:
-            continue  # between the old listener and the new one
+        except (ConnectionRefusedError, ConnectionResetError):
+            continue  # between the old listener and the new one (refused, or reset as the old one closes)
         if leaf != previous:
             return leaf
     raise AssertionError("the TLS listener still presents the previous certificate")
