@@ -67,6 +67,22 @@ def check_device_tenant(request: DeviceRequest) -> None:
         )
 
 
+def other_tenant_text(request: DeviceRequest) -> str:
+    """A device bound to one tenant, named under another (its tenant is never said)."""
+    return (
+        f"Device {request.device_guid} {request.action.value} failed. Device belongs to another tenant: only an "
+        "admin of that tenant can move it to this one."
+    )
+
+
+def not_enrolled_text(request: DeviceRequest) -> str:
+    return (
+        f"Device {request.device_guid} {request.action.value} failed. Tenant {request.tenant_id!r} accepts enrolled "
+        "devices only (RPS_DEVICE_ENROLLMENT_REQUIRED), and this device is not enrolled: an admin can enroll it "
+        "(POST /api/v1/admin/devices/enrollment)."
+    )
+
+
 def find_profile(request: DeviceRequest) -> Profile:
     """The profile, and whether it links any Wi-Fi or proxy config (most profiles link none; the
     configuration plan then skips those two look-ups), in one query. Its 802.1X and CIRA configs

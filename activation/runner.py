@@ -10,13 +10,13 @@ of sessions never queue behind one another.
 from __future__ import annotations
 
 import asyncio
+import hmac
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Final
 
-from channels.db import database_sync_to_async
 from django.conf import settings
 
 from activation import planning
@@ -24,6 +24,7 @@ from activation.configuration import configure_after_activation
 from activation.configuration_plan import ConfigurationPlan, ConfigurationUnavailable, TlsPlan
 from activation.device_secrets import VaultDeviceSecrets
 from activation.flows import activate_acm, activate_ccm, deactivate, reconfigure_activated, run_maintenance
+from activation.flows.deactivate import DEACTIVATED
 from activation.flows.ports import FlowResult, StepOutcome, StepRecord, session_steps
 from activation.flows.tls_enforced import activate_acm_tls_enforced, activate_ccm_tls_enforced
 from activation.flows.tls_tunnel import activate_through_tls_tunnel
@@ -32,11 +33,14 @@ from activation.protocol import (
     ActivationStart,
     ActivationStatus,
     ClientMethod,
+    Component,
     ComponentResult,
+    ComponentStatus,
     ConnectionReset,
     ControlMode,
     DeviceRequest,
     DeviceResponse,
+    MaintenanceTask,
     PlainStatus,
     ProtocolError,
     check_acm_prerequisites,
@@ -55,10 +59,13 @@ from activation.tunnel import (
     session_options,
     tls_restart_seconds,
 )
+from activation.worker_threads import in_thread, landed
 from activation.wsman import setup
+from activation.wsman.response import UnsafeXml
 from devices import services as registry
 from devices.models import Device
 from devices.mps import MpsClient
+from devices.services import DeviceReport, RunStarted, VerifiedChange
 from rps_site.sensitive import Secret
 from rps_site.vault import VaultUnavailable
 
@@ -67,10 +74,16 @@ logger = logging.getLogger(__name__)
 Send = Callable[[str], Awaitable[None]]
 
 
-def in_thread(function: Callable[..., Any]) -> Callable[..., Awaitable[Any]]:
-    """`function` in a worker thread whose database connection is given back afterwards (to the
-    pool, under PostgreSQL): a worker thread would otherwise hold one for as long as it lives."""
-    return database_sync_to_async(function, thread_sensitive=False)
+# `-f` without a password (rpc-go never sends one): AMT refuses an empty password as it refuses
+# upstream's `undefined`, and the flows report upstream's text ("Unable to authenticate with AMT").
+NO_PASSWORD: Final = Secret("")
+MPS_UNAVAILABLE: Final = "MPS Unavailable."
+# Forced (`-f`) requests whose password is not the stored one prove nothing: these tasks would
+# change what is stored about the device (Vault, MPS), so they need the stored password.
+TASKS_CHANGING_STORED_RECORDS: Final = frozenset(
+    {MaintenanceTask.CHANGE_PASSWORD, MaintenanceTask.SYNC_HOSTNAME, MaintenanceTask.SYNC_DEVICE_INFO}
+)
+RECORDS_KEPT: Final = "Stored records kept: the password is not the one stored for this device."
 
 
 class SocketTransport:
@@ -202,9 +215,18 @@ class DeviceSessionRunner:
         self.transport = transport
         self.progress = SocketProgress(send, request.accepts_progress)
         self.client_address = client_address
-        self.secrets = VaultDeviceSecrets()
+        self.secrets = VaultDeviceSecrets(request)
         self.mps = MpsClient.from_settings()
         self.run: Any = None
+        payload = request.payload
+        self.report = DeviceReport(
+            hostname=payload.hostname,
+            dns_suffix=payload.fqdn,
+            amt_version=payload.ver,
+            amt_build=payload.build,
+            amt_sku=payload.sku,
+            control_mode=int(payload.current_mode),
+        )
         # The session's steps in the order they ended: the runner's own and, through
         # `session_steps`, every step a flow records, also when a session is cut short and the
         # flow's result never comes back. Written with the end of the run, in one transaction.
@@ -237,6 +259,18 @@ class DeviceSessionRunner:
         except ProtocolError as refused:
             await self._finish_quietly(False, refused.client_text, refused.client_text)
             return validation_error_message(refused)
+        except UnsafeXml as hostile:
+            # SECURITY.md 10: a DTD, an entity or an external reference ends the session, whatever
+            # step it reached; it is never an ordinary failure a flow moves on from.
+            logger.warning(
+                "security event: device %s sent unsafe XML from %s; session ended",
+                self.request.device_guid,
+                self.client_address,
+            )
+            text = f"Device {self.request.device_guid} sent unsafe XML; the session was ended."
+            self._note("unsafe XML from the device", StepOutcome.FAILURE, str(hostile))
+            await self._finish_quietly(False, text, f"security event: {hostile}")
+            return error_message(PlainStatus(text))
         except VaultUnavailable:
             # Fail closed: the flows never tell a device a password that is not stored first.
             text = "Failed: the secret store is unavailable"
@@ -250,23 +284,37 @@ class DeviceSessionRunner:
 
     async def _execute(self) -> str:
         request = self.request
-        payload = request.payload
         # The device channel is unauthenticated: a tenant outside RPS_DEVICE_TENANTS is refused
         # before anything is recorded under it.
         planning.check_device_tenant(request)
-        self.run = await in_thread(registry.run_start)(
-            guid=request.device_guid,
-            tenant_id=request.tenant_id,
-            action=request.action.value,
-            profile_name=request.command.profile,
-            client_address=self.client_address,
-            hostname=payload.hostname,
-            dns_suffix=payload.fqdn,
-            amt_version=payload.ver,
-            amt_build=payload.build,
-            amt_sku=payload.sku,
-            control_mode=int(payload.current_mode),
-        )
+        try:
+            started: RunStarted = await landed(
+                in_thread(registry.run_start)(
+                    guid=request.device_guid,
+                    tenant_id=request.tenant_id,
+                    action=request.action.value,
+                    profile_name=request.command.profile,
+                    client_address=self.client_address,
+                    report=self.report,
+                ),
+                on_cancel=self._started,  # a cancel during the insert still closes the run
+            )
+        except registry.DeviceNotEnrolled:
+            logger.warning(
+                "refused device %s: not enrolled in tenant %r (from %s)",
+                request.device_guid,
+                request.tenant_id,
+                self.client_address,
+            )
+            raise ProtocolError(planning.not_enrolled_text(request)) from None
+        await self._started(started)
+        # Recorded on the device's own history (its owner's), never under the tenant it named.
+        if started.owner_tenant_id is not None and started.owner_tenant_id != request.tenant_id:
+            self._note("check device tenant", StepOutcome.FAILURE, f"the request named tenant {request.tenant_id!r}")
+            raise ProtocolError(planning.other_tenant_text(request))
+        if not started.enrolled:
+            self._note("check enrollment", StepOutcome.FAILURE, f"not enrolled in tenant {request.tenant_id!r}")
+            raise ProtocolError(planning.not_enrolled_text(request))
         if request.action is ClientMethod.ACTIVATE:
             return await self._activate()
         if request.action is ClientMethod.DEACTIVATE:
@@ -274,6 +322,10 @@ class DeviceSessionRunner:
         if request.action is ClientMethod.MAINTENANCE:
             return await self._maintenance()
         raise ProtocolError(f"Device {request.device_guid} {request.action.value} is not supported by this server.")
+
+    async def _started(self, started: RunStarted) -> None:
+        self.run = started.run
+        self.secrets.run = started.run
 
     async def _activate(self) -> str:
         request = self.request
@@ -284,6 +336,9 @@ class DeviceSessionRunner:
             self._note("resolve plan", StepOutcome.FAILURE, refused.client_text)
             raise
         self._note("resolve plan", StepOutcome.SUCCESS, f"{plan.mode.value} with profile {plan.profile_name}")
+        final_mode = ControlMode.ADMIN if plan.mode is ActivationMode.ACM else ControlMode.CLIENT
+        # What a confirmed activation (Setup, AdminSetup) records about the device right away.
+        self.secrets.confirmation = VerifiedChange(report=self.report, profile_name=plan.profile_name)
         if start is ActivationStart.FROM_PRE_PROVISIONING:
             amt = amt_session(self.transport, request, username=payload.username, password=request.amt_password)
             if isinstance(self.transport, PortSwitchingTransport):
@@ -376,13 +431,20 @@ class DeviceSessionRunner:
                 final = mps_device_record(plan, request, tags=tags, status=result.status)
                 outcome = await self.mps.register_device(final)
                 self._note_outcome("update MPS with the outcome", outcome.ok, outcome.detail)
-        return await self._conclude(
-            result,
-            device_status=Device.Status.ACTIVATED,
-            control_mode=ControlMode.ADMIN if plan.mode is ActivationMode.ACM else ControlMode.CLIENT,
-            profile_name=plan.profile_name,
-            failure_status=Device.Status.FAILED if start is ActivationStart.FROM_PRE_PROVISIONING else None,
-        )
+        if result.succeeded:
+            # The activation completed: it proves the request, binds an unbound device to the tenant
+            # it named, and the password stored for it is in use.
+            change: VerifiedChange | None = VerifiedChange(
+                report=self.report,
+                status=Device.Status.ACTIVATED,
+                control_mode=int(final_mode),
+                profile_name=plan.profile_name,
+                bind_tenant_id=request.tenant_id,
+                credential=Device.Credential.CONFIRMED,
+            )
+        else:
+            change = self._verified_only()
+        return await self._conclude(result, change=change)
 
     async def _tls_for_the_tunnel(self, configuration: ConfigurationPlan | ConfigurationUnavailable) -> TlsPlan:
         """`--tls-tunnel` needs TLS RPS can configure (the MPS CA in `MPSCerts`): checked before
@@ -402,23 +464,58 @@ class DeviceSessionRunner:
 
     async def _deactivate(self) -> str:
         request = self.request
-        password = request.amt_password
-        if not request.command.force:
-            await self._check_payload_password(require_stored=True)
-        amt = amt_session(self.transport, request, username=setup.ADMIN_USERNAME, password=password)
-        result = await deactivate(amt, request.device_guid, self.secrets)
-        if result.succeeded:
-            outcome = await self.mps.delete_device(guid=request.device_guid, tenant_id=request.tenant_id)
-            self._note_outcome("remove from MPS", outcome.ok, outcome.detail)
-        return await self._conclude(
-            result, device_status=Device.Status.DEACTIVATED, control_mode=0, profile_name="", failure_status=None
+        await self._verify_payload_password(forced=request.command.force)
+        amt = amt_session(
+            self.transport, request, username=setup.ADMIN_USERNAME, password=request.amt_password or NO_PASSWORD
         )
+        result = await deactivate(amt)
+        if not result.succeeded:
+            return await self._conclude(result, change=self._verified_only())
+        if not self.secrets.verified:
+            # A forced request with another password: the device did what it was asked; what is
+            # stored about it stays until someone who knows its password (or an admin) acts.
+            self._note("forget stored records", StepOutcome.SKIPPED, RECORDS_KEPT)
+            result.status = PlainStatus(f"{DEACTIVATED}. {RECORDS_KEPT}")
+            return await self._conclude(result, change=None)
+        credential = Device.Credential.UNKNOWN
+        try:
+            await in_thread(registry.device_secret_destroy)(guid=request.device_guid)
+            self._note("destroy device secret", StepOutcome.SUCCESS, "")
+        except Exception as error:
+            # The device is in pre-provisioning: what stays in Vault is no longer in use.
+            credential = Device.Credential.UNCONFIRMED
+            result.fail("destroy device secret", "Failed to remove device from secret provider", type(error).__name__)
+        else:
+            outcome = await self.mps.delete_device(guid=request.device_guid, tenant_id=request.tenant_id)
+            removed = outcome.ok or outcome.status == 404  # §4.11: a 404 is fine
+            self._note_outcome("remove from MPS", removed, outcome.detail)
+            if not removed:
+                result.status = PlainStatus(f"{DEACTIVATED}. {MPS_UNAVAILABLE}")
+        change = VerifiedChange(
+            report=self.report,
+            status=Device.Status.DEACTIVATED,
+            control_mode=int(ControlMode.PRE_PROVISIONING),
+            profile_name="",
+            credential=credential,
+        )
+        return await self._conclude(result, change=change)
 
     async def _maintenance(self) -> str:
         request = self.request
-        if not request.command.force:
-            await self._check_payload_password(require_stored=True)
-        amt = amt_session(self.transport, request, username=setup.ADMIN_USERNAME, password=request.amt_password)
+        task = request.command.task
+        await self._verify_payload_password(forced=request.command.force)
+        if not self.secrets.verified and task in TASKS_CHANGING_STORED_RECORDS:
+            assert task is not None
+            text = (
+                f"{task.value} failed at INITIAL the password is not the one stored for Device {request.device_guid}, "
+                f"and {task.value} changes what is stored about it: -f cannot skip that check"
+            )
+            refused = FlowResult(status=PlainStatus(text))
+            refused.fail("check stored password", text, "forced request with a password that is not the stored one")
+            return await self._conclude(refused, change=None)
+        amt = amt_session(
+            self.transport, request, username=setup.ADMIN_USERNAME, password=request.amt_password or NO_PASSWORD
+        )
         result = await run_maintenance(amt, request, self.secrets, new_password=planning.generate_amt_password())
         if result.succeeded and result.mps_update is not None:
             outcome = await self.mps.update_device({"tenantId": request.tenant_id, **result.mps_update})
@@ -431,53 +528,69 @@ class DeviceSessionRunner:
             if not refreshed:
                 result.mps_failed(outcome.detail)
             self._note_outcome("refresh MPS", refreshed, outcome.detail)
-        return await self._conclude(
-            result, device_status=None, control_mode=None, profile_name=None, failure_status=None
-        )
+        return await self._conclude(result, change=self._verified_only())
 
-    async def _check_payload_password(self, *, require_stored: bool) -> Secret | None:
-        """§2.6.4-2.6.6: the payload's password must be the one Vault holds for the device."""
+    async def _verify_payload_password(self, *, forced: bool) -> None:
+        """§2.6.5-2.6.6: the payload's password must be the one Vault holds for the device, unless
+        `-f`; a forced request whose password matches anyway is verified all the same."""
         request = self.request
         stored = await self.secrets.read_amt_password(request.device_guid)
-        if stored is None and not require_stored:
-            return None
-        password = request.amt_password
-        if stored is None or password is None or stored.reveal() != password.reveal():
+        if self._matches(stored):
+            self.secrets.verified = True
+        elif not forced:
             self._note("check stored password", StepOutcome.FAILURE, "password does not match Vault")
             raise ProtocolError(password_mismatch_text(request.device_guid))
-        return stored
+        else:
+            self._note(
+                "check stored password", StepOutcome.SKIPPED, "-f, not the stored password: nothing stored changes"
+            )
+
+    def _matches(self, stored: Secret | None) -> bool:
+        password = self.request.amt_password
+        if stored is None or password is None:
+            return False
+        return hmac.compare_digest(stored.reveal().encode(), password.reveal().encode())
 
     async def _checked_current_password(self) -> Secret:
         """An activated device: Vault's password when it has one (it must match the payload's),
-        else the payload's (a device another server activated)."""
-        stored = await self._check_payload_password(require_stored=False)
-        current = stored if stored is not None else self.request.amt_password
-        if current is None:
-            raise ProtocolError(f"Device {self.request.device_guid} activation failed. Missing password.")
-        return current
+        else the payload's (a device another server activated: its first use here)."""
+        request = self.request
+        stored = await self.secrets.read_amt_password(request.device_guid)
+        if stored is not None:
+            if not self._matches(stored):
+                self._note("check stored password", StepOutcome.FAILURE, "password does not match Vault")
+                raise ProtocolError(password_mismatch_text(request.device_guid))
+            self.secrets.verified = True
+            return stored
+        if request.amt_password is None:
+            raise ProtocolError(f"Device {request.device_guid} activation failed. Missing password.")
+        return request.amt_password
 
-    async def _conclude(
-        self,
-        result: FlowResult,
-        *,
-        device_status: str | None,
-        control_mode: int | None,
-        profile_name: str | None,
-        failure_status: str | None,
-    ) -> str:
+    def _verified_only(self) -> VerifiedChange | None:
+        """A run that failed after proving itself still refreshes what its device reported."""
+        return VerifiedChange(report=self.report) if self.secrets.verified else None
+
+    async def _conclude(self, result: FlowResult, *, change: VerifiedChange | None) -> str:
         status = result.status
         failed_step = next(
             (step for step in result.steps if step.outcome is StepOutcome.FAILURE and result.succeeded is False), None
         )
-        await in_thread(registry.run_finish)(
-            run=self.run,
-            succeeded=result.succeeded,
-            status_message=status.status,
-            failure_cause=(f"{failed_step.name}: {failed_step.cause}" if failed_step else ""),
-            device_status=device_status if result.succeeded else failure_status,
-            control_mode=int(control_mode) if result.succeeded and control_mode is not None else None,
-            profile_name=profile_name if result.succeeded else None,
-            steps=self._step_rows(),
+        if isinstance(status, ActivationStatus) and not result.succeeded:
+            activation = status.components.get(Component.ACTIVATION)
+            if activation is None or activation.result is ComponentResult.NOT_APPLICABLE:
+                # The activation itself failed: its component says why, not "not part of this configuration".
+                status.components[Component.ACTIVATION] = ComponentStatus(
+                    ComponentResult.FAILURE, status.status.removesuffix(".")
+                )
+        await landed(
+            in_thread(registry.run_finish)(
+                run=self.run,
+                succeeded=result.succeeded,
+                status_message=status.status,
+                failure_cause=(f"{failed_step.name}: {failed_step.cause}" if failed_step else ""),
+                steps=self._step_rows(),
+                change=change,
+            )
         )
         ok = result.succeeded and not (isinstance(status, ActivationStatus) and status.any_component_failed)
         return success_message(status) if ok else error_message(status)
@@ -495,12 +608,15 @@ class DeviceSessionRunner:
         if self.run is None or self.run.finished_at is not None:
             return
         try:
-            await in_thread(registry.run_finish)(
-                run=self.run,
-                succeeded=succeeded,
-                status_message=status,
-                failure_cause=cause,
-                steps=self._step_rows(),
+            await landed(
+                in_thread(registry.run_finish)(
+                    run=self.run,
+                    succeeded=succeeded,
+                    status_message=status,
+                    failure_cause=cause,
+                    steps=self._step_rows(),
+                    change=self._verified_only(),
+                )
             )
         except Exception:
             logger.exception("could not record the end of a device session")

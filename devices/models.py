@@ -2,6 +2,12 @@
 
 Per-device secrets are never columns: they live in Vault at `devices/<guid>` where MPS reads
 them (rps_site.vault.device_path).
+
+The device channel is unauthenticated, so what a client reports is a claim. A device row records
+what verified runs established (README "What the device channel trusts"): its tenant is fixed by
+its first successful activation (`tenant_id` is NULL until then: an *unbound* device, whose
+failed attempts are kept on its own history under the tenant each attempt named), and
+`credential` says whether the secret stored for it may be replaced by an unverified activation.
 """
 
 from __future__ import annotations
@@ -24,8 +30,23 @@ class Device(models.Model):
         DEACTIVATED = "deactivated", "Deactivated"
         FAILED = "failed", "Failed"
 
+    class Credential(models.TextChoices):
+        """Where the secret stored at `devices/<guid>` (if any) stands."""
+
+        # No record of a stored secret: one found in Vault counts as in use (never re-keyed).
+        UNKNOWN = "unknown", "No record"
+        # Written for an activation (`credential_run`) that has not confirmed Setup: replaceable
+        # once that run has ended.
+        UNCONFIRMED = "unconfirmed", "Stored, not confirmed"
+        # The device confirmed it uses the stored password: only a verified request changes it.
+        CONFIRMED = "confirmed", "In use"
+        # An admin released a re-provisioning request: the next activation may replace it.
+        RELEASED = "released", "Released for re-provisioning"
+
     guid = models.CharField(max_length=36, unique=True)  # canonical: lower-case 8-4-4-4-12
-    tenant_id = models.CharField(max_length=36, blank=True, default="", db_index=True)
+    # NULL: unbound, no activation has succeeded yet. Set by the first one, then changed only by
+    # an admin's move (devices.services.device_move).
+    tenant_id = models.CharField(max_length=36, null=True, blank=True, db_index=True)
     hostname = models.CharField(max_length=255, blank=True, default="")
     dns_suffix = models.CharField(max_length=255, blank=True, default="")
     amt_version = models.CharField(max_length=32, blank=True, default="")
@@ -34,6 +55,10 @@ class Device(models.Model):
     control_mode = models.IntegerField(choices=ControlMode.choices, default=ControlMode.PRE_PROVISIONING)
     profile_name = models.CharField(max_length=256, blank=True, default="")
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.IN_PROGRESS)
+    credential = models.CharField(max_length=16, choices=Credential.choices, default=Credential.UNKNOWN)
+    credential_run = models.ForeignKey(
+        "ProvisioningRun", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     activated_at = models.DateTimeField(null=True, blank=True)
     last_seen_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -48,9 +73,16 @@ class Device(models.Model):
     def secret_path(self) -> str:
         return vault.device_path(self.guid)
 
+    @property
+    def bound(self) -> bool:
+        return self.tenant_id is not None
+
 
 class ProvisioningRun(models.Model):
-    """One connection's work on a device: an activation, a deactivation or a maintenance task."""
+    """One connection's work on a device: an activation, a deactivation or a maintenance task.
+
+    `claimed_tenant_id`, `reported_hostname` and `reported_control_mode` are what the client said,
+    unverified: a refused run keeps them so an operator can see who asked for what."""
 
     class Outcome(models.TextChoices):
         IN_PROGRESS = "in_progress", "In progress"
@@ -61,6 +93,9 @@ class ProvisioningRun(models.Model):
     action = models.CharField(max_length=32)
     profile_name = models.CharField(max_length=256, blank=True, default="")
     client_address = models.CharField(max_length=64, blank=True, default="")
+    claimed_tenant_id = models.CharField(max_length=36, blank=True, default="", db_index=True)
+    reported_hostname = models.CharField(max_length=255, blank=True, default="")
+    reported_control_mode = models.IntegerField(null=True, blank=True)
     outcome = models.CharField(max_length=16, choices=Outcome.choices, default=Outcome.IN_PROGRESS)
     failure_cause = models.TextField(blank=True, default="")
     status_message = models.TextField(blank=True, default="")
@@ -95,3 +130,62 @@ class RunStep(models.Model):
 
     def __str__(self) -> str:
         return f"{self.position}. {self.name}: {self.outcome}"
+
+
+class ReprovisioningRequest(models.Model):
+    """A device whose activation was confirmed asked, unverified, to be activated from
+    pre-provisioning again (a local reset: MEBx, CMOS clear; or someone claiming its GUID).
+    Refused until an admin of its tenant releases it; repeated attempts update the open one."""
+
+    class State(models.TextChoices):
+        OPEN = "open", "Open"
+        RELEASED = "released", "Released"
+        COMPLETED = "completed", "Completed"  # the released device was activated again
+
+    device = models.ForeignKey(Device, on_delete=models.CASCADE, related_name="reprovisioning_requests")
+    # Who may see and release it: the device's tenant (the tenant the request named while the
+    # device is unbound). Follows the device when an admin moves it.
+    tenant_id = models.CharField(max_length=36, blank=True, default="", db_index=True)
+    state = models.CharField(max_length=16, choices=State.choices, default=State.OPEN)
+    profile_name = models.CharField(max_length=256, blank=True, default="")
+    client_address = models.CharField(max_length=64, blank=True, default="")
+    reported_hostname = models.CharField(max_length=255, blank=True, default="")
+    attempts = models.PositiveIntegerField(default=1)
+    first_requested_at = models.DateTimeField(default=timezone.now)
+    last_requested_at = models.DateTimeField(default=timezone.now)
+    released_at = models.DateTimeField(null=True, blank=True)
+    released_by = models.CharField(max_length=150, blank=True, default="")
+    # The Vault version of `devices/<guid>` at the release: kept as a prior version when the
+    # next activation writes its own.
+    released_secret_version = models.PositiveIntegerField(null=True, blank=True)
+    completed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-last_requested_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                "device", condition=models.Q(state="open"), name="one_open_reprovisioning_request_per_device"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"re-provisioning {self.device.guid} ({self.state})"
+
+
+class EnrolledDevice(models.Model):
+    """A GUID an admin expects in a tenant: with enrollment required for that tenant
+    (`RPS_DEVICE_ENROLLMENT_REQUIRED`), the device channel refuses every other unbound GUID."""
+
+    tenant_id = models.CharField(max_length=36, blank=True, default="")
+    guid = models.CharField(max_length=36)  # canonical: lower-case 8-4-4-4-12
+    note = models.CharField(max_length=255, blank=True, default="")
+    enrolled_by = models.CharField(max_length=150, blank=True, default="")
+    enrolled_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["guid"]
+        verbose_name = "enrolled device"
+        constraints = [models.UniqueConstraint("tenant_id", "guid", name="enrolled_device_once_per_tenant")]
+
+    def __str__(self) -> str:
+        return f"{self.guid} ({self.tenant_id or 'default tenant'})"

@@ -1,4 +1,9 @@
-"""Reads about devices, always scoped to one tenant."""
+"""Reads about devices, always scoped to one tenant.
+
+A tenant sees the devices bound to it, and the unbound devices (no activation has succeeded
+yet) whose attempts named it, with those attempts only: an unverified claim never shows one
+tenant what another tenant's attempts recorded.
+"""
 
 from __future__ import annotations
 
@@ -6,21 +11,67 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
-from django.db.models import Count, OuterRef, Q, QuerySet, Subquery
+from django.conf import settings
+from django.db.models import Count, Exists, OuterRef, Prefetch, Q, QuerySet, Subquery
 
-from devices.models import Device, ProvisioningRun, RunStep
+from devices.models import Device, EnrolledDevice, ProvisioningRun, ReprovisioningRequest, RunStep
 from rps_site.api_errors import ResourceNotFound
+from rps_site.vault import device_path
+
+ALL_TENANTS = "*"
+
+
+def canonical_guid(guid: str) -> str:
+    """Lower-case 8-4-4-4-12, or `InvalidDeviceGuid`."""
+    return device_path(guid).removeprefix("devices/")
+
+
+def _visible_to(tenant_id: str) -> Q:
+    claimed = ProvisioningRun.objects.filter(device=OuterRef("pk"), claimed_tenant_id=tenant_id)
+    return Q(tenant_id=tenant_id) | (Q(tenant_id__isnull=True) & Q(Exists(claimed)))
 
 
 def device_list(*, tenant_id: str) -> QuerySet[Device]:
-    return Device.objects.filter(tenant_id=tenant_id).order_by("-last_seen_at", "guid")
+    return Device.objects.filter(_visible_to(tenant_id)).order_by("-last_seen_at", "guid")
 
 
-def device_get(*, tenant_id: str, guid: str) -> Device:
-    device = Device.objects.filter(tenant_id=tenant_id, guid=guid.lower()).prefetch_related("runs__steps").first()
+@dataclass(frozen=True)
+class DeviceHistory:
+    device: Device
+    runs: list[ProvisioningRun]  # newest first, each with its steps
+
+
+def device_history(*, tenant_id: str, guid: str) -> DeviceHistory:
+    """The device with its runs (for an unbound device, only the runs that named `tenant_id`)."""
+    device = Device.objects.filter(_visible_to(tenant_id), guid=guid.lower()).first()
     if device is None:
         raise ResourceNotFound(f"Device {guid} Not Found")
-    return device
+    runs = device.runs.prefetch_related(Prefetch("steps", queryset=RunStep.objects.order_by("position")))
+    if not device.bound:
+        runs = runs.filter(claimed_tenant_id=tenant_id)
+    return DeviceHistory(device=device, runs=list(runs))
+
+
+def enrollment_required(*, tenant_id: str) -> bool:
+    required = settings.DEVICE_ENROLLMENT_REQUIRED
+    return ALL_TENANTS in required or tenant_id in required
+
+
+def device_enrolled(*, tenant_id: str, guid: str, bound_to: str | None) -> bool:
+    """Whether the device channel may serve this GUID under `tenant_id`: enrollment is not
+    required there, the device is already bound to it, or an admin enrolled the GUID in it."""
+    if not enrollment_required(tenant_id=tenant_id) or bound_to == tenant_id:
+        return True
+    return EnrolledDevice.objects.filter(tenant_id=tenant_id, guid=guid).exists()
+
+
+def enrollment_list(*, tenant_id: str) -> QuerySet[EnrolledDevice]:
+    return EnrolledDevice.objects.filter(tenant_id=tenant_id).order_by("guid")
+
+
+def reprovisioning_request_list(*, tenant_id: str, state: str | None = None) -> QuerySet[ReprovisioningRequest]:
+    requests = ReprovisioningRequest.objects.filter(tenant_id=tenant_id).select_related("device")
+    return requests.filter(state=state) if state else requests
 
 
 # --- the portal dashboard's numbers ---------------------------------------------------------------

@@ -1,38 +1,76 @@
 """Writes about devices: the registry, the run history, and the per-device secrets in Vault.
 
 Secret order follows DESIGN.md "Nothing half-written": a first activation writes the generated
-passwords (create-only) before the device is told to use them; a rotation stages the new
-password as `PENDING_AMT_PASSWORD` beside the working one and promotes it with check-and-set
-once AMT confirms; deactivation destroys every version.
+passwords before the device is told to use them; a rotation stages the new password as
+`PENDING_AMT_PASSWORD` beside the working one and promotes it with check-and-set once AMT
+confirms; deactivation destroys every version.
+
+What the device channel may change follows the README's "What the device channel trusts": a
+run records its attempt on the device's own history from the start, but changes what is stored
+about the device (tenant, facts, status, credential) only through a `VerifiedChange`, given
+once the run has proven itself. A first activation may replace a stored secret only when that
+secret was never confirmed or an admin released it (`device_secret_first_use`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from datetime import datetime
-from typing import Any
+import logging
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import Any, Final
 
 from asgiref.sync import async_to_sync
-from django.db import transaction
-from django.db.models import Case, F, Value, When
+from django.db import IntegrityError, transaction
+from django.db.models import F, Q, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from devices.models import Device, ProvisioningRun, RunStep
+from devices.models import Device, EnrolledDevice, ProvisioningRun, ReprovisioningRequest, RunStep
 from devices.mps import MpsClient, MpsOutcome
-from rps_site.api_errors import ResourceNotFound
+from devices.selectors import canonical_guid, device_enrolled
+from rps_site.api_errors import ApiError, ResourceNotFound
 from rps_site.sensitive import Secret
-from rps_site.vault import StoredSecret, device_path, secret_store
+from rps_site.vault import SecretVersionConflict, StoredSecret, device_path, secret_store
+
+logger = logging.getLogger(__name__)
 
 AMT_PASSWORD = "AMT_PASSWORD"
 MEBX_PASSWORD = "MEBX_PASSWORD"
 MPS_PASSWORD = "MPS_PASSWORD"
 PENDING_AMT_PASSWORD = "PENDING_AMT_PASSWORD"
 
+# A run still `in_progress` after this long is taken as abandoned (its worker died): its claim on
+# the device's secret no longer blocks a new activation. No device session lives this long.
+ABANDONED_RUN_AGE: Final = timedelta(hours=1)
+
 
 class NoPendingPassword(Exception):
     def __init__(self) -> None:
         super().__init__("no pending AMT password to promote")
+
+
+class DeviceNotEnrolled(Exception):
+    """The tenant requires enrollment and this GUID is neither enrolled in it nor bound to it."""
+
+
+class SecretClaimRefused(Exception):
+    """A first activation may not write the device's secret."""
+
+    class Reason(StrEnum):
+        IN_USE = "in use"  # confirmed (or of unknown origin): a re-provisioning request was recorded
+        BUSY = "busy"  # another live activation of the device holds it
+
+    def __init__(self, reason: SecretClaimRefused.Reason, *, since: datetime | None = None) -> None:
+        super().__init__(f"device secret {reason.value}")
+        self.reason = reason
+        self.since = since
+
+
+class MpsMoveFailed(ApiError):
+    status = 503
+    error = "Service Unavailable"
 
 
 # --- secrets -------------------------------------------------------------------------------------
@@ -74,21 +112,181 @@ def device_password_promote(*, guid: str) -> int:
     return store.update(path, values, expected_version=current.version)
 
 
-def device_password_discard_pending(*, guid: str) -> None:
-    store = secret_store()
-    path = device_path(guid)
-    current = store.read(path)
-    if current is None or PENDING_AMT_PASSWORD not in current.values:
-        return
-    values = {key: value for key, value in current.values.items() if key != PENDING_AMT_PASSWORD}
-    store.update(path, values, expected_version=current.version)
-
-
 def device_secret_destroy(*, guid: str) -> None:
     secret_store().destroy(device_path(guid))
 
 
+@dataclass(frozen=True)
+class FirstUseWrite:
+    """What a first activation wrote: its version, the secret it replaced (now a prior Vault
+    version, kept so the write can be undone) and why replacing it was allowed."""
+
+    version: int
+    replaced: StoredSecret | None = field(repr=False)
+    reason: str
+
+
+def device_secret_first_use(
+    *, run: ProvisioningRun, guid: str, values: Mapping[str, Secret], keep_existing: bool
+) -> FirstUseWrite:
+    """A session that has not proven itself writes the device's secret for an activation.
+
+    Allowed when nothing is stored, or when what is stored came from an activation that never
+    confirmed it (and has ended), or an admin released it: then it is replaced with check-and-set
+    (`keep_existing`: its other keys are kept) and stays in Vault as a prior version. Refused
+    (`SecretClaimRefused`) when it is in use, recording a re-provisioning request, or while
+    another activation of the device holds it. The claim is taken in the database first, so two
+    sessions never write the same device's first secret."""
+    store = secret_store()
+    path = device_path(guid)
+    current = store.read(path)
+    reason = _claim_device_secret(run, replaces=current)
+    new_values = {**current.values, **values} if current is not None and keep_existing else dict(values)
+    try:
+        if current is None:
+            version = store.create(path, new_values)
+        else:
+            version = store.update(path, new_values, expected_version=current.version)
+    except SecretVersionConflict:
+        raise SecretClaimRefused(SecretClaimRefused.Reason.BUSY) from None
+    return FirstUseWrite(version=version, replaced=current, reason=reason)
+
+
+def device_secret_forget_first_use(
+    *, run: ProvisioningRun, guid: str, written: FirstUseWrite, was_confirmed: bool = False
+) -> None:
+    """The device does not use what `written` stored (Setup refused, or the activation rolled
+    back after `was_confirmed`): what was there before comes back (nothing, or the secret it
+    replaced), unless the secret changed since."""
+    if was_confirmed:
+        Device.objects.filter(pk=run.device_id).update(
+            status=Device.Status.FAILED,
+            control_mode=Device.ControlMode.PRE_PROVISIONING,
+            credential=Device.Credential.UNCONFIRMED,
+            credential_run=run,
+        )
+    store = secret_store()
+    path = device_path(guid)
+    current = store.read(path)
+    if current is None or current.version != written.version:
+        return
+    if written.replaced is None:
+        store.destroy(path)
+        Device.objects.filter(pk=run.device_id, credential_run=run).update(
+            credential=Device.Credential.UNKNOWN, credential_run=None
+        )
+    else:
+        # Back to the replaced values; the claim stays with this run, which is ending, so the
+        # restored secret is as replaceable as it was.
+        store.update(path, written.replaced.values, expected_version=written.version)
+
+
+def _claim_device_secret(run: ProvisioningRun, *, replaces: StoredSecret | None) -> str:
+    now = timezone.now()
+    with transaction.atomic():
+        device = Device.objects.select_for_update(of=("self",)).select_related("credential_run").get(pk=run.device_id)
+        holder = device.credential_run
+        held_by_another = (
+            holder is not None
+            and holder.pk != run.pk
+            and holder.outcome == ProvisioningRun.Outcome.IN_PROGRESS
+            and holder.started_at > now - ABANDONED_RUN_AGE
+        )
+        if held_by_another:
+            assert holder is not None
+            raise SecretClaimRefused(SecretClaimRefused.Reason.BUSY, since=holder.started_at)
+        if replaces is None:
+            reason = "no stored secret"
+        elif device.credential == Device.Credential.UNCONFIRMED:
+            origin = f"run {holder.pk}" if holder is not None else "an earlier activation"
+            reason = f"stale: stored by {origin}, which never confirmed it"
+        elif device.credential == Device.Credential.RELEASED:
+            released = device.reprovisioning_requests.filter(state=ReprovisioningRequest.State.RELEASED).first()
+            who = f" by {released.released_by}" if released is not None and released.released_by else ""
+            reason = f"released for re-provisioning{who}"
+        else:
+            reason = ""
+        if reason:
+            device.credential = Device.Credential.UNCONFIRMED
+            device.credential_run = run
+            device.save(update_fields=["credential", "credential_run"])
+            return f"{reason} (replaced version {replaces.version})" if replaces is not None else reason
+    _record_reprovisioning_request(device, run)
+    raise SecretClaimRefused(SecretClaimRefused.Reason.IN_USE)
+
+
+def _record_reprovisioning_request(device: Device, run: ProvisioningRun) -> None:
+    """One open request per device; a repeated attempt updates it."""
+    now = timezone.now()
+    latest = {
+        "profile_name": run.profile_name,
+        "client_address": run.client_address,
+        "reported_hostname": run.reported_hostname,
+        "last_requested_at": now,
+    }
+    for _ in range(2):  # a concurrent first attempt may insert between the update and the create
+        if ReprovisioningRequest.objects.filter(device=device, state=ReprovisioningRequest.State.OPEN).update(
+            attempts=F("attempts") + 1, **latest
+        ):
+            return
+        try:
+            with transaction.atomic():
+                ReprovisioningRequest.objects.create(
+                    device=device,
+                    tenant_id=device.tenant_id if device.tenant_id is not None else run.claimed_tenant_id,
+                    first_requested_at=now,
+                    **latest,
+                )
+            return
+        except IntegrityError:
+            continue
+
+
 # --- registry and history --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DeviceReport:
+    """What a client reported about its device: unverified until its run proves itself."""
+
+    hostname: str = ""
+    dns_suffix: str = ""
+    amt_version: str = ""
+    amt_build: str = ""
+    amt_sku: str = ""
+    control_mode: int | None = None
+
+    def facts(self) -> dict[str, str]:
+        """The facts to store; an empty value never blanks a known one."""
+        known = {
+            "hostname": self.hostname,
+            "dns_suffix": self.dns_suffix,
+            "amt_version": self.amt_version,
+            "amt_build": self.amt_build,
+            "amt_sku": self.amt_sku,
+        }
+        return {name: value for name, value in known.items() if value}
+
+
+@dataclass(frozen=True)
+class VerifiedChange:
+    """What a run that proved itself (the stored password, or a completed activation) changes
+    about its device: the reported facts, and optionally its status, mode, profile, tenant
+    (an unbound device only) and credential standing."""
+
+    report: DeviceReport
+    status: str | None = None
+    control_mode: int | None = None  # instead of the reported one (e.g. 0 after a deactivation)
+    profile_name: str | None = None
+    bind_tenant_id: str | None = None
+    credential: str | None = None
+
+
+@dataclass(frozen=True)
+class RunStarted:
+    run: ProvisioningRun
+    owner_tenant_id: str | None  # None: the device is unbound
+    enrolled: bool  # the GUID may be used under the tenant the request named
 
 
 def run_start(
@@ -98,33 +296,35 @@ def run_start(
     action: str,
     profile_name: str = "",
     client_address: str = "",
-    hostname: str = "",
-    dns_suffix: str = "",
-    amt_version: str = "",
-    amt_build: str = "",
-    amt_sku: str = "",
-    control_mode: int | None = None,
-) -> ProvisioningRun:
-    """Record that a device connected for `action`; creates the device on first sight."""
-    canonical = device_path(guid).removeprefix("devices/")
-    known = {
-        "hostname": hostname,
-        "dns_suffix": dns_suffix,
-        "amt_version": amt_version,
-        "amt_build": amt_build,
-        "amt_sku": amt_sku,
-    }
-    device = Device(guid=canonical, tenant_id=tenant_id, last_seen_at=timezone.now(), **known)
-    update_fields = ["tenant_id", "last_seen_at", *(field for field, value in known.items() if value)]
-    if control_mode is not None:
-        device.control_mode = control_mode
-        update_fields.append("control_mode")
-    # One upsert (INSERT ... ON CONFLICT (guid) DO UPDATE): what the client reports now replaces
-    # what was known, but an empty value never blanks a known one.
-    Device.objects.bulk_create([device], update_conflicts=True, unique_fields=["guid"], update_fields=update_fields)
-    return ProvisioningRun.objects.create(
-        device=device, action=action, profile_name=profile_name, client_address=client_address
-    )
+    report: DeviceReport = DeviceReport(),
+) -> RunStarted:
+    """Record that a device connected for `action`, on its own history. A GUID seen for the first
+    time gets an unbound row (no tenant) with what the client reported; a known device's row is
+    not touched. Raises `DeviceNotEnrolled`, writing nothing, for an unknown GUID the tenant has
+    not enrolled when the tenant requires enrollment."""
+    canonical = canonical_guid(guid)
+    with transaction.atomic():
+        device = Device.objects.filter(guid=canonical).first()
+        enrolled = device_enrolled(
+            tenant_id=tenant_id, guid=canonical, bound_to=device.tenant_id if device is not None else None
+        )
+        if device is None:
+            if not enrolled:
+                raise DeviceNotEnrolled(canonical)
+            initial: dict[str, Any] = {"last_seen_at": timezone.now(), **report.facts()}
+            if report.control_mode is not None:
+                initial["control_mode"] = report.control_mode
+            device, _ = Device.objects.get_or_create(guid=canonical, defaults=initial)
+        run = ProvisioningRun.objects.create(
+            device=device,
+            action=action,
+            profile_name=profile_name,
+            client_address=client_address,
+            claimed_tenant_id=tenant_id,
+            reported_hostname=report.hostname,
+            reported_control_mode=report.control_mode,
+        )
+    return RunStarted(run=run, owner_tenant_id=device.tenant_id, enrolled=enrolled)
 
 
 def run_finish(
@@ -133,12 +333,11 @@ def run_finish(
     succeeded: bool,
     status_message: str = "",
     failure_cause: str = "",
-    device_status: str | None = None,
-    control_mode: int | None = None,
-    profile_name: str | None = None,
     steps: Sequence[tuple[str, str, str] | tuple[str, str, str, datetime]] | None = None,
+    change: VerifiedChange | None = None,
 ) -> None:
-    """Close a run: its outcome, its steps, and the device's new state.
+    """Close a run: its outcome and its steps, and, only with a `change` (the run proved itself),
+    the device's new state.
 
     A run's steps are written here and only here, once, in order: (name, outcome, detail) and
     when each ended (now when not given)."""
@@ -161,25 +360,72 @@ def run_finish(
         run.status_message = status_message[:2000]
         run.failure_cause = failure_cause[:2000]
         run.save(update_fields=["outcome", "finished_at", "status_message", "failure_cause"])
-        # One UPDATE, no read: the device's new state as column expressions.
-        changes: dict[str, Any] = {"last_seen_at": now}
-        if device_status is not None:
-            changes["status"] = device_status
-            if device_status == Device.Status.ACTIVATED:
-                changes["activated_at"] = Coalesce("activated_at", Value(now))  # the first activation's time
-            elif device_status == Device.Status.DEACTIVATED:
-                changes["activated_at"] = None
+        if change is not None:
+            Device.objects.filter(pk=run.device_id).update(**_device_changes(change, now))
         elif not succeeded:
-            # A run that ended early (refused, interrupted) leaves a device first seen in it
-            # `failed`, never `in_progress` for good; a known device keeps the state it had.
-            changes["status"] = Case(
-                When(status=Device.Status.IN_PROGRESS, then=Value(Device.Status.FAILED)), default=F("status")
+            # A device first seen in a run that ended early (refused, interrupted) shows `failed`,
+            # never `in_progress` for good; a known device keeps the state it had.
+            Device.objects.filter(pk=run.device_id, status=Device.Status.IN_PROGRESS).update(
+                status=Device.Status.FAILED
             )
-        if control_mode is not None:
-            changes["control_mode"] = control_mode
-        if profile_name is not None:
-            changes["profile_name"] = profile_name
-        Device.objects.filter(pk=run.device_id).update(**changes)
+
+
+def _device_changes(change: VerifiedChange, now: datetime) -> dict[str, Any]:
+    """One UPDATE, no read: the device's new state as column expressions."""
+    changes: dict[str, Any] = {"last_seen_at": now, **change.report.facts()}
+    control_mode = change.control_mode if change.control_mode is not None else change.report.control_mode
+    if control_mode is not None:
+        changes["control_mode"] = control_mode
+    if change.status is not None:
+        changes["status"] = change.status
+        if change.status == Device.Status.ACTIVATED:
+            changes["activated_at"] = Coalesce("activated_at", Value(now))  # the first activation's time
+        elif change.status == Device.Status.DEACTIVATED:
+            changes["activated_at"] = None
+    if change.profile_name is not None:
+        changes["profile_name"] = change.profile_name
+    if change.bind_tenant_id is not None:
+        changes["tenant_id"] = Coalesce("tenant_id", Value(change.bind_tenant_id))  # fixed once bound
+    if change.credential is not None:
+        changes["credential"] = change.credential
+        changes["credential_run"] = None
+    return changes
+
+
+def device_secret_confirmed(*, run: ProvisioningRun) -> None:
+    """AMT accepted a password `run` stored for an activated device it claimed: in use now."""
+    Device.objects.filter(pk=run.device_id, credential_run=run).update(
+        credential=Device.Credential.CONFIRMED, credential_run=None
+    )
+
+
+def device_activation_confirmed(*, run: ProvisioningRun, tenant_id: str, change: VerifiedChange) -> bool:
+    """The device confirmed the password `run` stored for it (Setup, AdminSetup, or a rotation
+    AMT accepted): the device is activated, bound to `tenant_id` if it was unbound, and its secret
+    is in use from now on. False when the run no longer holds the device's secret claim."""
+    now = timezone.now()
+    changes = _device_changes(
+        VerifiedChange(
+            report=change.report,
+            status=Device.Status.ACTIVATED,
+            control_mode=change.control_mode,
+            profile_name=change.profile_name,
+            bind_tenant_id=tenant_id,
+            credential=Device.Credential.CONFIRMED,
+        ),
+        now,
+    )
+    with transaction.atomic():
+        updated = (
+            Device.objects.filter(pk=run.device_id, credential_run=run)
+            .filter(Q(tenant_id__isnull=True) | Q(tenant_id=tenant_id))
+            .update(**changes)
+        )
+        if updated:
+            ReprovisioningRequest.objects.filter(
+                device_id=run.device_id, state=ReprovisioningRequest.State.RELEASED
+            ).update(state=ReprovisioningRequest.State.COMPLETED, completed_at=now)
+    return bool(updated)
 
 
 def device_purge(*, tenant_id: str, guid: str, mps: MpsClient | None = None) -> MpsOutcome:
@@ -192,3 +438,104 @@ def device_purge(*, tenant_id: str, guid: str, mps: MpsClient | None = None) -> 
     outcome = async_to_sync((mps or MpsClient.from_settings()).delete_device)(guid=canonical, tenant_id=tenant_id)
     device.delete()
     return outcome
+
+
+# --- admin actions ----------------------------------------------------------------------------------
+
+
+def reprovisioning_release(*, tenant_id: str, guid: str, released_by: str) -> ReprovisioningRequest:
+    """Let the next activation of the device replace its stored secret, which stays in Vault as
+    a prior version. Only the open request of a device the tenant may see."""
+    canonical = guid.lower()
+    now = timezone.now()
+    with transaction.atomic():
+        request = (
+            ReprovisioningRequest.objects.select_for_update()
+            .select_related("device")
+            .filter(tenant_id=tenant_id, device__guid=canonical, state=ReprovisioningRequest.State.OPEN)
+            .first()
+        )
+        if request is None:
+            raise ResourceNotFound(f"No open re-provisioning request for device {guid}")
+        stored = secret_store().read(device_path(canonical))
+        Device.objects.filter(pk=request.device_id).update(credential=Device.Credential.RELEASED, credential_run=None)
+        request.state = ReprovisioningRequest.State.RELEASED
+        request.released_at = now
+        request.released_by = released_by[:150]
+        request.released_secret_version = stored.version if stored is not None else None
+        request.save(update_fields=["state", "released_at", "released_by", "released_secret_version"])
+    logger.info("re-provisioning of device %s released by %s", canonical, released_by)
+    return request
+
+
+# The fields of an MPS device record that `POST /api/v1/devices` takes back (§4.5).
+MPS_RECORD_FIELDS: Final = ("guid", "hostname", "tags", "mpsusername", "friendlyName", "dnsSuffix", "deviceInfo")
+
+
+def device_move(*, tenant_id: str, guid: str, target_tenant_id: str, mps: MpsClient | None = None) -> Device:
+    """An admin of the device's tenant gives it to another tenant: the registry row, its open
+    re-provisioning requests and its MPS record (re-registered under the target tenant). The
+    secret at `devices/<guid>` is global and stays. Nothing changes when MPS cannot follow."""
+    canonical = guid.lower()
+    if target_tenant_id == tenant_id:
+        raise ApiError(f"Device {guid} is already in this tenant", error="Bad Request")
+    client = mps or MpsClient.from_settings()
+    with transaction.atomic():
+        device = Device.objects.select_for_update().filter(tenant_id=tenant_id, guid=canonical).first()
+        if device is None:
+            raise ResourceNotFound(f"Device {guid} Not Found")
+        restore = async_to_sync(_move_mps_record)(client, canonical, tenant_id, target_tenant_id)
+        try:
+            Device.objects.filter(pk=device.pk).update(tenant_id=target_tenant_id)
+            ReprovisioningRequest.objects.filter(device=device).update(tenant_id=target_tenant_id)
+        except Exception:
+            if restore is not None:
+                async_to_sync(client.register_device)(restore)
+            raise
+    device.tenant_id = target_tenant_id
+    logger.info("device %s moved from tenant %r to %r", canonical, tenant_id, target_tenant_id)
+    return device
+
+
+async def _move_mps_record(mps: MpsClient, guid: str, source: str, target: str) -> dict[str, Any] | None:
+    """MPS keeps one record per GUID: it is read, deleted under `source` and registered under
+    `target`. Returns the original record (to restore it if the move goes no further), or None
+    when MPS has none. Raises `MpsMoveFailed`, having put back what it changed."""
+    if not mps.configured:
+        return None
+    found = await mps.get_device(guid=guid, tenant_id=source)
+    if found.status == 404 or (found.ok and not found.body):
+        return None
+    if not found.ok or not isinstance(found.body, dict):
+        raise MpsMoveFailed(f"MPS could not be read ({found.detail}); the device was not moved.")
+    original = {key: found.body[key] for key in MPS_RECORD_FIELDS if key in found.body} | {"tenantId": source}
+    deleted = await mps.delete_device(guid=guid, tenant_id=source)
+    if not deleted.ok and deleted.status != 404:
+        raise MpsMoveFailed(f"MPS did not remove its record ({deleted.detail}); the device was not moved.")
+    registered = await mps.register_device({**original, "tenantId": target})
+    if not registered.ok:
+        restored = await mps.register_device(original)
+        outcome = "restored under its tenant" if restored.ok else "could not be restored: re-register the device"
+        raise MpsMoveFailed(f"MPS refused the record ({registered.detail}); its record {outcome}; not moved.")
+    return original
+
+
+def enrollment_add(*, tenant_id: str, guids: Iterable[str], enrolled_by: str, note: str = "") -> tuple[int, int]:
+    """Enroll GUIDs (already canonical) in a tenant; returns (added, already enrolled)."""
+    wanted = list(dict.fromkeys(guids))
+    existing = set(EnrolledDevice.objects.filter(tenant_id=tenant_id, guid__in=wanted).values_list("guid", flat=True))
+    EnrolledDevice.objects.bulk_create(
+        [
+            EnrolledDevice(tenant_id=tenant_id, guid=guid, enrolled_by=enrolled_by[:150], note=note[:255])
+            for guid in wanted
+            if guid not in existing
+        ],
+        ignore_conflicts=True,
+    )
+    return len(wanted) - len(existing), len(existing)
+
+
+def enrollment_remove(*, tenant_id: str, guid: str) -> None:
+    deleted, _ = EnrolledDevice.objects.filter(tenant_id=tenant_id, guid=guid.lower()).delete()
+    if not deleted:
+        raise ResourceNotFound(f"Device {guid} is not enrolled")

@@ -56,6 +56,10 @@ API_MAX_BODY_BYTES: int = env.int("RPS_API_MAX_BODY_BYTES", default=256 * 1024)
 API_MAX_JSON_DEPTH: int = env.int("RPS_API_MAX_JSON_DEPTH", default=32)
 # Comma-separated; an empty item is the default tenant: "" → [""], ",acme" → ["", "acme"].
 DEVICE_TENANTS: list[str] = [item.strip() for item in env.str("RPS_DEVICE_TENANTS", default="").split(",")]
+# Tenants whose unbound devices must be enrolled first: empty → none, "*" → every tenant, else
+# a list as in RPS_DEVICE_TENANTS (",acme" → the default tenant and acme).
+_ENROLLMENT = env.str("RPS_DEVICE_ENROLLMENT_REQUIRED", default="").strip()
+DEVICE_ENROLLMENT_REQUIRED: list[str] = [item.strip() for item in _ENROLLMENT.split(",")] if _ENROLLMENT else []
 WSMAN_TIMEOUT: float = env.float("RPS_WSMAN_TIMEOUT", default=12.0)
 DELAY_TIMER: float = env.float("RPS_DELAY_TIMER", default=12.0)
 RETRY_DELAY: float = env.float("RPS_RETRY_DELAY", default=15.0)

@@ -49,7 +49,7 @@ async def send_setup_once(
     """Setup or AdminSetup, sent exactly once (correction 2, §3.6). A lost answer is settled by
     the control mode the device reports. A definite refusal (a SOAP fault, a non-zero
     ReturnValue, the mode not reached) forgets the passwords stored for it: the device never used
-    them. False when `result` has failed."""
+    them; a confirmed one marks them in use. False when `result` has failed."""
     try:
         outcome = await amt.call(call)
         applied = outcome.succeeded
@@ -76,6 +76,10 @@ async def send_setup_once(
         result.fail(call.name, failure_text, cause)
         return False
     result.record(call.name, StepOutcome.SUCCESS, cause)
+    try:
+        await secrets.confirm_initial(device_guid, reached_mode)
+    except Exception as error:  # recorded; the run's successful end confirms it again
+        result.record("confirm device secret in use", StepOutcome.FAILURE, type(error).__name__)
     return True
 
 

@@ -13,7 +13,13 @@ import dataclasses
 import hmac
 from dataclasses import dataclass
 
-from activation.flows.ports import SECRET_PROVIDER_FAILED, DeviceSecretsPort, FlowResult, StepOutcome
+from activation.flows.ports import (
+    DeviceSecretRefused,
+    DeviceSecretsPort,
+    FlowResult,
+    StepOutcome,
+    secret_store_failure,
+)
 from activation.session import AmtSession, AmtSessionError, AmtUnauthorized, NonIdempotentCallUnconfirmed
 from activation.wsman import setup
 from activation.wsman.pt_status import return_value_text
@@ -94,9 +100,12 @@ async def rotate_admin_password(
 
     try:
         await secrets.write_pending(device_guid, new_password)
+    except DeviceSecretRefused as refused:
+        result.record("stage pending AMT password", StepOutcome.FAILURE, refused.client_text)
+        return PasswordRotation(False, False, STATE_SAVE_TO_SECRET_PROVIDER, refused.client_text)
     except Exception as error:  # any storage failure: the device must not be told
         result.record("stage pending AMT password", StepOutcome.FAILURE, type(error).__name__)
-        return PasswordRotation(False, False, STATE_SAVE_TO_SECRET_PROVIDER, SECRET_PROVIDER_FAILED)
+        return PasswordRotation(False, False, STATE_SAVE_TO_SECRET_PROVIDER, secret_store_failure(error))
     result.record("stage pending AMT password", StepOutcome.SUCCESS)
 
     # Sent once: a resend after an applied change would authenticate with the old password, be
@@ -134,7 +143,7 @@ async def rotate_admin_password(
     except Exception as error:
         # The device uses the new password and Vault holds it as PENDING_AMT_PASSWORD: not lost.
         result.record("promote pending AMT password", StepOutcome.FAILURE, type(error).__name__)
-        return PasswordRotation(True, False, STATE_SAVE_TO_SECRET_PROVIDER, SECRET_PROVIDER_FAILED)
+        return PasswordRotation(True, False, STATE_SAVE_TO_SECRET_PROVIDER, secret_store_failure(error))
     result.record("promote pending AMT password", StepOutcome.SUCCESS)
     return PasswordRotation(True, True)
 
@@ -178,9 +187,12 @@ async def set_mebx_password(
     if secrets is not None:
         try:
             await secrets.write_mebx_password(device_guid, mebx_password)
+        except DeviceSecretRefused as refused:
+            result.record("save MEBx password", StepOutcome.FAILURE, refused.client_text)
+            return MebxPasswordChange(stored=False, text=refused.client_text)
         except Exception as error:
             result.record("save MEBx password", StepOutcome.FAILURE, type(error).__name__)
-            return MebxPasswordChange(stored=False, text=SECRET_PROVIDER_FAILED)
+            return MebxPasswordChange(stored=False, text=secret_store_failure(error))
         result.record("save MEBx password", StepOutcome.SUCCESS)
 
     call = setup.set_mebx_password(mebx_password)

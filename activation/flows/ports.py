@@ -8,8 +8,9 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import TYPE_CHECKING, Protocol
 
-from activation.protocol import ActivationStatus, PlainStatus
+from activation.protocol import ActivationStatus, ControlMode, PlainStatus
 from rps_site.sensitive import Secret
+from rps_site.vault import VaultUnavailable
 
 if TYPE_CHECKING:
     from activation.wsman.setup import GeneralSettings
@@ -17,24 +18,32 @@ if TYPE_CHECKING:
 SECRET_PROVIDER_FAILED = "Failed to save device information to Secret Provider"
 
 
-class DeviceSecretExists(Exception):
-    """The device already has stored credentials: a first activation never overwrites them (the
-    device channel is unauthenticated, so a client claiming pre-provisioning for another
-    device's GUID must not replace that device's password)."""
+class DeviceSecretRefused(Exception):
+    """The device's secret may not be written by this session: the device channel is
+    unauthenticated, so a client claiming pre-provisioning for a device whose stored password is
+    in use must not replace it (README "What the device channel trusts"). `client_text` says
+    what the operator can do."""
 
-    def __init__(self, guid: str) -> None:
-        super().__init__(
-            f"Device {guid} already has stored credentials from an earlier activation. If it was reset "
-            f"locally, purge it (DELETE /api/v1/admin/devices/{guid}) and activate it again."
-        )
+    def __init__(self, client_text: str) -> None:
+        super().__init__(client_text)
+        self.client_text = client_text
 
 
 class DeviceSecretsPort(Protocol):
     """Vault `devices/<guid>` as flows use it (DESIGN.md "Nothing half-written"). Every method
-    raises on failure; the Vault implementation lives with the storage layer."""
+    raises on failure (`DeviceSecretRefused` when this session may not write the secret); the
+    Vault implementation lives with the storage layer."""
 
     async def write_initial(self, guid: str, amt_password: Secret, mebx_password: Secret | None) -> None:
-        """First activation: create the secret before the device is told to use the password."""
+        """First activation: store the passwords before the device is told to use them."""
+
+    async def confirm_initial(self, guid: str, mode: ControlMode) -> None:
+        """The device confirmed Setup/AdminSetup with the stored password (it is now in `mode`):
+        the password is in use from now on."""
+
+    async def forget_initial(self, guid: str) -> None:
+        """The device never used what `write_initial` stored (Setup refused for certain, or the
+        device rolled back): put back what was stored before, if anything."""
 
     async def write_pending(self, guid: str, amt_password: Secret) -> None:
         """Rotation: store `PENDING_AMT_PASSWORD` beside the working `AMT_PASSWORD`."""
@@ -45,9 +54,6 @@ class DeviceSecretsPort(Protocol):
     async def write_mebx_password(self, guid: str, mebx_password: Secret) -> None:
         """An activated device gets a new MEBx password (reconfiguration, CCM→ACM upgrade): set
         `MEBX_PASSWORD`, keeping the other keys. Called before SetMEBxPassword."""
-
-    async def destroy(self, guid: str) -> None:
-        """Delete every version of the device's secret."""
 
     async def write_mps_password(self, guid: str, mps_password: Secret) -> None:
         """CIRA: set `MPS_PASSWORD`, keeping the other keys. Called before AddMpServer (§4.10)."""
@@ -118,13 +124,21 @@ class FlowResult:
         return self
 
 
+def secret_store_failure(error: Exception) -> str:
+    """The status text of a failed secret write, naming the cause (never a value or a path)."""
+    if isinstance(error, VaultUnavailable):
+        return f"{SECRET_PROVIDER_FAILED}: the secret store is unavailable"
+    return SECRET_PROVIDER_FAILED
+
+
 async def forget_unused_device_secret(secrets: DeviceSecretsPort, device_guid: str, result: FlowResult) -> None:
-    """AMT refused Setup/AdminSetup for certain: the passwords stored for it were never used."""
+    """AMT refused Setup/AdminSetup for certain, or the device was rolled back: the passwords
+    stored for it are not in use."""
     try:
-        await secrets.destroy(device_guid)
-        result.record("destroy unused device secret", StepOutcome.SUCCESS)
+        await secrets.forget_initial(device_guid)
+        result.record("forget unused device secret", StepOutcome.SUCCESS)
     except Exception as error:
-        result.record("destroy unused device secret", StepOutcome.FAILURE, type(error).__name__)
+        result.record("forget unused device secret", StepOutcome.FAILURE, type(error).__name__)
 
 
 async def store_initial_secret(
@@ -134,11 +148,12 @@ async def store_initial_secret(
     failure recorded in `result`) when they could not be stored: the device must not be touched."""
     try:
         await secrets.write_initial(device_guid, amt_password, mebx_password)
-    except DeviceSecretExists as exists:
-        result.fail("save device secret", str(exists))
+    except DeviceSecretRefused as refused:
+        result.fail("save device secret", refused.client_text)
         return False
     except Exception as error:  # any storage failure
-        result.fail("save device secret", SECRET_PROVIDER_FAILED, type(error).__name__)
+        cause = str(error) if isinstance(error, VaultUnavailable) else type(error).__name__
+        result.fail("save device secret", secret_store_failure(error), cause)
         return False
     result.record("save device secret", StepOutcome.SUCCESS)
     return True

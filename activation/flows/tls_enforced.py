@@ -35,10 +35,24 @@ from activation.configuration_plan import TlsPlan
 from activation.flows.acm import upgrade_to_acm
 from activation.flows.ccm import CCM_FAILED, activate_ccm
 from activation.flows.components import ComponentFailed
-from activation.flows.ports import DeviceSecretsPort, FlowResult, ProgressPort, StepOutcome
+from activation.flows.deactivate import unprovision_once
+from activation.flows.ports import (
+    DeviceSecretsPort,
+    FlowResult,
+    ProgressPort,
+    StepOutcome,
+    forget_unused_device_secret,
+)
 from activation.flows.tls import configure_tls_while_activating, mark_tls_configured
 from activation.plan import ActivationPlan
-from activation.protocol import ActivationStatus, Component, ComponentMode, ComponentResult, ComponentStatus
+from activation.protocol import (
+    ActivationStatus,
+    Component,
+    ComponentMode,
+    ComponentResult,
+    ComponentStatus,
+    PlainStatus,
+)
 from activation.session import AmtSession, AmtSessionError, AmtUnauthorized
 from activation.wsman import setup
 from activation.wsman.response import WsmanFault, WsmanParseError
@@ -50,7 +64,6 @@ ACTIVATION_SYNC_DELAY: Final = 12.0  # delay_timer
 TLS_RESTART_DELAY: Final = 15.0  # delay_tls_timer: AMT restarts its TLS listener after CommitChanges
 PHASE_ONE_STATUS: Final = "Client control mode (TLS activation Phase 1)."
 COMMIT_CALL: Final = "AMT_SetupAndConfigurationService.CommitChanges"
-UNPROVISION_CALL: Final = "AMT_SetupAndConfigurationService.Unprovision"
 ACM_ROLLED_BACK: Final = "{error}.ACM activation failed."
 ROLLBACK_FAILED: Final = "Failed to deactivate device after ACM failure: {error}"
 TLS_BETWEEN_PHASES_FAILED: Final = "Failed to configure TLS"
@@ -183,22 +196,14 @@ async def _roll_back(
         failed.cause if failed else "ACM upgrade failed"
     )
     error = error.rstrip(".")
-    try:
-        outcome = await amt.call(setup.unprovision(1))
-        unprovisioned = outcome.succeeded
-        cause = "" if unprovisioned else f"ReturnValue {outcome.return_value}"
-    except (AmtSessionError, WsmanFault, WsmanParseError) as failure:
-        unprovisioned, cause = False, str(failure)
+    rollback = FlowResult(status=PlainStatus("Failed"))
+    unprovisioned = await unprovision_once(amt, rollback)
+    result.steps.extend(rollback.steps)
     if not unprovisioned:
         # The device stays activated with the stored password: the secret is kept.
-        result.fail(UNPROVISION_CALL, ROLLBACK_FAILED.format(error=error), cause)
+        result.fail("roll back", ROLLBACK_FAILED.format(error=error), rollback.steps[-1].cause)
     else:
-        result.record(UNPROVISION_CALL, StepOutcome.SUCCESS, "rolled back to pre-provisioning")
-        try:
-            await secrets.destroy(plan.device_guid)  # the device no longer uses the password
-            result.record("destroy unused device secret", StepOutcome.SUCCESS)
-        except Exception as failure:
-            result.record("destroy unused device secret", StepOutcome.FAILURE, type(failure).__name__)
+        await forget_unused_device_secret(secrets, plan.device_guid, result)  # the device no longer uses it
         result.fail("ACM activation", ACM_ROLLED_BACK.format(error=error))
     status.components[Component.ACTIVATION] = ComponentStatus(
         ComponentResult.FAILURE, status.status.removesuffix("."), ComponentMode.ACM

@@ -27,8 +27,10 @@ class WsmanParseError(Exception):
     """A 200 answer whose body is not the WS-Man document expected (retryable, §3.6)."""
 
 
-class UnsafeXml(WsmanParseError):
-    """The device sent a DTD, an entity or an external reference: the session must end."""
+class UnsafeXml(Exception):
+    """The device sent a DTD, an entity or an external reference: a security event that ends the
+    session. Not a `WsmanParseError` on purpose: nothing that handles an unreadable answer as an
+    ordinary failure (a retry, a failed configuration step) may catch it."""
 
 
 class WsmanFault(Exception):
@@ -105,9 +107,7 @@ def parse_fault(document: bytes) -> WsmanFault | None:
     """The fault in an HTTP 400 body, or None when the body is not a SOAP fault (e.g. HTML)."""
     try:
         envelope = _parse_tree(document)
-    except UnsafeXml:
-        raise
-    except WsmanParseError:
+    except WsmanParseError:  # not `UnsafeXml`: that one ends the session
         return None
     body = envelope.child("Body")
     fault = body.child("Fault") if body is not None else None

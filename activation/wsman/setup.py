@@ -246,11 +246,13 @@ def get_setup_and_configuration() -> WsmanCall[SetupAndConfigurationState]:
 
 
 def unprovision(provisioning_mode: int = 1) -> WsmanCall[MethodResult]:
-    """Deactivation (§4.11). Correction 13: the caller must require ReturnValue 0."""
+    """Deactivation (§4.11). Correction 13: the caller must require ReturnValue 0. Sent once, like
+    Setup: a resend after an applied Unprovision is refused (the admin account is gone) and
+    would hide that the first one worked."""
     request = method_request(
         SETUP_AND_CONFIGURATION_SERVICE, "Unprovision", [("ProvisioningMode", str(provisioning_mode))]
     )
-    return method_call("AMT_SetupAndConfigurationService.Unprovision", request, "Unprovision")
+    return method_call("AMT_SetupAndConfigurationService.Unprovision", request, "Unprovision", non_idempotent=True)
 
 
 def commit_changes() -> WsmanCall[MethodResult]:

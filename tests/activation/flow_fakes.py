@@ -53,9 +53,12 @@ class RecordingSecrets:
         self._maybe_fail("write_mebx_password")
         self.events.append(f"write_mebx_password {mebx_password.reveal()}")
 
-    async def destroy(self, guid: str) -> None:
-        self._maybe_fail("destroy")
-        self.events.append("destroy")
+    async def confirm_initial(self, guid: str, mode: int) -> None:
+        self.events.append(f"confirm_initial {int(mode)}")
+
+    async def forget_initial(self, guid: str) -> None:
+        self._maybe_fail("forget_initial")
+        self.events.append("forget_initial")
 
 
 @dataclass

@@ -93,7 +93,7 @@ async def test_acm_activation_signs_the_nonces_and_stores_secrets_before_admin_s
     ]
     # The secret reached Vault before AdminSetup, with both passwords.
     assert seen_at_admin_setup == [[f"write_initial {AMT_PASSWORD} {MEBX_PASSWORD}"]]
-    assert secrets.events == [f"write_initial {AMT_PASSWORD} {MEBX_PASSWORD}"]
+    assert secrets.events == [f"write_initial {AMT_PASSWORD} {MEBX_PASSWORD}", "confirm_initial 2"]
 
     # The chain went leaf → intermediate → root with the right flags.
     chain = provisioning_chain()
@@ -149,7 +149,7 @@ async def test_lost_admin_setup_answer_is_resolved_by_reading_the_mode() -> None
         "IPS_HostBasedSetupService.Get",
         "AMT_SetupAndConfigurationService.SetMEBxPassword",
     ]
-    assert secrets.events == [f"write_initial {AMT_PASSWORD} {MEBX_PASSWORD}"]
+    assert secrets.events == [f"write_initial {AMT_PASSWORD} {MEBX_PASSWORD}", "confirm_initial 2"]
     assert [s.outcome for s in result.steps if s.name == "IPS_HostBasedSetupService.AdminSetup"] == [
         StepOutcome.FAILURE,
         StepOutcome.SUCCESS,
@@ -168,7 +168,7 @@ async def test_lost_admin_setup_answer_and_device_still_unprovisioned_fails_and_
     result = await activate_acm(session(device), acm_plan(), secrets, RecordingProgress(), pause=no_pause)
     assert not result.succeeded
     assert result.status.status == "Failed to activate in admin control mode."
-    assert secrets.events[-1] == "destroy"
+    assert secrets.events[-1] == "forget_initial"
 
 
 async def test_lost_admin_setup_answer_and_unreadable_mode_keeps_the_secret() -> None:
@@ -184,7 +184,7 @@ async def test_lost_admin_setup_answer_and_unreadable_mode_keeps_the_secret() ->
     secrets = RecordingSecrets()
     result = await activate_acm(session(device), acm_plan(), secrets, RecordingProgress(), pause=no_pause)
     assert not result.succeeded
-    assert "destroy" not in secrets.events
+    assert "forget_initial" not in secrets.events
 
 
 async def test_refused_certificate_stops_before_anything_is_stored() -> None:
@@ -222,7 +222,7 @@ async def test_refused_admin_setup_forgets_the_unused_passwords() -> None:
     secrets = RecordingSecrets()
     result = await activate_acm(session(device), acm_plan(), secrets, RecordingProgress(), pause=no_pause)
     assert result.status.status == "Failed to activate in admin control mode."
-    assert secrets.events == [f"write_initial {AMT_PASSWORD} {MEBX_PASSWORD}", "destroy"]
+    assert secrets.events == [f"write_initial {AMT_PASSWORD} {MEBX_PASSWORD}", "forget_initial"]
     assert result.steps[-1].cause == "ReturnValue 2063"
 
 
@@ -237,7 +237,7 @@ async def test_soap_fault_on_admin_setup_forgets_the_unused_passwords() -> None:
     result = await activate_acm(session(device), acm_plan(), secrets, RecordingProgress(), pause=no_pause)
     assert result.status.status == "Failed to activate in admin control mode."
     # A fault is a definite refusal (unlike a lost answer): the stored passwords were never used.
-    assert secrets.events == [f"write_initial {AMT_PASSWORD} {MEBX_PASSWORD}", "destroy"]
+    assert secrets.events == [f"write_initial {AMT_PASSWORD} {MEBX_PASSWORD}", "forget_initial"]
     assert device.call_names.count("IPS_HostBasedSetupService.AdminSetup") == 1
     assert "DestinationUnreachable" in result.steps[-1].cause
 

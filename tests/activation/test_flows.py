@@ -35,8 +35,11 @@ class RecordingSecrets:
     async def promote_pending(self, guid: str) -> None:
         self.events.append("promote_pending")
 
-    async def destroy(self, guid: str) -> None:
-        self.events.append(f"destroy {guid}")
+    async def confirm_initial(self, guid: str, mode: int) -> None:
+        self.events.append(f"confirm_initial {guid} {mode}")
+
+    async def forget_initial(self, guid: str) -> None:
+        self.events.append(f"forget_initial {guid}")
 
 
 @dataclass
@@ -115,6 +118,7 @@ async def test_ccm_activation_stores_the_password_before_setup() -> None:
     result = await activate_ccm(amt, plan(), secrets, progress, pause=no_pause)
     assert result.succeeded, result.steps
     assert order == [f"setup after ['write_initial {GUID} {AMT_PASSWORD}']"]
+    assert secrets.events[-1] == f"confirm_initial {GUID} 1", "a confirmed Setup marks the secret in use"
     assert amt.username == "admin"
     assert progress.texts == ["Activation completed"]
     assert isinstance(result.status, ActivationStatus) and result.status.status == "Client control mode."
@@ -153,7 +157,7 @@ async def test_refused_setup_forgets_the_unused_password() -> None:
     secrets = RecordingSecrets()
     result = await activate_ccm(session(device), plan(), secrets, RecordingProgress(), pause=no_pause)
     assert not result.succeeded and result.status.status == "Failed to activate in client control mode."
-    assert secrets.events[-1] == f"destroy {GUID}"
+    assert secrets.events[-1] == f"forget_initial {GUID}"
     assert result.steps[-1].outcome is StepOutcome.FAILURE and result.steps[-1].cause == "ReturnValue 1"
 
 
@@ -167,21 +171,19 @@ def unprovision_output(return_value: int) -> bytes:
     return chunked_http("200 OK", body)
 
 
-async def test_deactivation_destroys_the_secret_only_after_return_value_zero() -> None:
+async def test_deactivation_succeeds_only_with_return_value_zero() -> None:
     device = ScriptedDevice(username="admin", password=AMT_PASSWORD, answers=[unprovision_output(16)])
-    secrets = RecordingSecrets()
-    refused = await deactivate(session(device), GUID, secrets)
-    assert not refused.succeeded and secrets.events == []
+    refused = await deactivate(session(device))
+    assert not refused.succeeded
     assert refused.status.as_json() == '{"Status":"Failed to deactivate: Unprovision returned 16"}'
 
     device = ScriptedDevice(username="admin", password=AMT_PASSWORD, answers=[unprovision_output(0)])
-    done = await deactivate(session(device), GUID, secrets)
+    done = await deactivate(session(device))
     assert done.succeeded and done.status.as_json() == '{"Status":"Deactivated"}'
-    assert secrets.events == [f"destroy {GUID}"]
 
 
 async def test_deactivation_with_a_wrong_password() -> None:
     device = ScriptedDevice(username="admin", password=AMT_PASSWORD, answers=[unprovision_output(0)])
     amt = AmtSession(device, device_guid=GUID, username="admin", password=Secret("wrong"))
-    result = await deactivate(amt, GUID, RecordingSecrets())
+    result = await deactivate(amt)
     assert result.status.as_json() == '{"Status":"Unable to authenticate with AMT"}'

@@ -115,4 +115,11 @@ async def test_a_session_cut_short_still_records_the_steps_its_flow_had_done(  #
     assert steps[0] == ("resolve plan", "success")
     assert ("IPS_HostBasedSetupService.Setup", "success") in steps
     assert ("configure WiredNetwork", "success") in steps
-    assert run.device.status == "failed" and device.state.control_mode == ControlMode.CCM
+    # Setup was confirmed before the cut: the registry says what the device is, bound and in use.
+    assert device.state.control_mode == ControlMode.CCM
+    assert (run.device.status, run.device.control_mode, run.device.tenant_id, run.device.credential) == (
+        "activated",
+        1,
+        "",
+        "confirmed",
+    )

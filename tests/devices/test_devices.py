@@ -10,6 +10,7 @@ from rest_framework.test import APIClient
 
 from devices import services
 from devices.models import Device
+from devices.services import DeviceReport, VerifiedChange
 from rps_site.authentication import issue_token
 from rps_site.sensitive import Secret
 from rps_site.vault import InvalidDeviceGuid
@@ -19,6 +20,17 @@ from tests.portal_sessions import role_session
 
 def new_guid() -> str:
     return str(uuid.uuid4())
+
+
+def bind(guid: str, *, tenant_id: str) -> Device:
+    """A device whose activation under `tenant_id` succeeded."""
+    run = services.run_start(guid=guid, tenant_id=tenant_id, action="activate").run
+    services.run_finish(
+        run=run,
+        succeeded=True,
+        change=VerifiedChange(report=DeviceReport(), status="activated", bind_tenant_id=tenant_id),
+    )
+    return Device.objects.get(guid=guid.lower())
 
 
 def client_for(tenant_id: str) -> APIClient:
@@ -60,13 +72,16 @@ def test_hostile_guids_are_refused_before_vault(vault) -> None:  # type: ignore[
 @pytest.mark.django_db
 def test_runs_and_steps_are_recorded_and_served_per_tenant(vault) -> None:  # type: ignore[no-untyped-def]
     guid = new_guid().upper()
-    run = services.run_start(guid=guid, tenant_id="acme", action="activate", profile_name="p1", hostname="pc1")
+    run = services.run_start(
+        guid=guid, tenant_id="acme", action="activate", profile_name="p1", report=DeviceReport(hostname="pc1")
+    ).run
     services.run_finish(
         run=run,
         succeeded=True,
         status_message="Connected",
-        device_status="activated",
-        control_mode=1,
+        change=VerifiedChange(
+            report=DeviceReport(hostname="pc1"), status="activated", control_mode=1, bind_tenant_id="acme"
+        ),
         steps=[
             ("Setup", "success", "", datetime(2026, 11, 28, 6, 0, 1, tzinfo=UTC)),
             ("register with MPS", "failure", "MPS answered 500", datetime(2026, 11, 28, 6, 0, 3, tzinfo=UTC)),
@@ -96,7 +111,7 @@ def test_runs_and_steps_are_recorded_and_served_per_tenant(vault) -> None:  # ty
 @pytest.mark.django_db
 def test_purge_removes_row_secret_and_mps_record(vault, settings) -> None:  # type: ignore[no-untyped-def]
     guid = new_guid()
-    services.run_start(guid=guid, tenant_id="", action="activate")
+    bind(guid, tenant_id="")
     services.device_secret_create(guid=guid, values={"AMT_PASSWORD": Secret("P-ass-1!x")})
     with running_mps_recorder() as mps:
         settings.MPS_URL = mps.url
