@@ -21,6 +21,7 @@ class FaultKind(Enum):
     SOAP_FAULT = "soap_fault"  # HTTP 400 with a SOAP fault body
     RETURN_VALUE = "return_value"  # 200 with a non-zero ReturnValue, nothing applied
     MALFORMED_XML = "malformed_xml"  # 200 whose XML body is cut short
+    UNSAFE_XML = "unsafe_xml"  # 200 whose document carries a DTD with an entity (a hostile relay)
     SLOW = "slow"  # answer normally after a delay
     UNAUTHORIZED = "unauthorized"  # 401 with a fresh challenge even for a good digest answer
 
@@ -72,6 +73,11 @@ class Fault:
     @classmethod
     def malformed_xml(cls, *, skip: int = 0, call: str = "*", times: int | None = 1) -> Fault:
         return cls(FaultKind.MALFORMED_XML, call=call, times=times, skip=skip)
+
+    @classmethod
+    def unsafe_xml(cls, *, skip: int = 0, call: str = "*", times: int | None = 1) -> Fault:
+        """The call runs, and its answer comes back with a DOCTYPE declaring an entity."""
+        return cls(FaultKind.UNSAFE_XML, call=call, times=times, skip=skip)
 
     @classmethod
     def slow(cls, *, skip: int = 0, call: str = "*", seconds: float, times: int | None = 1) -> Fault:

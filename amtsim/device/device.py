@@ -28,6 +28,10 @@ from amtsim.faults import Fault, FaultKind, FaultPlan
 
 logger = logging.getLogger(__name__)
 SERVICE_TABLE = load_all()
+UNSAFE_PROLOGUE = (
+    b'<?xml version="1.0" encoding="UTF-8"?>\n<!DOCTYPE a [<!ENTITY x SYSTEM "file:///etc/passwd">'
+    b'<!ENTITY lol "lol"><!ENTITY lol2 "&lol;&lol;&lol;&lol;">]>\n'
+)
 
 
 @dataclass(frozen=True)
@@ -101,6 +105,20 @@ class VirtualAmtDevice:
         )
         return device
 
+    def return_to_pre_provisioning(self) -> None:
+        """What Unprovision does, and what a local unprovision does (MEBx "Full Unprovision", a
+        CMOS clear, rpc-go's local deactivation): no admin account, factory configuration. The
+        server is not told: it finds out when the device asks to be activated again."""
+        state = self.state
+        state.control_mode = ControlMode.PRE_PROVISIONING
+        state.admin_password_ha1 = None
+        state.mebx_password = None
+        state.pending_chain = []
+        state.chain_complete = False
+        state.activated_by_chain = []
+        state.reset_configuration()
+        self.on_tls_configuration_changed()
+
     @property
     def call_names(self) -> list[str]:
         return [record.call for record in self.calls]
@@ -171,6 +189,12 @@ class VirtualAmtDevice:
             reply = method_reply(request, fault.return_code)
             self.calls.append(CallRecord(request.call_name, 200, fault.return_code, fault=kind))
             return DeviceAnswer(body=render_reply(request, reply))
+        if kind is FaultKind.UNSAFE_XML:
+            answer = self._dispatch(request)
+            self.calls[-1] = CallRecord(request.call_name, answer.status, fault=kind)
+            # What an entity-expansion or XXE attempt looks like on the wire.
+            answer.body = UNSAFE_PROLOGUE + answer.body.split(b"?>", 1)[-1]
+            return answer
         if kind is FaultKind.MALFORMED_XML:
             answer = self._dispatch(request)
             self.calls[-1] = CallRecord(request.call_name, answer.status, fault=kind)

@@ -302,18 +302,10 @@ def get_setup_and_configuration(device: VirtualAmtDevice, request: WsmanRequest)
 
 @SERVICE_TABLE.register(SETUP_AND_CONFIGURATION, "Unprovision")
 def unprovision(device: VirtualAmtDevice, request: WsmanRequest) -> WsmanReply:
-    state = device.state
     if request.body_text("ProvisioningMode") not in ("1", None):
         return _refuse(device, request, SetupRefused(ReturnCode.INVALID_PARAMETER, "ProvisioningMode must be 1"))
-    state.control_mode = ControlMode.PRE_PROVISIONING
-    state.admin_password_ha1 = None
-    state.mebx_password = None
-    state.pending_chain = []
-    state.chain_complete = False
-    state.activated_by_chain = []
-    state.unprovision_count += 1
-    state.reset_configuration()
-    device.on_tls_configuration_changed()
+    device.state.unprovision_count += 1
+    device.return_to_pre_provisioning()
     return method_reply(request, ReturnCode.SUCCESS)
 
 
