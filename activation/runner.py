@@ -310,10 +310,10 @@ class DeviceSessionRunner:
         await self._started(started)
         # Recorded on the device's own history (its owner's), never under the tenant it named.
         if started.owner_tenant_id is not None and started.owner_tenant_id != request.tenant_id:
-            self._note("check device tenant", StepOutcome.FAILURE, f"the request named tenant {request.tenant_id!r}")
+            self._note("check device tenant", StepOutcome.FAILURE, "the request named another tenant")
             raise ProtocolError(planning.other_tenant_text(request))
         if not started.enrolled:
-            self._note("check enrollment", StepOutcome.FAILURE, f"not enrolled in tenant {request.tenant_id!r}")
+            self._note("check enrollment", StepOutcome.FAILURE, "not enrolled in the tenant the request named")
             raise ProtocolError(planning.not_enrolled_text(request))
         if request.action is ClientMethod.ACTIVATE:
             return await self._activate()

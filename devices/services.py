@@ -477,13 +477,13 @@ def device_move(*, tenant_id: str, guid: str, target_tenant_id: str, mps: MpsCli
     re-provisioning requests and its MPS record (re-registered under the target tenant). The
     secret at `devices/<guid>` is global and stays. Nothing changes when MPS cannot follow."""
     canonical = guid.lower()
-    if target_tenant_id == tenant_id:
-        raise ApiError(f"Device {guid} is already in this tenant", error="Bad Request")
     client = mps or MpsClient.from_settings()
     with transaction.atomic():
         device = Device.objects.select_for_update().filter(tenant_id=tenant_id, guid=canonical).first()
         if device is None:
             raise ResourceNotFound(f"Device {guid} Not Found")
+        if target_tenant_id == tenant_id:
+            raise ApiError(f"Device {guid} is already in this tenant", error="Bad Request")
         restore = async_to_sync(_move_mps_record)(client, canonical, tenant_id, target_tenant_id)
         try:
             Device.objects.filter(pk=device.pk).update(tenant_id=target_tenant_id)

@@ -15,13 +15,14 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import hvac
 import jwt
 import pytest
 
 from amtsim.pki import shared_on_die_ca
 from rps_site.openbao_dev import DevVault, free_port
 from rps_site.serving import daphne_command, local_server_environment, make_self_signed_certificate, run_manage
-from rps_site.vault import SecretStore
+from rps_site.vault import SecretStore, device_path
 from tests.mps_recorder import MpsRecorder, running_mps_recorder
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -63,6 +64,14 @@ class RpsServer:
             addr=self.vault.addr, token=self.vault.root_token, mount="secret", prefix="", timeout=5, verify=True
         )
 
+    def secret_version(self, guid: str, version: int) -> dict[str, str]:
+        """One KV v2 version of `devices/<guid>` (prior versions are kept when a secret is replaced)."""
+        client = hvac.Client(url=self.vault.addr, token=self.vault.root_token)
+        read = client.secrets.kv.v2.read_secret_version(
+            path=device_path(guid), version=version, mount_point="secret", raise_on_deleted_version=True
+        )
+        return dict(read["data"]["data"])
+
     def log_text(self) -> str:
         return self.log_path.read_text(errors="replace")
 
@@ -89,7 +98,8 @@ def rps_server(dev_vault: DevVault, tmp_path_factory: pytest.TempPathFactory) ->
             RPS_DELAY_TIMER="0",
             RPS_RETRY_DELAY="0",
             RPS_WSMAN_TIMEOUT="4",
-            RPS_DEVICE_TENANTS=",acme",
+            RPS_DEVICE_TENANTS=",acme,vetted",
+            RPS_DEVICE_ENROLLMENT_REQUIRED="vetted",  # the allow-list on for one tenant, off for the others
             RPS_LOG_LEVEL="DEBUG",
             RPS_AMT_EXTRA_ODCA_ROOTS=str(odca_roots),
             RPS_CORS_ALLOWED_ORIGINS=web_ui_origin,

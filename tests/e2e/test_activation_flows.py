@@ -273,9 +273,9 @@ async def test_client_disconnecting_mid_flow_is_recorded_and_others_carry_on(rps
     assert outcome == ("failure", "client disconnected")
 
 
-async def test_a_device_with_stale_credentials_is_refused_until_purged(rps_server: RpsServer) -> None:
-    """A device reset locally (back in pre-provisioning) still has a secret in Vault: a first
-    activation never overwrites it (the device channel is unauthenticated), and says how to go on."""
+async def test_a_secret_of_unknown_origin_is_kept_until_an_admin_releases_it(rps_server: RpsServer) -> None:
+    """A device with a secret in Vault that no activation here wrote (another server sharing the
+    Vault, or rows lost): an unverified first activation never overwrites it, and says how to go on."""
     profile = create_ccm_profile(rps_server)
     device = VirtualAmtDevice(DeviceIdentity())
     guid = device.identity.uuid
@@ -283,13 +283,14 @@ async def test_a_device_with_stale_credentials_is_refused_until_purged(rps_serve
     async with serve_device(device) as endpoint:
         refused = await run_rpc(rpc(rps_server, "activate", "-profile", profile), device_endpoint=endpoint)
         assert refused.exit_code != 0
-        assert f"DELETE /api/v1/admin/devices/{guid}" in refused.message
+        assert f"POST /api/v1/admin/devices/{guid}/release" in refused.message
         assert device.state.control_mode == ControlMode.PRE_PROVISIONING
         assert "IPS_HostBasedSetupService.Setup" not in device.call_names
         assert device_secret(rps_server, guid) == {"AMT_PASSWORD": "Stale-Passw0rd!"}, "the old secret is untouched"
 
         with rps_server.api() as api:
-            assert api.delete(f"/devices/{guid}").status_code == 204
+            assert api.post(f"/devices/{guid}/release").status_code == 200
         again = await run_rpc(rpc(rps_server, "activate", "-profile", profile), device_endpoint=endpoint)
         assert again.exit_code == 0, again.message
         assert await digest_login_succeeds(endpoint, device_secret(rps_server, guid)["AMT_PASSWORD"])
+    assert rps_server.secret_version(guid, 1) == {"AMT_PASSWORD": "Stale-Passw0rd!"}, "kept as a prior version"
