@@ -60,8 +60,14 @@ def activation_frame(device: VirtualAmtDevice, profile: str, **payload_fields: o
 @pytest.mark.parametrize(
     ("generated", "expected_text", "expected_cause"),
     [
-        (True, "Secret Provider", "save device secret"),  # the flow cannot store the new password
-        (False, "secret store is unavailable", "secret store unavailable"),  # the plan cannot read the static one
+        # The flow cannot store the new password (issue #12: the status names the cause).
+        (
+            True,
+            "Failed to save device information to Secret Provider: the secret store is unavailable",
+            "save device secret: secret store unavailable",
+        ),
+        # The plan cannot read the static one.
+        (False, "Failed: the secret store is unavailable", "secret store unavailable"),
     ],
     ids=["generated-password", "static-password"],
 )
@@ -94,7 +100,10 @@ async def test_activation_with_vault_stopped_fails_cleanly(  # type: ignore[no-u
         secret_store.cache_clear()
 
     assert terminal["method"] == "error"
-    assert expected_text in terminal["message"]
+    status = json.loads(terminal["message"])
+    assert status["Status"] == expected_text
+    if generated:  # never "Activation not part of this configuration"
+        assert status["Components"]["Activation"] == {"Result": "Failure", "Details": expected_text}
     assert device.state.control_mode == ControlMode.PRE_PROVISIONING
     assert "IPS_HostBasedSetupService.Setup" not in device.call_names
     run = await ProvisioningRun.objects.select_related("device").aget(device__guid=device.identity.uuid)
