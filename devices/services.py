@@ -136,20 +136,31 @@ def device_secret_first_use(
     (`keep_existing`: its other keys are kept) and stays in Vault as a prior version. Refused
     (`SecretClaimRefused`) when it is in use, recording a re-provisioning request, or while
     another activation of the device holds it. The claim is taken in the database first, so two
-    sessions never write the same device's first secret."""
+    sessions never write the same device's first secret; the usual case (nothing stored) costs
+    one create-only write."""
     store = secret_store()
     path = device_path(guid)
-    current = store.read(path)
-    reason = _claim_device_secret(run, replaces=current)
-    new_values = {**current.values, **values} if current is not None and keep_existing else dict(values)
+    claim = _claim_device_secret(run)
     try:
+        return FirstUseWrite(version=store.create(path, values), replaced=None, reason="no stored secret")
+    except SecretVersionConflict:
+        current = store.read(path)
+    reason = _replacement_reason(claim, current)
+    if current is None or reason is None:
+        # Give the standing back, then say why: in use (a request is recorded) or gone meanwhile.
+        Device.objects.filter(pk=run.device_id, credential_run=run).update(
+            credential=claim.previous, credential_run=claim.previous_run
+        )
         if current is None:
-            version = store.create(path, new_values)
-        else:
-            version = store.update(path, new_values, expected_version=current.version)
+            raise SecretClaimRefused(SecretClaimRefused.Reason.BUSY)
+        _record_reprovisioning_request(run)
+        raise SecretClaimRefused(SecretClaimRefused.Reason.IN_USE)
+    new_values = {**current.values, **values} if keep_existing else dict(values)
+    try:
+        version = store.update(path, new_values, expected_version=current.version)
     except SecretVersionConflict:
         raise SecretClaimRefused(SecretClaimRefused.Reason.BUSY) from None
-    return FirstUseWrite(version=version, replaced=current, reason=reason)
+    return FirstUseWrite(version=version, replaced=current, reason=f"{reason} (replaced version {current.version})")
 
 
 def device_secret_forget_first_use(
@@ -181,42 +192,52 @@ def device_secret_forget_first_use(
         store.update(path, written.replaced.values, expected_version=written.version)
 
 
-def _claim_device_secret(run: ProvisioningRun, *, replaces: StoredSecret | None) -> str:
+@dataclass(frozen=True)
+class _SecretClaim:
+    run: ProvisioningRun
+    previous: str  # the device's credential standing before the claim
+    previous_run: ProvisioningRun | None
+
+
+def _claim_device_secret(run: ProvisioningRun) -> _SecretClaim:
+    """Hold the device's secret for `run`: refused while another live activation holds it."""
     now = timezone.now()
     with transaction.atomic():
         device = Device.objects.select_for_update(of=("self",)).select_related("credential_run").get(pk=run.device_id)
         holder = device.credential_run
-        held_by_another = (
+        if (
             holder is not None
             and holder.pk != run.pk
             and holder.outcome == ProvisioningRun.Outcome.IN_PROGRESS
             and holder.started_at > now - ABANDONED_RUN_AGE
-        )
-        if held_by_another:
-            assert holder is not None
+        ):
             raise SecretClaimRefused(SecretClaimRefused.Reason.BUSY, since=holder.started_at)
-        if replaces is None:
-            reason = "no stored secret"
-        elif device.credential == Device.Credential.UNCONFIRMED:
-            origin = f"run {holder.pk}" if holder is not None else "an earlier activation"
-            reason = f"stale: stored by {origin}, which never confirmed it"
-        elif device.credential == Device.Credential.RELEASED:
-            released = device.reprovisioning_requests.filter(state=ReprovisioningRequest.State.RELEASED).first()
-            who = f" by {released.released_by}" if released is not None and released.released_by else ""
-            reason = f"released for re-provisioning{who}"
-        else:
-            reason = ""
-        if reason:
-            device.credential = Device.Credential.UNCONFIRMED
-            device.credential_run = run
-            device.save(update_fields=["credential", "credential_run"])
-            return f"{reason} (replaced version {replaces.version})" if replaces is not None else reason
-    _record_reprovisioning_request(device, run)
-    raise SecretClaimRefused(SecretClaimRefused.Reason.IN_USE)
+        claim = _SecretClaim(run=run, previous=device.credential, previous_run=holder)
+        device.credential = Device.Credential.UNCONFIRMED
+        device.credential_run = run
+        device.save(update_fields=["credential", "credential_run"])
+    return claim
 
 
-def _record_reprovisioning_request(device: Device, run: ProvisioningRun) -> None:
+def _replacement_reason(claim: _SecretClaim, stored: StoredSecret | None) -> str | None:
+    """Why the stored secret may be replaced, or None when it is in use (or of unknown origin)."""
+    if stored is None:
+        return None
+    if claim.previous == Device.Credential.UNCONFIRMED:
+        holder = claim.previous_run
+        origin = f"run {holder.pk}" if holder is not None and holder.pk != claim.run.pk else "an earlier activation"
+        return f"stale: stored by {origin}, which never confirmed it"
+    if claim.previous == Device.Credential.RELEASED:
+        released = ReprovisioningRequest.objects.filter(
+            device_id=claim.run.device_id, state=ReprovisioningRequest.State.RELEASED
+        ).first()
+        return f"released for re-provisioning by {released.released_by}" if released else "released for re-provisioning"
+    return None
+
+
+def _record_reprovisioning_request(run: ProvisioningRun) -> None:
     """One open request per device; a repeated attempt updates it."""
+    device = Device.objects.get(pk=run.device_id)
     now = timezone.now()
     latest = {
         "profile_name": run.profile_name,
