@@ -75,7 +75,10 @@ class VaultDeviceSecrets:
             return
         change = self.confirmation or VerifiedChange(report=services.DeviceReport())
         confirmed = await in_thread(services.device_activation_confirmed)(
-            run=self.run, tenant_id=self.tenant_id, change=replace(change, control_mode=int(mode))
+            run=self.run,
+            tenant_id=self.tenant_id,
+            change=replace(change, control_mode=int(mode)),
+            completes_release=self.first_use.released,
         )
         self._confirmed = self._confirmed or confirmed
         if not confirmed:

@@ -83,7 +83,7 @@ MPS_UNAVAILABLE: Final = "MPS Unavailable."
 TASKS_CHANGING_STORED_RECORDS: Final = frozenset(
     {MaintenanceTask.CHANGE_PASSWORD, MaintenanceTask.SYNC_HOSTNAME, MaintenanceTask.SYNC_DEVICE_INFO}
 )
-RECORDS_KEPT: Final = "Stored records kept: the password is not the one stored for this device."
+RECORDS_KEPT: Final = "Stored records kept: the password could not be verified against one stored for this device."
 
 
 class SocketTransport:

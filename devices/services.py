@@ -22,14 +22,14 @@ from enum import StrEnum
 from typing import Any, Final
 
 from asgiref.sync import async_to_sync
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import F, Q, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from devices.models import Device, EnrolledDevice, ProvisioningRun, ReprovisioningRequest, RunStep
 from devices.mps import MpsClient, MpsOutcome
-from devices.selectors import canonical_guid, device_enrolled
+from devices.selectors import canonical_guid, device_enrolled, enrollment_required
 from rps_site.api_errors import ApiError, ResourceNotFound
 from rps_site.sensitive import Secret
 from rps_site.vault import SecretVersionConflict, StoredSecret, device_path, secret_store
@@ -124,6 +124,7 @@ class FirstUseWrite:
     version: int
     replaced: StoredSecret | None = field(repr=False)
     reason: str
+    released: bool = False  # it replaced a secret an admin released
 
 
 def device_secret_first_use(
@@ -137,30 +138,39 @@ def device_secret_first_use(
     (`SecretClaimRefused`) when it is in use, recording a re-provisioning request, or while
     another activation of the device holds it. The claim is taken in the database first, so two
     sessions never write the same device's first secret; the usual case (nothing stored) costs
-    one create-only write."""
+    a create-only write and two one-statement updates."""
     store = secret_store()
     path = device_path(guid)
-    claim = _claim_device_secret(run)
+    _claim_device_secret(run)
     try:
-        return FirstUseWrite(version=store.create(path, values), replaced=None, reason="no stored secret")
+        version = store.create(path, values)
     except SecretVersionConflict:
-        current = store.read(path)
-    reason = _replacement_reason(claim, current)
+        pass
+    else:
+        _claimed_secret_is_unconfirmed(run)
+        return FirstUseWrite(version=version, replaced=None, reason="no stored secret")
+    current = store.read(path)
+    standing = Device.objects.only("credential").get(pk=run.device_id).credential
+    reason = _replacement_reason(run, standing) if current is not None else None
     if current is None or reason is None:
-        # Give the standing back, then say why: in use (a request is recorded) or gone meanwhile.
-        Device.objects.filter(pk=run.device_id, credential_run=run).update(
-            credential=claim.previous, credential_run=claim.previous_run
-        )
+        # The claim is given back; the standing was never touched.
+        Device.objects.filter(pk=run.device_id, credential_run=run).update(credential_run=None)
         if current is None:
             raise SecretClaimRefused(SecretClaimRefused.Reason.BUSY)
         _record_reprovisioning_request(run)
         raise SecretClaimRefused(SecretClaimRefused.Reason.IN_USE)
+    _claimed_secret_is_unconfirmed(run)
     new_values = {**current.values, **values} if keep_existing else dict(values)
     try:
         version = store.update(path, new_values, expected_version=current.version)
     except SecretVersionConflict:
         raise SecretClaimRefused(SecretClaimRefused.Reason.BUSY) from None
-    return FirstUseWrite(version=version, replaced=current, reason=f"{reason} (replaced version {current.version})")
+    return FirstUseWrite(
+        version=version,
+        replaced=current,
+        reason=f"{reason} (replaced version {current.version})",
+        released=standing == Device.Credential.RELEASED,
+    )
 
 
 def device_secret_forget_first_use(
@@ -192,44 +202,39 @@ def device_secret_forget_first_use(
         store.update(path, written.replaced.values, expected_version=written.version)
 
 
-@dataclass(frozen=True)
-class _SecretClaim:
-    run: ProvisioningRun
-    previous: str  # the device's credential standing before the claim
-    previous_run: ProvisioningRun | None
+def _claim_device_secret(run: ProvisioningRun) -> None:
+    """Hold the device's secret for `run`, in one statement: refused while another live
+    activation holds it. The device's credential standing is left as it is until the write
+    decides. Raw SQL on purpose: the ORM spent several times the statement's run time compiling
+    it, once per activation (bench/activation_bench.py)."""
+    devices, runs = Device._meta.db_table, ProvisioningRun._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {devices} SET credential_run_id = %s WHERE id = %s AND NOT EXISTS ("  # noqa: S608 (model tables)
+            f"SELECT 1 FROM {runs} r WHERE r.id = {devices}.credential_run_id AND r.id <> %s"
+            " AND r.outcome = %s AND r.started_at > %s)",
+            [run.pk, run.device_id, run.pk, ProvisioningRun.Outcome.IN_PROGRESS, timezone.now() - ABANDONED_RUN_AGE],
+        )
+        if cursor.rowcount != 1:
+            raise SecretClaimRefused(SecretClaimRefused.Reason.BUSY)
 
 
-def _claim_device_secret(run: ProvisioningRun) -> _SecretClaim:
-    """Hold the device's secret for `run`: refused while another live activation holds it."""
-    now = timezone.now()
-    with transaction.atomic():
-        device = Device.objects.select_for_update(of=("self",)).select_related("credential_run").get(pk=run.device_id)
-        holder = device.credential_run
-        if (
-            holder is not None
-            and holder.pk != run.pk
-            and holder.outcome == ProvisioningRun.Outcome.IN_PROGRESS
-            and holder.started_at > now - ABANDONED_RUN_AGE
-        ):
-            raise SecretClaimRefused(SecretClaimRefused.Reason.BUSY, since=holder.started_at)
-        claim = _SecretClaim(run=run, previous=device.credential, previous_run=holder)
-        device.credential = Device.Credential.UNCONFIRMED
-        device.credential_run = run
-        device.save(update_fields=["credential", "credential_run"])
-    return claim
+def _claimed_secret_is_unconfirmed(run: ProvisioningRun) -> None:
+    """What `run` wrote under its claim waits for Setup. Raw SQL for the reason given above."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {Device._meta.db_table} SET credential = %s WHERE id = %s AND credential_run_id = %s",  # noqa: S608
+            [Device.Credential.UNCONFIRMED, run.device_id, run.pk],
+        )
 
 
-def _replacement_reason(claim: _SecretClaim, stored: StoredSecret | None) -> str | None:
-    """Why the stored secret may be replaced, or None when it is in use (or of unknown origin)."""
-    if stored is None:
-        return None
-    if claim.previous == Device.Credential.UNCONFIRMED:
-        holder = claim.previous_run
-        origin = f"run {holder.pk}" if holder is not None and holder.pk != claim.run.pk else "an earlier activation"
-        return f"stale: stored by {origin}, which never confirmed it"
-    if claim.previous == Device.Credential.RELEASED:
+def _replacement_reason(run: ProvisioningRun, standing: str) -> str | None:
+    """Why a stored secret may be replaced, or None when it is in use (or of unknown origin)."""
+    if standing == Device.Credential.UNCONFIRMED:
+        return "stale: stored by an earlier activation, which never confirmed it"
+    if standing == Device.Credential.RELEASED:
         released = ReprovisioningRequest.objects.filter(
-            device_id=claim.run.device_id, state=ReprovisioningRequest.State.RELEASED
+            device_id=run.device_id, state=ReprovisioningRequest.State.RELEASED
         ).first()
         return f"released for re-provisioning by {released.released_by}" if released else "released for re-provisioning"
     return None
@@ -324,28 +329,49 @@ def run_start(
     not touched. Raises `DeviceNotEnrolled`, writing nothing, for an unknown GUID the tenant has
     not enrolled when the tenant requires enrollment."""
     canonical = canonical_guid(guid)
-    with transaction.atomic():
-        device = Device.objects.filter(guid=canonical).first()
-        enrolled = device_enrolled(
-            tenant_id=tenant_id, guid=canonical, bound_to=device.tenant_id if device is not None else None
+    first_sight = Device(guid=canonical, last_seen_at=timezone.now(), **report.facts())
+    if report.control_mode is not None:
+        first_sight.control_mode = report.control_mode
+    if not enrollment_required(tenant_id=tenant_id):
+        device_id, owner_tenant_id = _insert_unless_known(first_sight)
+        enrolled = True
+    else:
+        known = Device.objects.filter(guid=canonical).values_list("id", "tenant_id").first()
+        owner_tenant_id = known[1] if known is not None else None
+        enrolled = device_enrolled(tenant_id=tenant_id, guid=canonical, bound_to=owner_tenant_id)
+        if known is None and not enrolled:
+            raise DeviceNotEnrolled(canonical)
+        device_id, owner_tenant_id = known if known is not None else _insert_unless_known(first_sight)
+    run = ProvisioningRun.objects.create(
+        device_id=device_id,
+        action=action,
+        profile_name=profile_name,
+        client_address=client_address,
+        claimed_tenant_id=tenant_id,
+        reported_hostname=report.hostname,
+        reported_control_mode=report.control_mode,
+    )
+    return RunStarted(run=run, owner_tenant_id=owner_tenant_id, enrolled=enrolled)
+
+
+def _insert_unless_known(device: Device) -> tuple[int, str | None]:
+    """The row of `device.guid`, inserted unless it exists (a concurrent first sight included),
+    unchanged if it does: (id, tenant_id) in one statement. Raw SQL because the ORM's upsert
+    cannot return the existing row's tenant (a second query per activation otherwise); columns
+    and values come from the model, so a field added later is inserted too."""
+    fields = [field for field in Device._meta.concrete_fields if not field.primary_key]
+    quote = connection.ops.quote_name
+    table = quote(Device._meta.db_table)
+    values = [field.get_db_prep_save(field.pre_save(device, add=True), connection) for field in fields]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {table} ({', '.join(quote(str(field.column)) for field in fields)})"  # noqa: S608
+            f" VALUES ({', '.join(['%s'] * len(fields))}) ON CONFLICT ({quote('guid')})"
+            f" DO UPDATE SET {quote('guid')} = excluded.{quote('guid')} RETURNING id, tenant_id",
+            values,
         )
-        if device is None:
-            if not enrolled:
-                raise DeviceNotEnrolled(canonical)
-            initial: dict[str, Any] = {"last_seen_at": timezone.now(), **report.facts()}
-            if report.control_mode is not None:
-                initial["control_mode"] = report.control_mode
-            device, _ = Device.objects.get_or_create(guid=canonical, defaults=initial)
-        run = ProvisioningRun.objects.create(
-            device=device,
-            action=action,
-            profile_name=profile_name,
-            client_address=client_address,
-            claimed_tenant_id=tenant_id,
-            reported_hostname=report.hostname,
-            reported_control_mode=report.control_mode,
-        )
-    return RunStarted(run=run, owner_tenant_id=device.tenant_id, enrolled=enrolled)
+        device_id, tenant_id = cursor.fetchone()
+    return device_id, tenant_id
 
 
 def run_finish(
@@ -420,10 +446,13 @@ def device_secret_confirmed(*, run: ProvisioningRun) -> None:
     )
 
 
-def device_activation_confirmed(*, run: ProvisioningRun, tenant_id: str, change: VerifiedChange) -> bool:
-    """The device confirmed the password `run` stored for it (Setup, AdminSetup, or a rotation
-    AMT accepted): the device is activated, bound to `tenant_id` if it was unbound, and its secret
-    is in use from now on. False when the run no longer holds the device's secret claim."""
+def device_activation_confirmed(
+    *, run: ProvisioningRun, tenant_id: str, change: VerifiedChange, completes_release: bool = False
+) -> bool:
+    """The device confirmed the password `run` stored for it (Setup or AdminSetup): the device is
+    activated, bound to `tenant_id` if it was unbound, and its secret is in use from now on
+    (`completes_release`: the re-provisioning an admin released is done). False when the run no
+    longer holds the device's secret claim."""
     now = timezone.now()
     changes = _device_changes(
         VerifiedChange(
@@ -436,16 +465,15 @@ def device_activation_confirmed(*, run: ProvisioningRun, tenant_id: str, change:
         ),
         now,
     )
-    with transaction.atomic():
-        updated = (
-            Device.objects.filter(pk=run.device_id, credential_run=run)
-            .filter(Q(tenant_id__isnull=True) | Q(tenant_id=tenant_id))
-            .update(**changes)
-        )
-        if updated:
-            ReprovisioningRequest.objects.filter(
-                device_id=run.device_id, state=ReprovisioningRequest.State.RELEASED
-            ).update(state=ReprovisioningRequest.State.COMPLETED, completed_at=now)
+    updated = (
+        Device.objects.filter(pk=run.device_id, credential_run=run)
+        .filter(Q(tenant_id__isnull=True) | Q(tenant_id=tenant_id))
+        .update(**changes)
+    )
+    if updated and completes_release:
+        ReprovisioningRequest.objects.filter(
+            device_id=run.device_id, state=ReprovisioningRequest.State.RELEASED
+        ).update(state=ReprovisioningRequest.State.COMPLETED, completed_at=now)
     return bool(updated)
 
 

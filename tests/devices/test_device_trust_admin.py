@@ -113,8 +113,12 @@ def test_release_lets_the_next_activation_replace_the_secret_and_keeps_the_old_v
         run=run, guid=guid, values={"AMT_PASSWORD": Secret("New-Pass1!")}, keep_existing=False
     )
     assert written.version == 2 and written.reason.startswith("released for re-provisioning by ")
+    assert written.released
     assert services.device_activation_confirmed(
-        run=run, tenant_id="acme", change=VerifiedChange(report=DeviceReport(), control_mode=1)
+        run=run,
+        tenant_id="acme",
+        change=VerifiedChange(report=DeviceReport(), control_mode=1),
+        completes_release=written.released,
     )
     assert ReprovisioningRequest.objects.get(device__guid=guid).state == "completed"
     stored = vault.read(device_path(guid))
