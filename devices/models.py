@@ -162,6 +162,7 @@ class ReprovisioningRequest(models.Model):
 
     class Meta:
         ordering = ["-last_requested_at", "-id"]
+        verbose_name = "re-provisioning request"
         constraints = [
             models.UniqueConstraint(
                 "device", condition=models.Q(state="open"), name="one_open_reprovisioning_request_per_device"

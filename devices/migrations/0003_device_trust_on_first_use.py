@@ -92,6 +92,7 @@ class Migration(migrations.Migration):
                 ('device', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='reprovisioning_requests', to='devices.device')),
             ],
             options={
+                'verbose_name': 're-provisioning request',
                 'ordering': ['-last_requested_at', '-id'],
                 'constraints': [models.UniqueConstraint(models.F('device'), condition=models.Q(('state', 'open')), name='one_open_reprovisioning_request_per_device')],
             },
