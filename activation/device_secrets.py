@@ -17,14 +17,13 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from dataclasses import replace
 
 from activation.flows.ports import DeviceSecretRefused, StepOutcome, new_step
 from activation.protocol import ClientMethod, ControlMode, DeviceRequest
 from activation.worker_threads import in_thread, landed
 from devices import services
 from devices.models import ProvisioningRun
-from devices.services import FirstUseWrite, SecretClaimRefused, VerifiedChange
+from devices.services import FirstUseWrite, SecretClaimRefused
 from rps_site.sensitive import Secret
 
 logger = logging.getLogger(__name__)
@@ -55,8 +54,8 @@ class VaultDeviceSecrets:
         self.may_claim = request.action is ClientMethod.ACTIVATE
         self.run: ProvisioningRun | None = None  # set by the runner once the run is recorded
         self.verified = False  # set by the runner: the payload's password is the stored one
-        # What a confirmed activation records about the device (set by the runner from its plan).
-        self.confirmation: VerifiedChange | None = None
+        # The profile a confirmed activation records (set by the runner from its plan).
+        self.profile_name = ""
         self.first_use: FirstUseWrite | None = None  # what this session's claim wrote
         self._confirmed = False
 
@@ -73,11 +72,11 @@ class VaultDeviceSecrets:
     async def confirm_initial(self, guid: str, mode: ControlMode) -> None:
         if self.run is None or self.first_use is None:
             return
-        change = self.confirmation or VerifiedChange(report=services.DeviceReport())
         confirmed = await in_thread(services.device_activation_confirmed)(
             run=self.run,
             tenant_id=self.tenant_id,
-            change=replace(change, control_mode=int(mode)),
+            control_mode=int(mode),
+            profile_name=self.profile_name,
             completes_release=self.first_use.released,
         )
         self._confirmed = self._confirmed or confirmed

@@ -337,8 +337,7 @@ class DeviceSessionRunner:
             raise
         self._note("resolve plan", StepOutcome.SUCCESS, f"{plan.mode.value} with profile {plan.profile_name}")
         final_mode = ControlMode.ADMIN if plan.mode is ActivationMode.ACM else ControlMode.CLIENT
-        # What a confirmed activation (Setup, AdminSetup) records about the device right away.
-        self.secrets.confirmation = VerifiedChange(report=self.report, profile_name=plan.profile_name)
+        self.secrets.profile_name = plan.profile_name  # recorded as soon as Setup is confirmed
         if start is ActivationStart.FROM_PRE_PROVISIONING:
             amt = amt_session(self.transport, request, username=payload.username, password=request.amt_password)
             if isinstance(self.transport, PortSwitchingTransport):

@@ -23,7 +23,7 @@ from typing import Any, Final
 
 from asgiref.sync import async_to_sync
 from django.db import IntegrityError, connection, transaction
-from django.db.models import F, Q, Value
+from django.db.models import Case, F, Value, When
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
@@ -138,7 +138,9 @@ def device_secret_first_use(
     (`SecretClaimRefused`) when it is in use, recording a re-provisioning request, or while
     another activation of the device holds it. The claim is taken in the database first, so two
     sessions never write the same device's first secret; the usual case (nothing stored) costs
-    a create-only write and two one-statement updates."""
+    one statement and a create-only write. The device's standing is left as it was while the
+    run holds the claim (no other activation can write meanwhile): the run's end marks what it
+    wrote unconfirmed (`run_finish`), or Setup's confirmation marks it in use."""
     store = secret_store()
     path = device_path(guid)
     _claim_device_secret(run)
@@ -147,7 +149,6 @@ def device_secret_first_use(
     except SecretVersionConflict:
         pass
     else:
-        _claimed_secret_is_unconfirmed(run)
         return FirstUseWrite(version=version, replaced=None, reason="no stored secret")
     current = store.read(path)
     standing = Device.objects.only("credential").get(pk=run.device_id).credential
@@ -159,7 +160,6 @@ def device_secret_first_use(
             raise SecretClaimRefused(SecretClaimRefused.Reason.BUSY)
         _record_reprovisioning_request(run)
         raise SecretClaimRefused(SecretClaimRefused.Reason.IN_USE)
-    _claimed_secret_is_unconfirmed(run)
     new_values = {**current.values, **values} if keep_existing else dict(values)
     try:
         version = store.update(path, new_values, expected_version=current.version)
@@ -217,15 +217,6 @@ def _claim_device_secret(run: ProvisioningRun) -> None:
         )
         if cursor.rowcount != 1:
             raise SecretClaimRefused(SecretClaimRefused.Reason.BUSY)
-
-
-def _claimed_secret_is_unconfirmed(run: ProvisioningRun) -> None:
-    """What `run` wrote under its claim waits for Setup. Raw SQL for the reason given above."""
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"UPDATE {Device._meta.db_table} SET credential = %s WHERE id = %s AND credential_run_id = %s",  # noqa: S608
-            [Device.Credential.UNCONFIRMED, run.device_id, run.pk],
-        )
 
 
 def _replacement_reason(run: ProvisioningRun, standing: str) -> str | None:
@@ -411,9 +402,15 @@ def run_finish(
             Device.objects.filter(pk=run.device_id).update(**_device_changes(change, now))
         elif not succeeded:
             # A device first seen in a run that ended early (refused, interrupted) shows `failed`,
-            # never `in_progress` for good; a known device keeps the state it had.
-            Device.objects.filter(pk=run.device_id, status=Device.Status.IN_PROGRESS).update(
-                status=Device.Status.FAILED
+            # never `in_progress` for good; a known device keeps the state it had. A secret the
+            # run wrote under its claim was never confirmed: it stays, replaceable.
+            Device.objects.filter(pk=run.device_id).update(
+                status=Case(
+                    When(status=Device.Status.IN_PROGRESS, then=Value(Device.Status.FAILED)), default=F("status")
+                ),
+                credential=Case(
+                    When(credential_run=run, then=Value(Device.Credential.UNCONFIRMED)), default=F("credential")
+                ),
             )
 
 
@@ -447,34 +444,44 @@ def device_secret_confirmed(*, run: ProvisioningRun) -> None:
 
 
 def device_activation_confirmed(
-    *, run: ProvisioningRun, tenant_id: str, change: VerifiedChange, completes_release: bool = False
+    *,
+    run: ProvisioningRun,
+    tenant_id: str,
+    control_mode: int,
+    profile_name: str,
+    completes_release: bool = False,
 ) -> bool:
-    """The device confirmed the password `run` stored for it (Setup or AdminSetup): the device is
+    """The device confirmed the password `run` stored for it (Setup or AdminSetup): it is
     activated, bound to `tenant_id` if it was unbound, and its secret is in use from now on
     (`completes_release`: the re-provisioning an admin released is done). False when the run no
-    longer holds the device's secret claim."""
+    longer holds the device's secret claim. Raw SQL for the reason `_claim_device_secret` gives:
+    it runs once per activation, mid-flow."""
     now = timezone.now()
-    changes = _device_changes(
-        VerifiedChange(
-            report=change.report,
-            status=Device.Status.ACTIVATED,
-            control_mode=change.control_mode,
-            profile_name=change.profile_name,
-            bind_tenant_id=tenant_id,
-            credential=Device.Credential.CONFIRMED,
-        ),
-        now,
-    )
-    updated = (
-        Device.objects.filter(pk=run.device_id, credential_run=run)
-        .filter(Q(tenant_id__isnull=True) | Q(tenant_id=tenant_id))
-        .update(**changes)
-    )
-    if updated and completes_release:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {Device._meta.db_table} SET credential = %s, credential_run_id = NULL,"  # noqa: S608
+            " tenant_id = COALESCE(tenant_id, %s), status = %s, control_mode = %s, profile_name = %s,"
+            " activated_at = COALESCE(activated_at, %s), last_seen_at = %s"
+            " WHERE id = %s AND credential_run_id = %s AND (tenant_id IS NULL OR tenant_id = %s)",
+            [
+                Device.Credential.CONFIRMED,
+                tenant_id,
+                Device.Status.ACTIVATED,
+                control_mode,
+                profile_name,
+                now,
+                now,
+                run.device_id,
+                run.pk,
+                tenant_id,
+            ],
+        )
+        confirmed = cursor.rowcount == 1
+    if confirmed and completes_release:
         ReprovisioningRequest.objects.filter(
             device_id=run.device_id, state=ReprovisioningRequest.State.RELEASED
         ).update(state=ReprovisioningRequest.State.COMPLETED, completed_at=now)
-    return bool(updated)
+    return confirmed
 
 
 def device_purge(*, tenant_id: str, guid: str, mps: MpsClient | None = None) -> MpsOutcome:

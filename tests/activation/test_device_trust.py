@@ -117,22 +117,23 @@ async def test_a_live_activation_keeps_its_claim_and_an_ended_one_leaves_a_repla
     device = VirtualAmtDevice(DeviceIdentity())
     guid = device.identity.uuid
 
-    def first_session_stored_its_secret() -> ProvisioningRun:
+    def a_session_stored_its_secret() -> ProvisioningRun:
         run = services.run_start(guid=guid, tenant_id="", action="activate").run
         services.device_secret_first_use(
             run=run, guid=guid, values={"AMT_PASSWORD": Secret("First-Sess1on!")}, keep_existing=False
         )
         return run
 
-    first = await sync_to_async(first_session_stored_its_secret)()
+    first = await sync_to_async(a_session_stored_its_secret)()
     refused = json.loads(await runner(device, profile).execute())
     assert refused["method"] == "error"
     assert "Another activation of this device is in progress" in json.loads(refused["message"])["Status"]
     assert vault.read(device_path(guid)).values["AMT_PASSWORD"].reveal() == "First-Sess1on!"  # type: ignore[union-attr]
     assert "IPS_HostBasedSetupService.Setup" not in device.call_names
 
-    # A worker that died leaves its run in progress: after a while its claim no longer counts.
-    await ProvisioningRun.objects.filter(pk=first.pk).aupdate(started_at=timezone.now() - timedelta(hours=2))
+    # The session ends without a confirmed Setup: what it stored is stale and replaceable.
+    await sync_to_async(services.run_finish)(run=first, succeeded=False, failure_cause="Setup: no answer")
+    assert (await Device.objects.aget(guid=guid)).credential == "unconfirmed"
     replaced = json.loads(await runner(device, profile).execute())
     assert replaced["method"] == "success", replaced["message"]
     stored = vault.read(device_path(guid))
@@ -143,3 +144,28 @@ async def test_a_live_activation_keeps_its_claim_and_an_ended_one_leaves_a_repla
     assert steps["replace stored device secret"] == (
         "stale: stored by an earlier activation, which never confirmed it (replaced version 1)"
     )
+
+
+async def test_an_abandoned_claim_lapses_but_its_secret_counts_as_in_use(vault, profile) -> None:  # type: ignore[no-untyped-def]
+    """A worker that died mid-session leaves its run in progress: after an hour the claim no longer
+    blocks the device, but Setup may have been applied before the crash, so the secret is not
+    replaced unverified: a re-provisioning request, which an admin releases."""
+    device = VirtualAmtDevice(DeviceIdentity())
+    guid = device.identity.uuid
+
+    def a_crashed_session_stored_its_secret() -> None:
+        run = services.run_start(guid=guid, tenant_id="", action="activate").run
+        services.device_secret_first_use(
+            run=run, guid=guid, values={"AMT_PASSWORD": Secret("Crashed-Sess1on!")}, keep_existing=False
+        )
+        ProvisioningRun.objects.filter(pk=run.pk).update(started_at=timezone.now() - timedelta(hours=2))
+
+    await sync_to_async(a_crashed_session_stored_its_secret)()
+    refused = json.loads(await runner(device, profile).execute())
+    assert "re-provisioning request was recorded" in json.loads(refused["message"])["Status"]
+    assert vault.read(device_path(guid)).values["AMT_PASSWORD"].reveal() == "Crashed-Sess1on!"  # type: ignore[union-attr]
+
+    await sync_to_async(services.reprovisioning_release)(tenant_id="", guid=guid, released_by="operator")
+    activated = json.loads(await runner(device, profile).execute())
+    assert activated["method"] == "success", activated["message"]
+    assert device.state.control_mode == ControlMode.CCM

@@ -115,10 +115,7 @@ def test_release_lets_the_next_activation_replace_the_secret_and_keeps_the_old_v
     assert written.version == 2 and written.reason.startswith("released for re-provisioning by ")
     assert written.released
     assert services.device_activation_confirmed(
-        run=run,
-        tenant_id="acme",
-        change=VerifiedChange(report=DeviceReport(), control_mode=1),
-        completes_release=written.released,
+        run=run, tenant_id="acme", control_mode=1, profile_name="p", completes_release=written.released
     )
     assert ReprovisioningRequest.objects.get(device__guid=guid).state == "completed"
     stored = vault.read(device_path(guid))
