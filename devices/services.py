@@ -141,23 +141,29 @@ def device_secret_first_use(
     one statement and a create-only write. The device's standing is left as it was while the
     run holds the claim (no other activation can write meanwhile): the run's end marks what it
     wrote unconfirmed (`run_finish`), or Setup's confirmation marks it in use."""
-    store = secret_store()
-    path = device_path(guid)
     _claim_device_secret(run)
     try:
-        version = store.create(path, values)
-    except SecretVersionConflict:
-        pass
-    else:
-        return FirstUseWrite(version=version, replaced=None, reason="no stored secret")
-    current = store.read(path)
-    standing = Device.objects.only("credential").get(pk=run.device_id).credential
-    reason = _replacement_reason(run, standing) if current is not None else None
-    if current is None or reason is None:
-        # The claim is given back; the standing was never touched.
+        return _write_first_secret(run, device_path(guid), values, keep_existing=keep_existing)
+    except Exception:
+        # Nothing of this run's is stored (or it cannot be known): the claim is given back, so its
+        # end never marks someone else's secret unconfirmed; the standing was never touched.
         Device.objects.filter(pk=run.device_id, credential_run=run).update(credential_run=None)
-        if current is None:
-            raise SecretClaimRefused(SecretClaimRefused.Reason.BUSY)
+        raise
+
+
+def _write_first_secret(
+    run: ProvisioningRun, path: str, values: Mapping[str, Secret], *, keep_existing: bool
+) -> FirstUseWrite:
+    store = secret_store()
+    try:
+        return FirstUseWrite(version=store.create(path, values), replaced=None, reason="no stored secret")
+    except SecretVersionConflict:
+        current = store.read(path)
+    if current is None:
+        raise SecretClaimRefused(SecretClaimRefused.Reason.BUSY)  # destroyed meanwhile
+    standing = Device.objects.only("credential").get(pk=run.device_id).credential
+    reason = _replacement_reason(run, standing)
+    if reason is None:
         _record_reprovisioning_request(run)
         raise SecretClaimRefused(SecretClaimRefused.Reason.IN_USE)
     new_values = {**current.values, **values} if keep_existing else dict(values)
@@ -204,9 +210,10 @@ def device_secret_forget_first_use(
 
 def _claim_device_secret(run: ProvisioningRun) -> None:
     """Hold the device's secret for `run`, in one statement: refused while another live
-    activation holds it. The device's credential standing is left as it is until the write
-    decides. Raw SQL on purpose: the ORM spent several times the statement's run time compiling
-    it, once per activation (bench/activation_bench.py)."""
+    activation holds it. The device's credential standing is left as it is: Setup's confirmation
+    or the run's end (`run_finish`) says what became of the secret. Raw SQL on purpose: the ORM
+    spent several times the statement's run time compiling it, once per activation
+    (bench/activation_bench.py)."""
     devices, runs = Device._meta.db_table, ProvisioningRun._meta.db_table
     with connection.cursor() as cursor:
         cursor.execute(

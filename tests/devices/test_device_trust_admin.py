@@ -245,3 +245,23 @@ def test_portal_imports_pasted_and_csv_guids(vault: SecretStore) -> None:
         [("acme", first), ("acme", second), ("acme", third)]
     )
     assert portal(tenant_id="acme").get(url).status_code == 302, "no permission, no import page"
+
+
+def test_a_write_that_fails_gives_the_claim_back_and_marks_nothing(vault: SecretStore, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """Vault failing on a first activation's write must not leave the run holding the claim: its
+    end would mark a secret it never wrote (perhaps one in use) unconfirmed, hence replaceable."""
+    from rps_site.vault import VaultUnavailable
+
+    guid = new_guid()
+    activated(guid, "acme")
+    run = services.run_start(guid=guid, tenant_id="acme", action="activate").run
+
+    def vault_down(*args: object, **kwargs: object) -> int:
+        raise VaultUnavailable("write")
+
+    monkeypatch.setattr(type(vault), "create", vault_down)
+    with pytest.raises(VaultUnavailable):
+        services.device_secret_first_use(run=run, guid=guid, values={"AMT_PASSWORD": Secret("x")}, keep_existing=False)
+    services.run_finish(run=run, succeeded=False, failure_cause="save device secret: VaultUnavailable")
+    device = Device.objects.get(guid=guid)
+    assert (device.credential, device.credential_run_id) == ("confirmed", None)
