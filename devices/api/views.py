@@ -22,7 +22,7 @@ from rps_site.api.validation import Field, Text, js_string, validate
 from rps_site.authentication import request_tenant
 from rps_site.vault import DEVICE_GUID
 
-MAX_ENROLLMENT_BATCH = 10_000
+MAX_ENROLLMENT_BATCH = 5_000  # about 200 KB of JSON: within RPS_API_MAX_BODY_BYTES' default
 GUID_PATTERN = "^[0-9A-Fa-f]{8}(-[0-9A-Fa-f]{4}){3}-[0-9A-Fa-f]{12}$"
 
 

@@ -141,7 +141,7 @@ def test_a_move_mps_cannot_follow_changes_nothing(vault: SecretStore, mps: MpsRe
 def test_enrollment_api_validates_and_is_per_tenant(vault: SecretStore) -> None:
     guid = new_guid()
     assert api("acme").post("/api/v1/admin/devices/enrollment", "not a list", format="json").status_code == 400
-    too_many = api("acme").post("/api/v1/admin/devices/enrollment", [guid] * 10_001, format="json")
+    too_many = api("acme").post("/api/v1/admin/devices/enrollment", [guid] * 5_001, format="json")
     assert too_many.status_code == 400
     assert api("acme").post("/api/v1/admin/devices/enrollment", [guid, guid], format="json").json() == {
         "added": 1,
@@ -191,15 +191,16 @@ def test_portal_release_asks_first_then_releases(vault: SecretStore) -> None:
     url = "/admin/devices/reprovisioningrequest/"
     action = {"action": "release", "_selected_action": [str(request.pk)], "index": "0"}
 
-    viewer = portal(tenant_id="acme")
+    assert portal(tenant_id="acme").get(url).status_code == 403, "seeing them needs its permission"
+    viewer = portal(tenant_id="acme", permissions=("view_reprovisioningrequest",))
     assert guid in viewer.get(url).content.decode()
     assert viewer.post(url, action).status_code in (200, 302)
     assert ReprovisioningRequest.objects.get(pk=request.pk).state == "open", "no permission, no release"
-    assert (
-        guid not in portal(tenant_id="other", permissions=("change_reprovisioningrequest",)).get(url).content.decode()
-    )
+    other = portal(tenant_id="other", permissions=("view_reprovisioningrequest", "change_reprovisioningrequest"))
+    listing = other.get(url)
+    assert listing.status_code == 200 and guid not in listing.content.decode()
 
-    admin = portal(tenant_id="acme", permissions=("change_reprovisioningrequest",))
+    admin = portal(tenant_id="acme", permissions=("view_reprovisioningrequest", "change_reprovisioningrequest"))
     asked = admin.post(url, action)
     assert asked.status_code == 200 and "Release re-provisioning requests" in asked.content.decode()
     assert ReprovisioningRequest.objects.get(pk=request.pk).state == "open", "nothing before confirmation"
@@ -213,7 +214,7 @@ def test_portal_move_asks_for_the_target_then_moves(vault: SecretStore) -> None:
     guid = new_guid()
     device = activated(guid, "acme")
     url = "/admin/devices/device/"
-    admin = portal(tenant_id="acme", permissions=("change_device",))
+    admin = portal(tenant_id="acme", permissions=("view_device", "change_device"))
     assert f"/admin/devices/device/{device.pk}/change/" in admin.get(url).content.decode()
     asked = admin.post(url, {"action": "move_to_tenant", "_selected_action": [str(device.pk)], "index": "0"})
     assert asked.status_code == 200 and "Target tenant" in asked.content.decode()
@@ -232,7 +233,7 @@ def test_portal_imports_pasted_and_csv_guids(vault: SecretStore) -> None:
 
     first, second, third = new_guid(), new_guid(), new_guid()
     url = "/admin/devices/enrolleddevice/import/"
-    admin = portal(tenant_id="acme", permissions=("add_enrolleddevice",))
+    admin = portal(tenant_id="acme", permissions=("view_enrolleddevice", "add_enrolleddevice"))
     assert "Import GUIDs" in admin.get("/admin/devices/enrolleddevice/").content.decode()
     refused = admin.post(url, {"guids": f"{first}\nnot-a-guid\n", "note": ""})
     assert refused.status_code == 200 and "No GUID on line(s) 2" in refused.content.decode()
@@ -244,7 +245,9 @@ def test_portal_imports_pasted_and_csv_guids(vault: SecretStore) -> None:
     assert sorted(EnrolledDevice.objects.values_list("tenant_id", "guid")) == sorted(
         [("acme", first), ("acme", second), ("acme", third)]
     )
-    assert portal(tenant_id="acme").get(url).status_code == 302, "no permission, no import page"
+    assert portal(tenant_id="acme", permissions=("view_enrolleddevice",)).get(url).status_code == 302, (
+        "no permission, no import page"
+    )
 
 
 def test_a_write_that_fails_gives_the_claim_back_and_marks_nothing(vault: SecretStore, monkeypatch) -> None:  # type: ignore[no-untyped-def]
@@ -265,3 +268,33 @@ def test_a_write_that_fails_gives_the_claim_back_and_marks_nothing(vault: Secret
     services.run_finish(run=run, succeeded=False, failure_cause="save device secret: VaultUnavailable")
     device = Device.objects.get(guid=guid)
     assert (device.credential, device.credential_run_id) == ("confirmed", None)
+
+
+def test_the_new_endpoints_ask_portal_sessions_for_their_model_permissions(vault: SecretStore) -> None:
+    """SECURITY check 24: moving needs change_device, releasing change_reprovisioningrequest, the
+    allow-list view/add/delete_enrolleddevice; bearer tokens stay full tenant admins."""
+    from tests.portal_sessions import role_session
+
+    guid = new_guid()
+    activated(guid, "")
+    reset_and_claimed_again(guid, "")
+    move, release = f"/api/v1/admin/devices/{guid}/move", f"/api/v1/admin/devices/{guid}/release"
+    enrollment = "/api/v1/admin/devices/enrollment"
+
+    viewer = role_session(Device, "view")
+    refused = viewer.post(move, {"tenantId": "acme"}, format="json")
+    assert (
+        refused.status_code == 403
+        and refused.json()["message"] == "This request needs the devices.change_device permission."
+    )
+    requests_viewer = role_session(ReprovisioningRequest, "view")
+    assert [item["guid"] for item in requests_viewer.get("/api/v1/admin/devices/reprovisioning-requests").json()] == [
+        guid
+    ]
+    assert requests_viewer.post(release).status_code == 403
+    assert role_session(EnrolledDevice, "view").post(enrollment, [guid], format="json").status_code == 403
+    assert role_session(EnrolledDevice, "nothing").get(enrollment).status_code == 403
+
+    assert role_session(ReprovisioningRequest, "full").post(release).status_code == 200
+    assert role_session(EnrolledDevice, "full").post(enrollment, [guid], format="json").status_code == 201
+    assert role_session(Device, "full").post(move, {"tenantId": "acme"}, format="json").status_code == 200

@@ -135,9 +135,17 @@ def test_listing_rejects_bad_paging() -> None:
 def test_device_api_and_portal_pages_follow_the_device_permissions(vault, settings) -> None:  # type: ignore[no-untyped-def]
     """SECURITY check 24 for devices: view_device to list and read, delete_device to purge."""
     guid = new_guid()
-    run = services.run_start(guid=guid, tenant_id="", action="activate", profile_name="p1", hostname="pc-perm")
+    run = services.run_start(
+        guid=guid, tenant_id="", action="activate", profile_name="p1", report=DeviceReport(hostname="pc-perm")
+    ).run
     services.run_finish(
-        run=run, succeeded=True, status_message="ok", device_status="activated", control_mode=1, steps=[]
+        run=run,
+        succeeded=True,
+        status_message="ok",
+        change=VerifiedChange(
+            report=DeviceReport(hostname="pc-perm"), status="activated", control_mode=1, bind_tenant_id=""
+        ),
+        steps=[],
     )
     item, portal_list = f"/api/v1/admin/devices/{guid}", "/admin/devices/device/"
     portal_item = f"/admin/devices/device/{Device.objects.get(guid=guid).pk}/change/"
