@@ -121,7 +121,7 @@ class RunStepInline(ReadOnlyInline):
 
 class ProvisioningRunInline(ReadOnlyInline):
     model = ProvisioningRun
-    fields = ("action", "profile_name", "client_address", "outcome", "failure_cause", "started_at", "finished_at")
+    fields = ("action", "profile_name", "outcome", "failure_cause", "started_at", "finished_at")
     readonly_fields = fields
     show_change_link = True
 
@@ -137,16 +137,7 @@ class MoveForm(forms.Form):
 
 @admin.register(Device)
 class DeviceAdmin(ReadOnlyAdmin):
-    list_display = (
-        "guid",
-        "hostname",
-        "tenant_id",
-        "control_mode",
-        "status",
-        "credential",
-        "profile_name",
-        "last_seen_at",
-    )
+    list_display = ("guid", "hostname", "tenant_id", "control_mode", "status", "profile_name", "last_seen_at")
     list_filter = ("status", "control_mode", "credential", "tenant_id")
     search_fields = ("guid", "hostname", "profile_name")
     inlines = [ProvisioningRunInline]
@@ -192,7 +183,7 @@ class DeviceAdmin(ReadOnlyAdmin):
 
 @admin.register(ProvisioningRun)
 class ProvisioningRunAdmin(ReadOnlyAdmin):
-    list_display = ("device", "action", "profile_name", "client_address", "outcome", "started_at", "finished_at")
+    list_display = ("device", "action", "profile_name", "outcome", "started_at", "finished_at")
     list_filter = ("outcome", "action")
     search_fields = ("device__guid", "device__hostname", "profile_name", "failure_cause", "client_address")
     inlines = [RunStepInline]
