@@ -1,16 +1,19 @@
 """Run the upstream Postman suites against rps-django (spec/postman-suite.md §7).
 
 Serves the app with daphne on loopback over plain HTTP, on a fresh database and a fresh OpenBao
-dev server with default limits, makes token-carrying copies of both collections with
-shared/tools/postman_copy.py, runs newman and prints the assertion counts:
+dev server with default limits, makes token-carrying copies of both collections, runs newman
+and prints the assertion counts:
 
     postman-main: 493 passed, 0 failed
     postman-security: 8 passed, 0 failed
 
+The suites are part of the interop suite (tests/shared_reference.py): without them this prints
+one line saying so and exits 0, or 1 with `RPS_INTEROP_REQUIRED=true` (CI).
 Exit status: 0 when every assertion passed (or --report-only), 1 otherwise.
 Options: --folder NAME (run one folder of the main suite), --report-only, --keep (leave the
-server running for a look; Ctrl-C ends it), --database-url URL (default: a new PostgreSQL
-database on 127.0.0.1:5432, dropped afterwards; `sqlite` for a temporary SQLite file).
+server running for a look; Ctrl-C ends it; the token is in the file it names), --database-url URL
+(default: a new PostgreSQL database on 127.0.0.1:5432, dropped afterwards; `sqlite` for a
+temporary SQLite file).
 """
 
 from __future__ import annotations
@@ -33,17 +36,63 @@ sys.path.insert(0, str(ROOT))
 
 from rps_site.openbao_dev import free_port, start_dev_vault  # noqa: E402
 from rps_site.serving import daphne_command, local_server_environment, run_manage  # noqa: E402
+from tests.shared_reference import INTEROP_REQUIRED, POSTMAN, SKIP_PREFIX, missing_reference  # noqa: E402
 
-SHARED = Path(os.environ.get("RPS_SHARED_DIR", ROOT.parent / "shared"))
-POSTMAN = SHARED / "reference" / "postman"
 PG_SERVER = "postgres://postgres@127.0.0.1:5432"
 
 
+class HarnessError(Exception):
+    """A step of the harness failed; the message is the one line printed."""
+
+
 def newman_binary() -> str:
-    found = shutil.which("newman") or str(ROOT / "var" / "node" / "bin" / "newman")
-    if not Path(found).exists():
-        raise SystemExit("newman is not installed: npm install -g newman@6")
-    return found
+    """newman@6 on PATH, else the copy in var/node, installed there (once) with npm."""
+    found = shutil.which("newman")
+    if found:
+        return found
+    local = ROOT / "var" / "node" / "bin" / "newman"
+    if not local.exists():
+        if not shutil.which("npm"):
+            raise HarnessError("newman is not installed and npm is missing: install Node.js and newman@6")
+        print("installing newman@6 into var/node with npm (once) ...", file=sys.stderr, flush=True)
+        started = time.monotonic()
+        installed = subprocess.run(
+            ["npm", "install", "--silent", "--prefix", str(ROOT / "var" / "node"), "--global", "newman@6"],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if installed.returncode != 0:
+            cause = (installed.stderr.strip().splitlines() or ["no message"])[-1]
+            raise HarnessError(f"npm could not install newman@6 (exit {installed.returncode}): {cause}")
+        print(f"installed newman in {time.monotonic() - started:.0f} s", file=sys.stderr, flush=True)
+    return str(local)
+
+
+def token_copy(source: Path, copy: Path, token: str) -> None:
+    """A run-time copy of a collection that authenticates with one bearer token (assertions untouched).
+
+    Every request inherits the collection-level bearer auth (some carry upstream's own hard-coded
+    JWTs), and the pre-request `pm.sendRequest` calls, which send no credentials, get the header."""
+    collection = json.loads(source.read_text())
+    collection["auth"] = {"type": "bearer", "bearer": [{"key": "token", "value": token, "type": "string"}]}
+    header = f"'Authorization': 'Bearer {token}'"
+
+    def requests(items: list[dict]) -> list[dict]:  # type: ignore[type-arg]
+        return [leaf for item in items for leaf in (requests(item["item"]) if "item" in item else [item])]
+
+    for item in requests(collection["item"]):
+        item["request"].pop("auth", None)
+        for event in item.get("event", []):
+            text = "\n".join(event["script"]["exec"])
+            if event["listen"] != "prerequest" or "sendRequest" not in text:
+                continue
+            if "header: {" in text:
+                text = text.replace("header: {", "header: {" + header + ", ")
+            else:
+                text = text.replace("method: '", "header: {" + header + "}, method: '")
+            event["script"]["exec"] = text.split("\n")
+    copy.write_text(json.dumps(collection))
 
 
 def create_database(url: str | None, work: Path) -> tuple[str, str | None]:
@@ -53,7 +102,12 @@ def create_database(url: str | None, work: Path) -> tuple[str, str | None]:
     if url:
         return url, None
     name = f"rps_postman_{random_source.token_hex(4)}"
-    subprocess.run(["createdb", "-h", "127.0.0.1", "-U", "postgres", name], check=True)
+    created = subprocess.run(
+        ["createdb", "-h", "127.0.0.1", "-U", "postgres", name], capture_output=True, text=True, check=False
+    )
+    if created.returncode != 0:
+        cause = (created.stderr.strip().splitlines() or ["no message"])[-1]
+        raise HarnessError(f"cannot create a PostgreSQL database on 127.0.0.1:5432: {cause}")
     return f"{PG_SERVER}/{name}", name
 
 
@@ -67,14 +121,14 @@ def wait_for(url: str, seconds: float = 60) -> None:
             return
         except (urllib.error.URLError, ConnectionError, TimeoutError):
             time.sleep(0.2)
-    raise SystemExit(f"the server did not answer at {url}")
+    raise HarnessError(f"the server did not answer at {url} within {seconds:.0f} s")
 
 
 def run_newman(
-    collection: Path, report: Path, env_vars: dict[str, str], extra: list[str]
+    newman: str, collection: Path, report: Path, env_vars: dict[str, str], extra: list[str]
 ) -> tuple[int, int, list[str]]:
     command = [
-        newman_binary(),
+        newman,
         "run",
         str(collection),
         "-e",
@@ -108,21 +162,43 @@ def main() -> int:
     parser.add_argument("--keep", action="store_true")
     parser.add_argument("--database-url", default=os.environ.get("RPS_POSTMAN_DATABASE_URL"))
     args = parser.parse_args()
+    reason = missing_reference(POSTMAN)
+    if reason:
+        if INTEROP_REQUIRED:
+            print(reason.replace(SKIP_PREFIX, "postman: interop suite required (RPS_INTEROP_REQUIRED)", 1), flush=True)
+            return 1
+        print(f"postman: {reason}", flush=True)
+        return 0
+    try:
+        return run_suites(args)
+    except HarnessError as error:
+        print(f"postman: {error}", flush=True)
+        return 1
+    except KeyboardInterrupt:
+        return 130
 
+
+def run_suites(args: argparse.Namespace) -> int:
+    newman = newman_binary()
     work = Path(tempfile.mkdtemp(prefix="rps-postman-"))
     vault = start_dev_vault(log_path=work / "openbao.log")
-    database_url, database_name = create_database(args.database_url, work)
-    port = free_port()
-    environment = local_server_environment(
-        vault_addr=vault.addr,
-        vault_token=vault.rps_token(),
-        database_url=database_url,
-        RPS_SECURE_SSL_REDIRECT="false",
-    )
+    database_name = None
     server = None
     try:
-        run_manage(environment, "migrate", "--noinput", "-v", "0")
-        token = run_manage(environment, "rps_token", "--tenant", "")
+        database_url, database_name = create_database(args.database_url, work)
+        port = free_port()
+        environment = local_server_environment(
+            vault_addr=vault.addr,
+            vault_token=vault.rps_token(),
+            database_url=database_url,
+            RPS_SECURE_SSL_REDIRECT="false",
+        )
+        try:
+            run_manage(environment, "migrate", "--noinput", "-v", "0")
+            token = run_manage(environment, "rps_token", "--tenant", "")
+        except subprocess.CalledProcessError as step:
+            cause = (str(step.stderr).strip().splitlines() or ["no message"])[-1]
+            raise HarnessError(f"manage.py {step.cmd[2]} failed: {cause}") from None
         server_log = open(work / "server.log", "wb")  # noqa: SIM115  (the server owns it while it runs)
         server = subprocess.Popen(
             daphne_command(port=port), env=environment, cwd=ROOT, stdout=server_log, stderr=server_log
@@ -134,7 +210,10 @@ def main() -> int:
             "vaultToken": vault.root_token,
         }
         if args.keep:
-            print(f"serving on http://127.0.0.1:{port} ; token: {token}", flush=True)
+            token_file = work / "token"
+            token_file.write_text(token)
+            token_file.chmod(0o600)
+            print(f"serving on http://127.0.0.1:{port} ; bearer token in {token_file}", flush=True)
 
         all_passed = True
         suites = [
@@ -150,11 +229,8 @@ def main() -> int:
             )
         for label, source, extra in suites:
             copy = work / f"{label}.json"
-            subprocess.run(
-                [sys.executable, str(SHARED / "tools" / "postman_copy.py"), str(POSTMAN / source), str(copy), token],
-                check=True,
-            )
-            passed, failed, failures = run_newman(copy, work / f"{label}-report.json", env_vars, extra)
+            token_copy(POSTMAN / source, copy, token)
+            passed, failed, failures = run_newman(newman, copy, work / f"{label}-report.json", env_vars, extra)
             for failure in failures:
                 print(f"  FAILED {failure}", flush=True)
             print(f"postman-{label}: {passed} passed, {failed} failed", flush=True)
@@ -163,8 +239,6 @@ def main() -> int:
             print("server still running; Ctrl-C to stop", flush=True)
             server.wait()
         return 0 if all_passed or args.report_only else 1
-    except KeyboardInterrupt:
-        return 130
     finally:
         if server is not None and server.poll() is None:
             server.terminate()

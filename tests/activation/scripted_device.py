@@ -12,14 +12,13 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from tests.shared_reference import WSMAN_FIXTURES
+from tests.shared_reference import wsman_fixture
 
-FIXTURES = WSMAN_FIXTURES
 REALM = "Digest:A4070000000000000000000000000000"
 
 
 def fixture(name: str) -> bytes:
-    return (FIXTURES / name).read_bytes()
+    return wsman_fixture(name)
 
 
 def chunked_http(status: str, body: bytes, *, chunk_size: int = 700) -> bytes:

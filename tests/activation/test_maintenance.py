@@ -83,22 +83,25 @@ async def test_synctime_reports_the_pt_status_name() -> None:
 
 # --- syncip --------------------------------------------------------------------------------------
 
-STATIC_PULL = (
-    fixture("AMT_EthernetPortSettings_Pull.xml")
-    .replace(b"<h:DHCPEnabled>true</h:DHCPEnabled>", b"<h:DHCPEnabled>false</h:DHCPEnabled>", 1)
-    .replace(
-        b"<h:InstanceID>Intel(r) AMT Ethernet Port Settings 0",
-        b"<h:IPAddress>192.168.6.20</h:IPAddress>"
-        b"<h:SecondaryDNS>192.168.6.2</h:SecondaryDNS><h:InstanceID>Intel(r) AMT Ethernet Port Settings 0",
-        1,
+
+def static_pull() -> bytes:
+    """The recorded wired port, made static with a known address and secondary DNS."""
+    return (
+        fixture("AMT_EthernetPortSettings_Pull.xml")
+        .replace(b"<h:DHCPEnabled>true</h:DHCPEnabled>", b"<h:DHCPEnabled>false</h:DHCPEnabled>", 1)
+        .replace(
+            b"<h:InstanceID>Intel(r) AMT Ethernet Port Settings 0",
+            b"<h:IPAddress>192.168.6.20</h:IPAddress>"
+            b"<h:SecondaryDNS>192.168.6.2</h:SecondaryDNS><h:InstanceID>Intel(r) AMT Ethernet Port Settings 0",
+            1,
+        )
     )
-)
 
 
 async def test_syncip_static_keeps_current_values_for_empty_fields() -> None:
     scripted = device(
         ok("AMT_EthernetPortSettings_Enumerate.xml"),
-        chunked_http("200 OK", STATIC_PULL),
+        chunked_http("200 OK", static_pull()),
         ok("AMT_EthernetPortSettings_Put.xml"),
     )
     ip = {"ipAddress": "192.168.6.50", "netmask": "", "gateway": "192.168.6.254", "primaryDns": "", "secondaryDns": ""}
@@ -126,7 +129,7 @@ async def test_syncip_dhcp_turns_ip_sync_on_and_drops_ip_fields() -> None:
 
 
 async def test_syncip_already_synchronized() -> None:
-    scripted = device(ok("AMT_EthernetPortSettings_Enumerate.xml"), chunked_http("200 OK", STATIC_PULL))
+    scripted = device(ok("AMT_EthernetPortSettings_Enumerate.xml"), chunked_http("200 OK", static_pull()))
     result = await run(scripted, "--syncip", ipConfiguration={"ipAddress": "192.168.6.20"})
     assert result.status.as_json() == (
         '{"Status":"syncip failed at PUT_ETHERNET_PORT_SETTINGS IPAddress already synchronized"}'

@@ -24,7 +24,6 @@ from activation.wsman import setup
 from activation.wsman.network import ETHERNET_PORT_SETTINGS
 from rps_site.sensitive import Secret
 from tests.activation.scripted_device import (
-    FIXTURES,
     NO_ANSWER,
     Answer,
     ScriptedDevice,
@@ -75,7 +74,7 @@ def test_digest_amt_example() -> None:
 
 
 def test_challenge_parsed_from_amt_401() -> None:
-    response = parse_http_response((FIXTURES / "http/401_digest_challenge_AMT11.http").read_bytes())
+    response = parse_http_response(fixture("http/401_digest_challenge_AMT11.http"))
     assert response.status == 401
     challenge = parse_digest_challenge(response.headers["www-authenticate"])
     assert challenge is not None
@@ -103,7 +102,7 @@ def test_http_request_framing() -> None:
 
 
 def test_recorded_chunked_200_is_dechunked_once() -> None:
-    response = parse_http_response((FIXTURES / "http/200_chunked_GeneralSettings_AMT15.http").read_bytes())
+    response = parse_http_response(fixture("http/200_chunked_GeneralSettings_AMT15.http"))
     assert response.status == 200
     assert response.body == fixture("AMT_GeneralSettings_Get_AMT15_rps.xml")
 
@@ -119,7 +118,7 @@ def test_body_that_looks_chunked_is_not_dechunked_twice() -> None:
 
 
 def test_content_length_bodies_are_accepted() -> None:
-    response = parse_http_response((FIXTURES / "http/400_bad_request_AMT15.http").read_bytes())
+    response = parse_http_response(fixture("http/400_bad_request_AMT15.http"))
     assert (response.status, response.reason, len(response.body)) == (400, "Bad Request", 400)
     with pytest.raises(AmtResponseMalformed):
         parse_http_response(b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc")
@@ -278,9 +277,7 @@ async def test_unreadable_answer_is_retried_at_once() -> None:
 
 
 async def test_soap_fault_and_html_400() -> None:
-    device = lsa_device(
-        fault("SOAPFault_AlreadyExists.xml"), (FIXTURES / "http/400_bad_request_AMT15.http").read_bytes()
-    )
+    device = lsa_device(fault("SOAPFault_AlreadyExists.xml"), fixture("http/400_bad_request_AMT15.http"))
     amt = session_for(device)
     with pytest.raises(WsmanFault) as caught:
         await amt.call(setup.get_general_settings())

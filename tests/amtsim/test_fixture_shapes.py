@@ -41,9 +41,8 @@ from tests.amtsim.rps_double import (
     put,
     resource_uri,
 )
-from tests.shared_reference import WSMAN_FIXTURES
+from tests.shared_reference import wsman_fixture, wsman_fixture_names
 
-FIXTURES = WSMAN_FIXTURES
 PASSWORD = "Adm1n!Passw0rd"
 _CA_KEY = rsa.generate_private_key(public_exponent=65537, key_size=2048)
 
@@ -573,12 +572,12 @@ EMPTY_BODY_INSTEAD = {"CIM_WiFiEndpointSettings_Delete.xml"}
 
 
 def test_every_fixture_has_a_case() -> None:
-    recorded = {path.name for path in FIXTURES.glob("*.xml")}
+    recorded = wsman_fixture_names()
     assert recorded == set(CASES) | set(SETUP_CASES) | EMPTY_BODY_INSTEAD
 
 
 def _assert_same_shape(fixture_name: str, answer: DeviceAnswer) -> None:
-    recorded = (FIXTURES / fixture_name).read_bytes()
+    recorded = wsman_fixture(fixture_name)
     expected_status = 400 if fixture_name.startswith("SOAPFault") else 200
     assert answer.status == expected_status, answer.body
     produced = answer.body

@@ -12,7 +12,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 
 from profiles import pfx
 from tests.profiles.factories import PFX_CN, PFX_PASSWORD, certificate, pfx_base64, provisioning_pfx, rsa_key
-from tests.shared_reference import POSTMAN
+from tests.shared_reference import POSTMAN, require_reference
 
 COLLECTION = POSTMAN / "rps.postman_collection.json"
 NOW = dt.datetime.now(dt.UTC)
@@ -131,8 +131,8 @@ def test_iso_milliseconds_matches_javascript() -> None:
     assert pfx.iso_milliseconds(moment) == "2033-05-03T07:11:10.123Z"
 
 
-@pytest.mark.skipif(not COLLECTION.exists(), reason="the shared Postman collection is not beside the project")
 def test_the_upstream_postman_certificates_in_bag_order() -> None:
+    require_reference(POSTMAN)
     text = COLLECTION.read_text()
     certificates = {
         match.group(2)[:24]: match.group(2)
