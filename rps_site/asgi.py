@@ -1,14 +1,19 @@
 """ASGI entry point: HTTP goes to Django (through its WSGI handler, see rps_site.http_bridge),
 WebSockets to the Enterprise Assistant consumer (`/ea`, or any path on `RPS_EA_PORT`) or else to
-the device consumer (any path)."""
+the device consumer (any path). A bad setting or an unreachable database ends the server at start
+with one line naming the cause (rps_site.startup)."""
 
 import gc
 import os
 
 from django.core.wsgi import get_wsgi_application
 
+from rps_site.startup import check_database, exit_on_startup_error
+
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "rps_site.settings")
-django_application = get_wsgi_application()
+with exit_on_startup_error():
+    django_application = get_wsgi_application()
+    check_database()
 
 from rps_site.checks import refuse_unfit_vault_credential  # noqa: E402  (needs Django set up first)
 

@@ -227,6 +227,10 @@ DATABASES = {
     "default": env.db_url("RPS_DATABASE_URL", default=f"sqlite:///{RUN_DIR / 'rps.sqlite3'}"),
 }
 DATABASES["default"]["ATOMIC_REQUESTS"] = False
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    # An unanswering host otherwise holds a connection attempt for the kernel's TCP timeout
+    # (minutes); `?connect_timeout=` in RPS_DATABASE_URL still wins.
+    DATABASES["default"].setdefault("OPTIONS", {}).setdefault("connect_timeout", 5)
 if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" and env.bool("RPS_DB_POOL", default=True):
     # Under ASGI every request runs in a fresh thread, so without a pool each one opened (and
     # closed) its own PostgreSQL connection: the largest cost of a simple read.
