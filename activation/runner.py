@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import hmac
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
@@ -66,6 +67,7 @@ from devices import services as registry
 from devices.models import Device
 from devices.mps import MpsClient
 from devices.services import DeviceReport, RunStarted, VerifiedChange
+from rps_site.logs import device_session_ended
 from rps_site.sensitive import Secret
 from rps_site.vault import VaultUnavailable
 
@@ -235,10 +237,13 @@ class DeviceSessionRunner:
 
     async def execute(self) -> str:
         token = session_steps.set(self._steps)
+        started, terminal = time.monotonic(), None
         try:
-            return await self._guarded()
+            terminal = await self._guarded()
+            return terminal
         finally:
             session_steps.reset(token)
+            device_session_ended(self.request, self.client_address, self.run, self._steps, terminal, started)
 
     def cancelling_because(self, cause: str) -> None:
         """The consumer is about to cancel this session for `cause` (a protocol error, the session

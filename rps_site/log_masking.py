@@ -49,10 +49,23 @@ def mask_sensitive(text: str) -> str:
     return _PATTERNS[1].sub(lambda m: f"{m.group(1)}{MASK}", text)
 
 
+_SENSITIVE_FIELDS = {key.lower() for key in SENSITIVE_KEYS}
+
+
 class MaskSecretsFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         message = record.getMessage()
         masked = mask_sensitive(message)
         if masked != message:
             record.msg, record.args = masked, None
+        fields = getattr(record, "fields", None)
+        if isinstance(fields, dict):  # a structured event (rps_site.logs): its values are masked too
+            record.fields = {
+                key: MASK
+                if key.lower() in _SENSITIVE_FIELDS
+                else mask_sensitive(value)
+                if isinstance(value, str)
+                else value
+                for key, value in fields.items()
+            }
         return True

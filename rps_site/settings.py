@@ -201,6 +201,7 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "axes.middleware.AxesMiddleware",
     "django.middleware.http.ConditionalGetMiddleware",
+    "rps_site.logs.ApiWriteLogMiddleware",
 ]
 
 ROOT_URLCONF = "rps_site.urls"
@@ -326,12 +327,21 @@ if not DEBUG:
     if TRUST_PROXY_SSL_HEADER:
         SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 
+# One log configuration for everything (rps_site/logs.py): key=value text, or JSON lines for log
+# shippers. The masking filter runs on every record, structured events included.
+LOG_FORMAT: str = env.str("RPS_LOG_FORMAT", default="text")
+if LOG_FORMAT not in {"text", "json"}:
+    raise ImproperlyConfigured("RPS_LOG_FORMAT must be text or json")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "filters": {"mask_secrets": {"()": "rps_site.log_masking.MaskSecretsFilter"}},
+    "formatters": {
+        "text": {"()": "rps_site.logs.TextFormatter"},
+        "json": {"()": "rps_site.logs.JsonFormatter"},
+    },
     "handlers": {
-        "console": {"class": "logging.StreamHandler", "filters": ["mask_secrets"]},
+        "console": {"class": "logging.StreamHandler", "filters": ["mask_secrets"], "formatter": LOG_FORMAT},
     },
     "root": {"handlers": ["console"], "level": env.str("RPS_LOG_LEVEL", default="INFO")},
     "loggers": {
@@ -340,6 +350,7 @@ LOGGING = {
         "httpx": {"level": "WARNING"},
         "httpcore": {"level": "WARNING"},
         "daphne": {"level": "INFO"},
+        "axes.apps": {"level": "WARNING"},  # a banner on every start of every command
     },
 }
 
