@@ -179,6 +179,7 @@ INSTALLED_APPS = [
     "corsheaders",
     "rest_framework",
     "drf_spectacular",
+    "drf_spectacular_sidecar",
     "django_filters",
     "axes",
     "channels",
@@ -298,6 +299,10 @@ SPECTACULAR_SETTINGS = {
     # Schema completeness is tested on its own (tests/rps_site/test_openapi.py); the deploy check
     # stays about deployment safety.
     "ENABLE_DJANGO_DEPLOY_CHECK": False,
+    # Swagger UI from this server's static files, not a CDN: /api/docs works offline.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
 }
 
 CHANNEL_LAYERS = {

@@ -1,7 +1,10 @@
-"""URL map: the upstream admin API under /api/v1/admin/, OpenAPI, and the admin portal."""
+"""URL map: the upstream admin API under /api/v1/admin/, OpenAPI and its docs, and the admin portal
+(where `/` leads). The docs page loads Swagger UI from this server (drf-spectacular-sidecar), so it
+works offline."""
 
 from django.contrib import admin
 from django.urls import URLPattern, URLResolver, include, path, re_path
+from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from rps_site import site_api
@@ -17,6 +20,7 @@ admin_api: list[URLPattern | URLResolver] = [
 ]
 
 urlpatterns = [
+    path("", RedirectView.as_view(url="/admin/", permanent=False)),
     re_path(r"^api/v1/admin/?", include(admin_api)),
     path("api/schema", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
