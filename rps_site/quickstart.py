@@ -307,20 +307,16 @@ def serve(args: argparse.Namespace, *, run_dir: Path, port: int, bind: str, chil
         environment.setdefault("RPS_CORS_ALLOWED_ORIGINS", args.webui)
         environment["RPS_EXPORT_VIA_JWT"] = "true"
 
-    manage = [sys.executable, str(ROOT / "manage.py")]
-    children.run([*manage, "migrate", "--noinput", "-v", "0"], env=environment)
-    # Device TLS certificates are signed with the CA in MPSCerts; MPS writes it in production.
-    children.run([*manage, "rps_seed_mps_ca"], env=environment)
     password_file = run_dir / "quickstart-admin-password"
-    if not password_file.exists():
-        password = random_source.token_urlsafe(12)
-        children.run(
-            [*manage, "rps_quickstart_admin", "--password-from-env"],
-            env={**environment, "RPS_QUICKSTART_ADMIN_PASSWORD": password},
-        )
+    password = "" if password_file.exists() else random_source.token_urlsafe(12)  # the admin, on first start
+    token = children.run(
+        [sys.executable, str(ROOT / "manage.py"), "rps_quickstart_setup"],
+        env={**environment, "RPS_QUICKSTART_ADMIN_PASSWORD": password},
+    )
+    if password:
         write_private(password_file, password)
     token_file = run_dir / "quickstart-token"
-    write_private(token_file, children.run([*manage, "rps_token", "--subject", "quickstart"], env=environment))
+    write_private(token_file, token)
 
     from rps_site.serving import daphne_command, make_self_signed_certificate
 
