@@ -10,6 +10,7 @@ import json
 import signal
 import ssl
 import sys
+import time
 from pathlib import Path
 
 from cryptography import x509
@@ -108,7 +109,7 @@ async def _serve_devices(args: argparse.Namespace) -> int:
                         "amt_version": identity.amt_version,
                         "rpc": f"python -m amtsim rpc --device {endpoint.host}:{endpoint.http_port}"
                         + (f" --tls-port {endpoint.tls_port}" if endpoint.tls_port else "")
-                        + " activate -u ws://SERVER/activate -profile PROFILE",
+                        + f" activate -u {SERVER_HINT} -profile PROFILE",
                     }
                 ),
                 flush=True,
@@ -117,13 +118,38 @@ async def _serve_devices(args: argparse.Namespace) -> int:
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(signum, stop.set)
+        print(f"amtsim: {args.count} device(s) ready; Ctrl-C stops", file=sys.stderr, flush=True)
         await stop.wait()
     return 0
+
+
+async def _wait_for_device(host: str, port: int, seconds: float) -> bool:
+    """True once the device accepts connections: a device started with `&` just before needs a moment."""
+    deadline = time.monotonic() + seconds
+    said = False
+    while True:
+        try:
+            _reader, writer = await asyncio.open_connection(host, port)
+        except OSError:
+            if time.monotonic() >= deadline:
+                return False
+            if not said:
+                print(f"amtsim: waiting for the device at {host}:{port} ...", file=sys.stderr, flush=True)
+                said = True
+            await asyncio.sleep(0.1)
+            continue
+        writer.close()
+        with contextlib.suppress(OSError):
+            await writer.wait_closed()
+        return True
 
 
 async def _run_rpc(args: argparse.Namespace) -> int:
     host, _, port = args.device.rpartition(":")
     link = DeviceLink(host=host or "127.0.0.1", plain_port=int(port), tls_port=args.tls_port)
+    if not await _wait_for_device(link.host, link.plain_port, args.wait):
+        print(f"amtsim: no device listens at {link.host}:{link.plain_port} (start one: amtsim device)", file=sys.stderr)
+        return 2
     result = await run_rpc(args.rpc_args, heci=HttpHeci(link.host, link.plain_port), link=link)
     for line in result.progress:
         print(f"progress: {line}", file=sys.stderr)
@@ -132,7 +158,10 @@ async def _run_rpc(args: argparse.Namespace) -> int:
     elif result.message:
         print(result.message)
     if result.error:
-        print(result.error, file=sys.stderr)
+        hint = ""
+        if result.error.startswith("connection failed") and any(arg.startswith("ws://") for arg in args.rpc_args):
+            hint = f" (a server on TLS, such as ./rps serve, takes -u {SERVER_HINT})"
+        print(result.error + hint, file=sys.stderr)
     return result.exit_code
 
 
@@ -195,26 +224,43 @@ async def _run_enterprise_assistant(args: argparse.Namespace) -> int:
     return 0
 
 
+SERVER_HINT = "wss://localhost:8443/activate -cafile var/tls/cert.pem"  # what `./rps serve` offers
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m amtsim", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
 
-    device = commands.add_parser("device", help="serve virtual AMT devices until interrupted")
-    device.add_argument("--count", type=int, default=1)
-    device.add_argument("--host", default="127.0.0.1")
+    device = commands.add_parser(
+        "device",
+        help="serve virtual AMT devices until interrupted",
+        description="Serve virtual AMT devices. Each prints one JSON line once it listens; then "
+        "'amtsim: N device(s) ready' goes to stderr. Ctrl-C or SIGTERM stops them.",
+    )
+    device.add_argument("--count", type=int, default=1, help="how many devices (default 1)")
+    device.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     device.add_argument("--port", type=int, default=0, help="first port (HTTP, then TLS, per device); 0 = ephemeral")
-    device.add_argument("--amt-version", default="16.1.25")
-    device.add_argument("--dns-suffix", default="vprodemo.com")
-    device.add_argument("--hostname-prefix", default="amtsim-")
+    device.add_argument(
+        "--amt-version", default="16.1.25", help="AMT version reported (19+ enforces TLS; default 16.1.25)"
+    )
+    device.add_argument("--dns-suffix", default="vprodemo.com", help="DNS suffix reported (ACM domains match it)")
+    device.add_argument("--hostname-prefix", default="amtsim-", help="host names are PREFIX0000, PREFIX0001, ...")
     device.add_argument("--trust-hash", action="append", help="SHA-256 (or SHA-1/384) of a trusted root; repeatable")
     device.add_argument("--trust-pfx", help="trust the root inside this provisioning PFX")
-    device.add_argument("--pfx-password", default="")
+    device.add_argument("--pfx-password", default="", help="password of --trust-pfx")
     device.add_argument("--tls", action="store_true", help="also open the TLS port on AMT < 19")
     device.add_argument("--on-die-ca", help="directory written by 'pki make-on-die-ca'")
 
-    rpc = commands.add_parser("rpc", help="run one rpc-go command line against a served device")
+    rpc = commands.add_parser(
+        "rpc",
+        help="run one rpc-go command line against a served device",
+        description=f"Run one rpc-go command line, e.g. activate -u {SERVER_HINT} -profile NAME",
+    )
     rpc.add_argument("--device", required=True, help="HOST:PORT of the device's HTTP listener")
-    rpc.add_argument("--tls-port", type=int, default=None)
+    rpc.add_argument("--tls-port", type=int, default=None, help="the device's TLS port (default: HTTP port + 1)")
+    rpc.add_argument(
+        "--wait", type=float, default=30.0, help="seconds to wait for the device to listen (default 30; 0 = not at all)"
+    )
     rpc.add_argument("rpc_args", nargs=argparse.REMAINDER, help="activate|deactivate|maintenance ... (rpc-go flags)")
 
     load = commands.add_parser("load", help="activate many virtual devices at once and report throughput")
@@ -253,15 +299,15 @@ def build_parser() -> argparse.ArgumentParser:
     pki = commands.add_parser("pki", help="test certificates")
     pki_commands = pki.add_subparsers(dest="pki_command", required=True)
     pfx = pki_commands.add_parser("make-provisioning-pfx", help="root → intermediate → leaf ACM chain as a PFX")
-    pfx.add_argument("--out", required=True)
-    pfx.add_argument("--domain-suffix", required=True)
-    pfx.add_argument("--password", required=True)
-    pfx.add_argument("--leaf-cn", default=None)
-    pfx.add_argument("--key-size", type=int, default=2048)
+    pfx.add_argument("--out", required=True, help="directory to write the PFX, its base64, the chain and root to")
+    pfx.add_argument("--domain-suffix", required=True, help="DNS suffix the leaf certificate is for")
+    pfx.add_argument("--password", required=True, help="password protecting the PFX")
+    pfx.add_argument("--leaf-cn", default=None, help="leaf common name (default provisioning.SUFFIX)")
+    pfx.add_argument("--key-size", type=int, default=2048, help="RSA key size (default 2048)")
     pfx.add_argument("--aes", action="store_true", help="AES-256 PKCS#12 instead of the widely readable 3DES")
-    pfx.add_argument("--json", action="store_true")
+    pfx.add_argument("--json", action="store_true", help="print the root hash and PFX path as JSON")
     odca = pki_commands.add_parser("make-on-die-ca", help="a stand-in On-Die CA for TLS-enforced devices")
-    odca.add_argument("--out", required=True)
+    odca.add_argument("--out", required=True, help="directory to write the root, intermediate and its key to")
     return parser
 
 

@@ -119,13 +119,15 @@ async def run_load(
 
 
 def add_load_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--devices", type=int, default=10)
-    parser.add_argument("--concurrency", type=int, default=10)
-    parser.add_argument("--amt-version", default="16.1.25")
-    parser.add_argument("--dns-suffix", default="vprodemo.com")
+    parser.add_argument("--devices", type=int, default=10, help="how many virtual devices to activate (default 10)")
+    parser.add_argument("--concurrency", type=int, default=10, help="how many run at once (default 10)")
+    parser.add_argument("--amt-version", default="16.1.25", help="AMT version the devices report (default 16.1.25)")
+    parser.add_argument("--dns-suffix", default="vprodemo.com", help="DNS suffix the devices report")
     parser.add_argument("--trust-hash", action="append", help="root hash the devices trust (ACM profiles)")
-    parser.add_argument("--session-timeout", type=float, default=300.0)
-    parser.add_argument("--json", action="store_true")
+    parser.add_argument(
+        "--session-timeout", type=float, default=300.0, help="seconds one session may take (default 300)"
+    )
+    parser.add_argument("--json", action="store_true", help="print the report as JSON")
     parser.add_argument(
         "rpc_args", nargs=argparse.REMAINDER, help="rpc-go command line, e.g. activate -u URL -profile P"
     )

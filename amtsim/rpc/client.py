@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from websockets.asyncio.client import ClientConnection, connect
-from websockets.exceptions import ConnectionClosed
+from websockets.exceptions import ConnectionClosed, InvalidHandshake
 
 from amtsim.device import DeviceEndpoint
 from amtsim.rpc.commands import RpcCommand, parse_command_line
@@ -230,7 +230,7 @@ class RpcSession:
         except RpcClientError as error:
             self.result.error = str(error)
             self.result.exit_code = 2
-        except (OSError, ConnectionClosed, TimeoutError) as error:
+        except (OSError, ConnectionClosed, TimeoutError, InvalidHandshake) as error:
             self.result.error = f"connection failed: {error}"
             self.result.exit_code = 2
         finally:
