@@ -1,7 +1,7 @@
 """ASGI entry point: HTTP goes to Django (through its WSGI handler, see rps_site.http_bridge),
 WebSockets to the Enterprise Assistant consumer (`/ea`, or any path on `RPS_EA_PORT`) or else to
-the device consumer (any path). A bad setting or an unreachable database ends the server at start
-with one line naming the cause (rps_site.startup)."""
+the device consumer (any path). A bad setting, an unreachable database or an unfit Vault credential
+ends the server at start with one line naming the cause (rps_site.startup)."""
 
 import gc
 import os
@@ -14,10 +14,9 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "rps_site.settings")
 with exit_on_startup_error():
     django_application = get_wsgi_application()
     check_database()
+    from rps_site.checks import refuse_unfit_vault_credential  # (needs Django set up first)
 
-from rps_site.checks import refuse_unfit_vault_credential  # noqa: E402  (needs Django set up first)
-
-refuse_unfit_vault_credential()  # outside debug: no root, refused or under-privileged Vault token
+    refuse_unfit_vault_credential()  # outside debug: no root, refused or under-privileged Vault token
 
 from channels.routing import ProtocolTypeRouter  # noqa: E402  (needs Django set up first)
 from django.conf import settings  # noqa: E402
