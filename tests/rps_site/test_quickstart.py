@@ -133,7 +133,7 @@ def test_a_vault_and_database_given_in_the_environment_are_used(tmp_path: Path, 
     with running_quickstart(
         run_dir,
         RPS_VAULT_ADDR=dev_vault.addr,
-        RPS_VAULT_TOKEN=dev_vault.root_token,
+        RPS_VAULT_TOKEN=dev_vault.rps_token(),
         RPS_DATABASE_URL=f"sqlite:///{database}",
     ) as quickstart:
         assert len(quickstart.children()) == 1, "daphne only: no OpenBao of its own"
