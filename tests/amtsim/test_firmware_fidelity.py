@@ -32,7 +32,7 @@ from tests.amtsim.scripted_rps import RpsConversation, scripted_rps
 from tests.amtsim.test_fixture_shapes import InProcessRps, _instance_xml
 from tests.amtsim.test_tls_tunnel import _configure_tls
 from tests.ca_certificates import self_signed_ca
-from tests.shared_reference import WSMAN_FIXTURES
+from tests.shared_reference import wsman_fixture
 
 PASSWORD = "Adm1n!Passw0rd"
 AMT_19 = "19.0.5"
@@ -181,7 +181,7 @@ def wired_put(
 
 
 def test_a_dhcp_put_keeps_the_addresses_as_the_recorded_answer_does() -> None:
-    recorded = _port_fields((WSMAN_FIXTURES / PUT_FIXTURE).read_bytes())
+    recorded = _port_fields(wsman_fixture(PUT_FIXTURE))
     assert recorded["DHCPEnabled"] == "true"
     assert recorded.keys() >= ADDRESS_FIELDS  # what the fixture shows a DHCP Put answer keeps
 
