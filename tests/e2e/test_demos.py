@@ -8,10 +8,12 @@ slow the test); the blocks read `RPS_PORT` and `AMTSIM_PORT` as their text says.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
 import shlex
+import signal
 import socket
 import subprocess
 import sys
@@ -47,6 +49,29 @@ def demo_environment(rps_port: int) -> dict[str, str]:
     return {**environment, "RPS_PORT": str(rps_port), "AMTSIM_PORT": str(free_port_pair())}
 
 
+def run_block(block: str, cwd: Path, environment: dict[str, str], output: Path) -> tuple[int, str, str]:
+    """One block in its own shell and session, as pasted; whatever it leaves running (a device it
+    did not get to `kill %1` when a step failed) is stopped with it."""
+    output.mkdir()
+    with open(output / "stdout", "w") as stdout, open(output / "stderr", "w") as stderr:
+        shell = subprocess.Popen(
+            ["bash", "-e", "-o", "pipefail", "-c", block],
+            cwd=cwd,
+            env=environment,
+            stdin=subprocess.DEVNULL,
+            stdout=stdout,
+            stderr=stderr,
+            start_new_session=True,
+        )
+        try:
+            code = shell.wait(timeout=240)
+        finally:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(shell.pid, signal.SIGTERM)
+            shell.wait()
+    return code, (output / "stdout").read_text(), (output / "stderr").read_text()
+
+
 def test_the_demos_run_as_written(tmp_path: Path) -> None:
     checkout = tmp_path / "clone"
     checkout.mkdir()
@@ -57,19 +82,11 @@ def test_the_demos_run_as_written(tmp_path: Path) -> None:
 
     outputs = []
     with running_quickstart(checkout / "var", RPS_DELAY_TIMER="0") as quickstart:
-        for block in blocks:
-            result = subprocess.run(
-                ["bash", "-e", "-o", "pipefail", "-c", block],
-                cwd=checkout,
-                env=demo_environment(quickstart.port),
-                stdin=subprocess.DEVNULL,
-                capture_output=True,
-                text=True,
-                timeout=240,
-            )
-            assert result.returncode == 0, f"{block}\n--- stdout\n{result.stdout}\n--- stderr\n{result.stderr}"
-            assert "Traceback" not in result.stderr, result.stderr
-            outputs.append(result.stdout)
+        for number, block in enumerate(blocks):
+            code, stdout, stderr = run_block(block, checkout, demo_environment(quickstart.port), tmp_path / str(number))
+            assert code == 0, f"{block}\n--- stdout\n{stdout}\n--- stderr\n{stderr}"
+            assert "Traceback" not in stderr, stderr
+            outputs.append(stdout)
 
     readme, ccm, acm, load = outputs
     assert '"Status": "Client control mode."' in readme
