@@ -20,7 +20,7 @@ from typing import Any, Final
 
 from django.conf import settings
 
-from activation import planning
+from activation import planning, session_events
 from activation.configuration import configure_after_activation
 from activation.configuration_plan import ConfigurationPlan, ConfigurationUnavailable, TlsPlan
 from activation.device_secrets import VaultDeviceSecrets
@@ -53,6 +53,7 @@ from activation.protocol import (
     wsman_message,
 )
 from activation.session import AmtSession, DeviceConnectionReset, DeviceStoppedAnswering
+from activation.session_events import PublishedSteps, SessionInfo, SessionStarted, session_ended
 from activation.tunnel import (
     PortSwitchingTransport,
     TlsTunnelTransport,
@@ -67,7 +68,6 @@ from devices import services as registry
 from devices.models import Device
 from devices.mps import MpsClient
 from devices.services import DeviceReport, RunStarted, VerifiedChange
-from rps_site.logs import device_session_ended
 from rps_site.sensitive import Secret
 from rps_site.vault import VaultUnavailable
 
@@ -229,21 +229,34 @@ class DeviceSessionRunner:
             amt_sku=payload.sku,
             control_mode=int(payload.current_mode),
         )
+        self.session = SessionInfo(
+            guid=request.device_guid,
+            tenant_id=request.tenant_id,
+            action=request.action.value,
+            profile=request.command.profile,
+            client_address=client_address,
+        )
         # The session's steps in the order they ended: the runner's own and, through
         # `session_steps`, every step a flow records, also when a session is cut short and the
         # flow's result never comes back. Written with the end of the run, in one transaction.
-        self._steps: list[StepRecord] = []
+        self._steps = PublishedSteps(lambda: self.session)
         self._cancel_cause = ""
 
     async def execute(self) -> str:
         token = session_steps.set(self._steps)
         started, terminal = time.monotonic(), None
+        session_events.publish(SessionStarted(self.session, datetime.now(UTC)))
         try:
             terminal = await self._guarded()
             return terminal
         finally:
             session_steps.reset(token)
-            device_session_ended(self.request, self.client_address, self.run, self._steps, terminal, started)
+            recorded_cause = getattr(self.run, "failure_cause", "")
+            session_events.publish(
+                session_ended(
+                    self.session, steps=self._steps, terminal=terminal, recorded_cause=recorded_cause, started=started
+                )
+            )
 
     def cancelling_because(self, cause: str) -> None:
         """The consumer is about to cancel this session for `cause` (a protocol error, the session
@@ -331,6 +344,9 @@ class DeviceSessionRunner:
     async def _started(self, started: RunStarted) -> None:
         self.run = started.run
         self.secrets.run = started.run
+        self.session = replace(
+            self.session, run_id=started.run.pk, tenant_id=started.owner_tenant_id or self.request.tenant_id
+        )
 
     async def _activate(self) -> str:
         request = self.request

@@ -11,7 +11,7 @@ import datetime
 import json
 import logging
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from django.http import HttpRequest, HttpResponse
@@ -74,69 +74,6 @@ class JsonFormatter(logging.Formatter):
         if record.exc_info:
             document["exception"] = self.formatException(record.exc_info)
         return json.dumps(document, ensure_ascii=False, default=str)
-
-
-# --- one line per device session ---------------------------------------------------------------
-
-
-def _terminal(terminal: str | None) -> tuple[str, str]:
-    """(method, message) of the message a session ended with; ("", "") when it never sent one."""
-    if terminal is None:
-        return "", ""
-    try:
-        parsed = json.loads(terminal)
-    except ValueError:
-        return "", ""
-    message = str(parsed.get("message") or "")
-    try:  # a flow's end carries its status JSON; a refusal, plain text
-        status = json.loads(message)
-        message = str(status.get("Status", message)) if isinstance(status, dict) else message
-    except ValueError:
-        pass
-    return str(parsed.get("method") or ""), message
-
-
-def device_session_ended(
-    request: Any,
-    client_address: str,
-    run: Any,
-    steps: Iterable[Any],
-    terminal: str | None,
-    started: float,
-) -> None:
-    """Log the session that just ended: who, what, how it went, where it failed and why, how long.
-
-    `request` is the DeviceRequest, `run` the recorded ProvisioningRun (None when the request was
-    refused before anything was recorded), `steps` its StepRecords, `terminal` the last message
-    sent (None when the session was cut short), `started` its `time.monotonic()` start."""
-    method, message = _terminal(terminal)
-    failed = next((step for step in steps if str(step.outcome) == "failure"), None)
-    if terminal is None:
-        outcome = "cancelled"
-    elif method == "success":
-        outcome = "success"
-    else:
-        outcome = "refused" if run is None else "failure"
-    cause = ""
-    if outcome != "success":
-        cause = (failed.cause if failed else "") or getattr(run, "failure_cause", "") or message
-        if outcome == "cancelled" and not cause:
-            cause = "client disconnected"
-    command = getattr(request, "command", None)
-    log_event(
-        session_logger,
-        "device_session",
-        level=logging.INFO if outcome == "success" else logging.WARNING,
-        guid=request.device_guid,
-        tenant=request.tenant_id,
-        action=getattr(request.action, "value", request.action),
-        profile=getattr(command, "profile", ""),
-        outcome=outcome,
-        step=failed.name if failed and outcome != "success" else "",
-        cause=cause[:CAUSE_LIMIT],
-        duration_ms=round((time.monotonic() - started) * 1000),
-        client=client_address,
-    )
 
 
 # --- one line per API write --------------------------------------------------------------------

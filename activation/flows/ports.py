@@ -87,10 +87,15 @@ class StepRecord:
     at: datetime = field(default_factory=lambda: datetime.now(UTC), compare=False, repr=False)
 
 
+class StepSink(Protocol):
+    def append(self, step: StepRecord, /) -> None: ...
+
+
 # The steps of the session running in this task, in the order flows record them. The runner sets
-# it; flows only add to it. A session cut short (the client gone, an exception out of a flow)
-# still has its steps written: the flow's own result never reaches the runner then.
-session_steps: ContextVar[list[StepRecord] | None] = ContextVar("session_steps", default=None)
+# it (activation.session_events.PublishedSteps); flows only add to it. A session cut short (the
+# client gone, an exception out of a flow) still has its steps written: the flow's own result
+# never reaches the runner then.
+session_steps: ContextVar[StepSink | None] = ContextVar("session_steps", default=None)
 
 
 def new_step(name: str, outcome: StepOutcome, cause: str = "") -> StepRecord:
