@@ -116,7 +116,13 @@ class RpsServer(Server):  # type: ignore[misc]
             last_word = loop.time() + LAST_WORD_SECONDS
             while self.open_sessions() and loop.time() < last_word:
                 await asyncio.sleep(DRAIN_POLL_SECONDS)
-        self._close_websockets()
+        if self._close_websockets():
+            # Their applications see the close and tidy up (an EA leaves its group, fails what it held).
+            last_word = loop.time() + LAST_WORD_SECONDS
+            while any(not details.get("disconnected") for details in self.connections.values()):
+                if loop.time() > last_word:
+                    break
+                await asyncio.sleep(DRAIN_POLL_SECONDS)
         logger.warning("drained in %.1f s: stopping", settings.DRAIN_SECONDS - (deadline - loop.time()))
         self.stop()
 
@@ -132,14 +138,18 @@ class RpsServer(Server):  # type: ignore[misc]
             1 for protocol, details in self.connections.items() if busy(details) and protocol not in self.long_lived
         )
 
-    def _close_websockets(self) -> None:
-        for protocol, details in list(self.connections.items()):
-            if (
-                isinstance(protocol, WebSocketProtocol)
-                and "disconnected" not in details
-                and protocol.state == protocol.STATE_OPEN
-            ):
-                protocol.sendCloseFrame(code=CLOSE_SERVICE_RESTART, reasonUtf8=b"the server is restarting")
+    def _close_websockets(self) -> int:
+        """Close the WebSockets still open (Enterprise Assistants, sessions past the deadline)."""
+        closing = [
+            protocol
+            for protocol, details in self.connections.items()
+            if isinstance(protocol, WebSocketProtocol)
+            and "disconnected" not in details
+            and protocol.state == protocol.STATE_OPEN
+        ]
+        for protocol in closing:
+            protocol.sendCloseFrame(code=CLOSE_SERVICE_RESTART, reasonUtf8=b"the server is restarting")
+        return len(closing)
 
     def protocol_disconnected(self, protocol: Any) -> None:
         self.long_lived.discard(protocol)

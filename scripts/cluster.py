@@ -410,11 +410,14 @@ def restart(args: argparse.Namespace) -> int:
     cluster = load(state)
     for worker in cluster["workers"]:
         old, port = worker["pid"], worker["port"]
-        print(f"worker {port}: SIGTERM to pid {old}", flush=True)
-        os.kill(old, signal.SIGTERM)
-        cluster["draining"].append(old)
-        save(cluster, state)
-        wait_until(f"worker {port} to stop listening", lambda port=port: not port_listening(port), pid=old)
+        if alive(old):
+            print(f"worker {port}: SIGTERM to pid {old}", flush=True)
+            os.kill(old, signal.SIGTERM)
+            cluster["draining"].append(old)
+            save(cluster, state)
+            wait_until(f"worker {port} to stop listening", lambda port=port: not port_listening(port))
+        else:
+            print(f"worker {port}: pid {old} had exited", flush=True)
         worker["pid"] = spawn_worker(cluster, state, port)
         save(cluster, state)
         wait_for_worker(cluster, state, port, worker["pid"])

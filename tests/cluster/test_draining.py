@@ -7,19 +7,24 @@ from __future__ import annotations
 import asyncio
 import json
 import re
+import secrets as random_source
 from collections import Counter
 from collections.abc import Iterator
 
 import httpx
 import pytest
 
+from activation.enterprise_assistant import PEAP_MSCHAPV2, EnterpriseAssistantExchange
 from amtsim import DeviceIdentity, Fault, RpcResult, VirtualAmtDevice, run_rpc, serve_device
+from amtsim.enterprise_assistant import running_enterprise_assistant
 from tests.cluster.conftest import Cluster, create_ccm_profile, running_cluster
 
 pytestmark = pytest.mark.cluster
 
 DRAIN_SECONDS = 8
 DEVICES_AT_ONCE = 12
+EA_TENANT = "drain-ea"
+EA_USER, EA_PASSWORD = "ea-drain", "ea-drain-password-" + random_source.token_hex(8)
 
 
 @pytest.fixture(scope="module")
@@ -34,6 +39,7 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
         "RPS_RETRY_DELAY": "0",
         "RPS_WSMAN_TIMEOUT": "30",
         "RPS_DRAIN_SECONDS": str(DRAIN_SECONDS),
+        "RPS_EA_ACCOUNTS": json.dumps({EA_USER: {"password": EA_PASSWORD, "tenant": EA_TENANT}}),
     }
     arguments = [f"--env={name}={value}" for name, value in settings.items()]
     with running_cluster(tmp_path_factory.mktemp("cluster") / "state", *arguments) as running:
@@ -138,3 +144,29 @@ async def test_a_session_past_the_drain_deadline_ends_with_the_reason(cluster: C
         "select r.outcome, r.failure_cause from devices_provisioningrun r"
         f" join devices_device d on d.id = r.device_id where d.guid = '{guid}'"
     ) == [["failure", f"server shut down: its drain deadline of {DRAIN_SECONDS} s passed"]]
+
+
+async def test_an_enterprise_assistant_moves_to_another_worker_and_does_not_hold_the_drain(cluster: Cluster) -> None:
+    from channels_redis.core import RedisChannelLayer
+
+    layer = RedisChannelLayer(hosts=[cluster.description["redis_url"]])
+    url = cluster.wss.replace("/activate", "/ea")
+    credentials = (EA_USER, EA_PASSWORD)
+    try:
+        async with running_enterprise_assistant(url, credentials=credentials, ssl_context=cluster.ssl_context()) as ea:
+            await restart_every_worker(cluster)
+            await ea.wait_connected(timeout=15)
+            exchange = EnterpriseAssistantExchange(
+                tenant_id=EA_TENANT, device_name="desktop-01", timeout=10, channel_layer=layer
+            )
+            account = (await exchange.request_profile(auth_protocol=PEAP_MSCHAPV2)).account
+            assert ea.connections >= 2  # closed by the worker that held it (1012), reconnected through HAProxy
+            assert account is not None and account.username == ea.accounts[-1].username
+    finally:
+        await layer.close_pools()
+    drains = [
+        float(seconds)
+        for port in cluster.worker_ports
+        for seconds in re.findall(r"drained in ([\d.]+) s", cluster.log(f"worker-{port}.log"))[-1:]
+    ]
+    assert len(drains) == 2 and max(drains) < DRAIN_SECONDS  # nobody waited for the EA's socket
