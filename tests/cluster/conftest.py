@@ -8,7 +8,6 @@ the proxy can reach them in production."""
 from __future__ import annotations
 
 import json
-import secrets as random_source
 import ssl
 import subprocess
 import time
@@ -20,6 +19,8 @@ from typing import Any
 
 import httpx
 import jwt
+
+from tests.e2e.conftest import create_ccm_profile as e2e_create_ccm_profile
 
 ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_JWT_ISSUER = "9EmRJTbIiIb4bIeSsmgcWIjrR6HyETqc"
@@ -57,12 +58,12 @@ class Cluster:
         claims = {"tenantId": tenant_id, "sub": subject, "iss": DEFAULT_JWT_ISSUER, "exp": int(time.time()) + 3600}
         return jwt.encode(claims, self.settings()["RPS_JWT_SECRET"], algorithm="HS256")
 
-    def api(self, *, token: str | None = None) -> httpx.Client:
+    def api(self, tenant_id: str = "", *, token: str | None = None) -> httpx.Client:
         """The admin API through HAProxy (TLS)."""
         return httpx.Client(
             base_url=f"{self.https}/api/v1/admin",
             verify=self.ssl_context(),
-            headers={"Authorization": f"Bearer {token or self.token()}"},
+            headers={"Authorization": f"Bearer {token or self.token(tenant_id=tenant_id)}"},
             timeout=30,
         )
 
@@ -114,15 +115,5 @@ def running_cluster(state: Path, *arguments: str) -> Iterator[Cluster]:
 
 
 def create_ccm_profile(cluster: Cluster) -> str:
-    name = f"cluster-{random_source.token_hex(4)}"
-    body = {
-        "profileName": name,
-        "activation": "ccmactivate",
-        "generateRandomPassword": True,
-        "generateRandomMEBxPassword": False,
-        "dhcpEnabled": True,
-    }
-    with cluster.api() as api:
-        response = api.post("/profiles", json=body)
-    assert response.status_code == 201, response.text
-    return name
+    """A CCM profile (generated password, DHCP), through HAProxy; its name."""
+    return e2e_create_ccm_profile(cluster)  # type: ignore[arg-type]  (a Cluster answers api() as an RpsServer does)
