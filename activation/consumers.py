@@ -40,6 +40,7 @@ from activation.protocol import (
 )
 from activation.runner import DeviceSessionRunner, SocketTransport
 from activation.tunnel import PortSwitchingTransport, TlsTunnelTransport
+from rps_site import draining
 from rps_site.serving import DEVICE_FRAME_LIMIT
 
 logger = logging.getLogger(__name__)
@@ -76,6 +77,7 @@ class DeviceConsumer(AsyncWebsocketConsumer):
         self.admitted = False
         self.timers: list[asyncio.TimerHandle] = []
         self.enforcing: set[asyncio.Task[None]] = set()
+        self.stop_watching_drain: Callable[[], None] | None = None
         try:
             while True:
                 await self.dispatch(await receive())
@@ -84,6 +86,8 @@ class DeviceConsumer(AsyncWebsocketConsumer):
         finally:
             for timer in self.timers:
                 timer.cancel()
+            if self.stop_watching_drain is not None:
+                self.stop_watching_drain()
             if self.admitted:
                 await admission.limits.release(self.client_address)
 
@@ -116,6 +120,7 @@ class DeviceConsumer(AsyncWebsocketConsumer):
         await self.accept()
         self._after(settings.DEVICE_FIRST_FRAME_TIMEOUT, self._first_frame_overdue)
         self._after(settings.DEVICE_SESSION_DEADLINE, self._deadline_passed)
+        self.stop_watching_drain = draining.worker.at_deadline(lambda: self._enforce(self._server_shutting_down))
 
     async def dispatch(self, message: dict[str, Any]) -> None:
         # Channels closes stale database connections before every message, a thread hop each
@@ -216,13 +221,12 @@ class DeviceConsumer(AsyncWebsocketConsumer):
 
     def _after(self, seconds: float, check: Callable[[], Coroutine[Any, Any, None]]) -> None:
         """Run `check` in its own task after `seconds`, unless the socket is gone by then."""
+        self.timers.append(asyncio.get_running_loop().call_later(seconds, self._enforce, check))
 
-        def start_check() -> None:
-            task = asyncio.create_task(check())
-            self.enforcing.add(task)
-            task.add_done_callback(self.enforcing.discard)
-
-        self.timers.append(asyncio.get_running_loop().call_later(seconds, start_check))
+    def _enforce(self, check: Callable[[], Coroutine[Any, Any, None]]) -> None:
+        task = asyncio.create_task(check())
+        self.enforcing.add(task)
+        task.add_done_callback(self.enforcing.discard)
 
     async def _first_frame_overdue(self) -> None:
         if self.first_frame_seen:
@@ -240,6 +244,16 @@ class DeviceConsumer(AsyncWebsocketConsumer):
         logger.warning("ended a device session from %s: deadline of %g s", self.client_address, limit)
         await self._stop_flow(f"session deadline of {limit:g} s passed")
         await self._end(error_message(PlainStatus(text)))
+
+    async def _server_shutting_down(self) -> None:
+        """The worker drained for `RPS_DRAIN_SECONDS` and this session has not ended: it ends now,
+        with a reason the client shows and the run records (rps_site.draining)."""
+        if self.ended:
+            return
+        limit = settings.DRAIN_SECONDS
+        logger.warning("ended a device session from %s: the server is shutting down", self.client_address)
+        await self._stop_flow(f"server shut down: its drain deadline of {limit:g} s passed")
+        await self._end(error_message(PlainStatus("Failed: the server shut down before the session ended; try again")))
 
     async def _refuse(self, code: int, reason: str) -> None:
         """Refuse a connection: with a close code and reason the client shows when the server can

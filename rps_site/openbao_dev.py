@@ -106,8 +106,9 @@ def bao_binary() -> str:
     return found
 
 
-def start_dev_vault(*, port: int | None = None, log_path: Path | None = None) -> DevVault:
-    """Start `bao server -dev` on loopback with a random root token; wait until it is unsealed."""
+def start_dev_vault(*, port: int | None = None, log_path: Path | None = None, detached: bool = False) -> DevVault:
+    """Start `bao server -dev` on loopback with a random root token; wait until it is unsealed.
+    `detached`: in a session of its own, so it outlives the caller (scripts/cluster.sh)."""
     port = port or free_port()
     root_token = "dev-" + token_source.token_hex(16)
     log = open(log_path, "ab") if log_path else subprocess.DEVNULL  # noqa: SIM115  (the child owns it)
@@ -122,6 +123,7 @@ def start_dev_vault(*, port: int | None = None, log_path: Path | None = None) ->
         ],
         stdout=log,
         stderr=subprocess.STDOUT,
+        start_new_session=detached,
     )
     vault = DevVault(addr=f"http://127.0.0.1:{port}", root_token=root_token, process=process)
     deadline = time.monotonic() + 30

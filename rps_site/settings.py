@@ -73,6 +73,13 @@ DEVICE_SOCKETS_PER_ADDRESS: int = env.int("RPS_DEVICE_SOCKETS_PER_ADDRESS", defa
 DEVICE_FIRST_FRAME_TIMEOUT: float = env.float("RPS_DEVICE_FIRST_FRAME_TIMEOUT", default=30.0)
 DEVICE_SESSION_DEADLINE: float = env.float("RPS_DEVICE_SESSION_DEADLINE", default=900.0)
 TRUST_PROXY_SSL_HEADER: bool = env.bool("RPS_TRUST_PROXY_SSL_HEADER", default=False)
+# What several workers share (throttles, device admission, the channel layer); empty: one worker.
+REDIS_URL: str = env.str("RPS_REDIS_URL", default="")
+# SIGTERM (rps_site.serve): health answers 503 for DRAIN_NOTICE seconds while the worker still
+# accepts (so a load balancer stops sending first), then it stops listening and lets its device
+# sessions finish, DRAIN_SECONDS at most from the signal.
+DRAIN_NOTICE_SECONDS: float = env.float("RPS_DRAIN_NOTICE", default=0.0)
+DRAIN_SECONDS: float = env.float("RPS_DRAIN_SECONDS", default=300.0)
 
 
 if API_MAX_BODY_BYTES < 1 or API_MAX_JSON_DEPTH < 1:
@@ -84,6 +91,8 @@ if DEVICE_SOCKETS_PER_ADDRESS < 1 or DEVICE_CONNECTIONS_PER_MINUTE < 1:
     raise ImproperlyConfigured("RPS_DEVICE_SOCKETS_PER_ADDRESS and RPS_DEVICE_CONNECTIONS_PER_MINUTE must be >= 1")
 if DEVICE_FIRST_FRAME_TIMEOUT <= 0 or DEVICE_SESSION_DEADLINE <= 0:
     raise ImproperlyConfigured("RPS_DEVICE_FIRST_FRAME_TIMEOUT and RPS_DEVICE_SESSION_DEADLINE must be > 0")
+if DRAIN_NOTICE_SECONDS < 0 or DRAIN_SECONDS < DRAIN_NOTICE_SECONDS:
+    raise ImproperlyConfigured("RPS_DRAIN_NOTICE must be >= 0 and RPS_DRAIN_SECONDS at least as long")
 
 
 ALLOWED_HOSTS: list[str] = env.list("RPS_ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]"] if DEBUG else [])
@@ -307,11 +316,25 @@ SPECTACULAR_SETTINGS = {
 
 CHANNEL_LAYERS = {
     "default": (
-        {"BACKEND": "channels_redis.core.RedisChannelLayer", "CONFIG": {"hosts": [env.str("RPS_REDIS_URL")]}}
-        if env.str("RPS_REDIS_URL", default="")
+        {"BACKEND": "channels_redis.core.RedisChannelLayer", "CONFIG": {"hosts": [REDIS_URL]}}
+        if REDIS_URL
         else {"BACKEND": "channels.layers.InMemoryChannelLayer"}
     )
 }
+# DRF's throttles (the profile export's) count in the default cache: shared by every worker with
+# Redis, per process without (Django's default local-memory cache).
+if REDIS_URL:
+    from redis.backoff import NoBackoff
+    from redis.retry import Retry
+
+    CACHES = {
+        "default": {
+            "BACKEND": "rps_site.shared_cache.SharedRedisCache",
+            "LOCATION": REDIS_URL,
+            "KEY_PREFIX": "rps",
+            "OPTIONS": {"socket_timeout": 2, "socket_connect_timeout": 2, "retry": Retry(NoBackoff(), 1)},
+        }
+    }
 
 AXES_FAILURE_LIMIT = env.int("RPS_LOGIN_FAILURE_LIMIT", default=5)
 AXES_COOLOFF_TIME = 1  # hours

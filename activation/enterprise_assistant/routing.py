@@ -9,12 +9,23 @@ in front that maps `wss://<host>/ea` to it (Kong, `strip_path`). Here the EA rea
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from django.conf import settings
 from django.urls import URLPattern, re_path
 
 EA_PATH = r"^/?ea(/.*)?$"
+
+
+def on_enterprise_assistant_port(scope: dict[str, Any]) -> bool:
+    server = scope.get("server")
+    return bool(settings.EA_PORT and server and server[1] == settings.EA_PORT)
+
+
+def serves_enterprise_assistant(scope: dict[str, Any]) -> bool:
+    """Whether a WebSocket connection reaches the EA consumer: on the EA's port, or at `/ea`."""
+    return on_enterprise_assistant_port(scope) or re.match(EA_PATH, str(scope.get("path", ""))) is not None
 
 
 def enterprise_assistant_route() -> URLPattern:
@@ -34,8 +45,7 @@ class EnterpriseAssistantListener:
         self.assistant = EnterpriseAssistantConsumer.as_asgi()
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
-        server = scope.get("server")
-        if not settings.EA_PORT or not server or server[1] != settings.EA_PORT:
+        if not on_enterprise_assistant_port(scope):
             return await self.application(scope, receive, send)
         if scope["type"] == "websocket":
             return await self.assistant(scope, receive, send)

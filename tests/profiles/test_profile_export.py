@@ -174,3 +174,29 @@ def test_export_is_throttled(vault: SecretStore, monkeypatch: pytest.MonkeyPatch
 @pytest.mark.django_db
 def test_unauthenticated_export_is_401(vault: SecretStore) -> None:
     assert APIClient().get(f"{URL}/export/any").status_code == 401
+
+
+@pytest.mark.django_db
+def test_an_unreachable_shared_throttle_store_refuses_the_export_naming_it(vault: SecretStore, settings) -> None:  # type: ignore[no-untyped-def]
+    """With several workers the throttle counts in Redis: without it the export fails closed, 503."""
+    from redis.backoff import NoBackoff
+    from redis.retry import Retry
+
+    from rps_site.openbao_dev import free_port
+
+    name = create_profile()
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "rps_site.shared_cache.SharedRedisCache",
+            "LOCATION": f"redis://127.0.0.1:{free_port()}/0",
+            "OPTIONS": {"socket_connect_timeout": 1, "retry": Retry(NoBackoff(), 1)},
+        }
+    }
+    client, _ = portal_client(can_export=True)
+    response = client.get(f"{URL}/export/{name}")
+    assert response.status_code == 503
+    assert response.json() == {
+        "error": "Error",
+        "message": "The store the workers share (Redis) is unreachable; retry later.",
+    }
+    assert not ProfileExportRecord.objects.filter(profile_name=name).exists()
