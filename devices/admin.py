@@ -24,12 +24,10 @@ from django.urls import path, reverse
 from devices.models import Device, EnrolledDevice, ProvisioningRun, ReprovisioningRequest, RunStep
 from devices.selectors import device_list
 from devices.services import device_move, enrollment_add, reprovisioning_release
-from rps_site.api_errors import ApiError
+from rps_site.errors import RpsError
 from rps_site.permissions import model_permission, portal_user_may
-from rps_site.vault import SecretVersionConflict, VaultUnavailable
 
 CONFIRM_TEMPLATE = "admin/devices/confirm_action.html"
-SERVICE_ERRORS = (ApiError, VaultUnavailable, SecretVersionConflict)
 GUID_IN_TEXT = re.compile(r"[0-9A-Fa-f]{8}(?:-[0-9A-Fa-f]{4}){3}-[0-9A-Fa-f]{12}")
 VIEW_DEVICE = "devices.view_device"
 
@@ -174,8 +172,8 @@ class DeviceAdmin(ReadOnlyAdmin):
                 continue
             try:
                 device_move(tenant_id=device.tenant_id, guid=device.guid, target_tenant_id=target)
-            except SERVICE_ERRORS as error:
-                self.message_user(request, f"{device.guid}: {getattr(error, 'message', error)}", messages.ERROR)
+            except RpsError as error:
+                self.message_user(request, f"{device.guid}: {error.public_message}", messages.ERROR)
             else:
                 self.message_user(request, f"{device.guid} moved to tenant {target or '(default)'}.", messages.SUCCESS)
         return None
@@ -236,8 +234,8 @@ class ReprovisioningRequestAdmin(ReadOnlyAdmin):
                 reprovisioning_release(
                     tenant_id=item.tenant_id, guid=item.device.guid, released_by=request.user.get_username()
                 )
-            except SERVICE_ERRORS as error:
-                self.message_user(request, f"{item.device.guid}: {getattr(error, 'message', error)}", messages.ERROR)
+            except RpsError as error:
+                self.message_user(request, f"{item.device.guid}: {error.public_message}", messages.ERROR)
             else:
                 self.message_user(request, f"{item.device.guid} released.", messages.SUCCESS)
         return None

@@ -15,7 +15,7 @@ from django.conf import settings
 from django.db.models import Count, Exists, OuterRef, Prefetch, Q, QuerySet, Subquery
 
 from devices.models import Device, EnrolledDevice, ProvisioningRun, ReprovisioningRequest, RunStep
-from rps_site.api_errors import ResourceNotFound
+from rps_site.errors import NotFound
 from rps_site.vault import device_path
 
 ALL_TENANTS = "*"
@@ -45,7 +45,7 @@ def device_history(*, tenant_id: str, guid: str) -> DeviceHistory:
     """The device with its runs (for an unbound device, only the runs that named `tenant_id`)."""
     device = Device.objects.filter(_visible_to(tenant_id), guid=guid.lower()).first()
     if device is None:
-        raise ResourceNotFound(f"Device {guid} Not Found")
+        raise NotFound(f"Device {guid} Not Found")
     runs = device.runs.prefetch_related(Prefetch("steps", queryset=RunStep.objects.order_by("position")))
     if not device.bound:
         runs = runs.filter(claimed_tenant_id=tenant_id)

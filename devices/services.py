@@ -30,7 +30,7 @@ from django.utils import timezone
 from devices.models import Device, EnrolledDevice, ProvisioningRun, ReprovisioningRequest, RunStep
 from devices.mps import MpsClient, MpsOutcome
 from devices.selectors import canonical_guid, device_enrolled, enrollment_required
-from rps_site.api_errors import ApiError, ResourceNotFound
+from rps_site.errors import NotFound, Refused, ServiceUnavailable
 from rps_site.sensitive import Secret
 from rps_site.vault import SecretVersionConflict, StoredSecret, device_path, secret_store
 
@@ -68,9 +68,8 @@ class SecretClaimRefused(Exception):
         self.since = since
 
 
-class MpsMoveFailed(ApiError):
-    status = 503
-    error = "Service Unavailable"
+class MpsMoveFailed(ServiceUnavailable):
+    """MPS did not take part in a device's move; nothing was moved."""
 
 
 # --- secrets -------------------------------------------------------------------------------------
@@ -496,7 +495,7 @@ def device_purge(*, tenant_id: str, guid: str, mps: MpsClient | None = None) -> 
     canonical = guid.lower()
     device = Device.objects.filter(tenant_id=tenant_id, guid=canonical).first()
     if device is None:
-        raise ResourceNotFound(f"Device {guid} Not Found")
+        raise NotFound(f"Device {guid} Not Found")
     device_secret_destroy(guid=canonical)
     outcome = async_to_sync((mps or MpsClient.from_settings()).delete_device)(guid=canonical, tenant_id=tenant_id)
     device.delete()
@@ -519,7 +518,7 @@ def reprovisioning_release(*, tenant_id: str, guid: str, released_by: str) -> Re
             .first()
         )
         if request is None:
-            raise ResourceNotFound(f"No open re-provisioning request for device {guid}")
+            raise NotFound(f"No open re-provisioning request for device {guid}")
         stored = secret_store().read(device_path(canonical))
         Device.objects.filter(pk=request.device_id).update(credential=Device.Credential.RELEASED, credential_run=None)
         request.state = ReprovisioningRequest.State.RELEASED
@@ -544,9 +543,9 @@ def device_move(*, tenant_id: str, guid: str, target_tenant_id: str, mps: MpsCli
     with transaction.atomic():
         device = Device.objects.select_for_update().filter(tenant_id=tenant_id, guid=canonical).first()
         if device is None:
-            raise ResourceNotFound(f"Device {guid} Not Found")
+            raise NotFound(f"Device {guid} Not Found")
         if target_tenant_id == tenant_id:
-            raise ApiError(f"Device {guid} is already in this tenant", error="Bad Request")
+            raise Refused(f"Device {guid} is already in this tenant")
         restore = async_to_sync(_move_mps_record)(client, canonical, tenant_id, target_tenant_id)
         try:
             Device.objects.filter(pk=device.pk).update(tenant_id=target_tenant_id)
@@ -601,4 +600,4 @@ def enrollment_add(*, tenant_id: str, guids: Iterable[str], enrolled_by: str, no
 def enrollment_remove(*, tenant_id: str, guid: str) -> None:
     deleted, _ = EnrolledDevice.objects.filter(tenant_id=tenant_id, guid=guid.lower()).delete()
     if not deleted:
-        raise ResourceNotFound(f"Device {guid} is not enrolled")
+        raise NotFound(f"Device {guid} is not enrolled")

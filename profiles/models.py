@@ -8,16 +8,14 @@ every write and answers the API's optimistic-concurrency checks.
 
 from __future__ import annotations
 
+from typing import Self
+
 from django.db import models
 from django.db.models.functions import Lower
 
 from rps_site import vault
 
 TENANT_LENGTH = 36
-
-
-def unique_name_per_tenant(field: str, name: str) -> models.UniqueConstraint:
-    return models.UniqueConstraint(Lower(field), "tenant_id", name=name)
 
 
 class AddressFormat(models.IntegerChoices):
@@ -28,50 +26,71 @@ class AddressFormat(models.IntegerChoices):
     FQDN = 201, "Host name (FQDN)"
 
 
+class TenantQuerySet(models.QuerySet):
+    """Every read of a tenant's records starts from `for_tenant` (STYLE.md rule 3)."""
+
+    def for_tenant(self, tenant_id: str) -> Self:
+        return self.filter(tenant_id=tenant_id)
+
+    def named(self, name: str) -> Self:
+        """The record of that name, whatever its case (rest-api.md §1.5)."""
+        return self.filter(name__iexact=name)
+
+
 class TenantOwned(models.Model):
     tenant_id = models.CharField("tenant", max_length=TENANT_LENGTH, blank=True, default="", db_index=True)
     version = models.BigIntegerField()
     created_at = models.DateTimeField(auto_now_add=True)
 
+    objects = TenantQuerySet.as_manager()
+
     class Meta:
         abstract = True
 
 
-class Domain(TenantOwned):
+class NamedTenantRecord(TenantOwned):
+    """A record admins name: unique per tenant without regard to case, listed by name."""
+
+    name = models.CharField(max_length=256)
+
+    class Meta:
+        abstract = True
+        constraints = [models.UniqueConstraint(Lower("name"), "tenant_id", name="%(class)s_name_per_tenant")]
+        ordering = [Lower("name"), "id"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Domain(NamedTenantRecord):
     """An ACM provisioning certificate (PFX) for a DNS suffix; PFX and password live in Vault."""
 
     class StorageFormat(models.TextChoices):
         RAW = "raw", "raw"
         STRING = "string", "string"
 
-    name = models.CharField(max_length=256)
     domain_suffix = models.CharField("DNS suffix", max_length=256)
     provisioning_cert_storage_format = models.CharField("storage format", max_length=40, choices=StorageFormat.choices)
     expiration_date = models.DateTimeField("certificate expires", null=True)
 
-    class Meta:
+    class Meta(NamedTenantRecord.Meta):
         constraints = [
-            unique_name_per_tenant("name", "domain_name_per_tenant"),
-            unique_name_per_tenant("domain_suffix", "domain_suffix_per_tenant"),
+            *NamedTenantRecord.Meta.constraints,
+            models.UniqueConstraint(Lower("domain_suffix"), "tenant_id", name="domain_suffix_per_tenant"),
         ]
-        ordering = [Lower("name")]
-
-    def __str__(self) -> str:
-        return self.name
 
     @property
     def secret_path(self) -> str:
         return vault.domain_certificate_path(self.tenant_id, self.name)
 
 
-class CiraConfig(TenantOwned):
+class CiraConfig(NamedTenantRecord):
     """How AMT dials back to MPS; the MPS password lives in Vault."""
 
     class AuthMethod(models.IntegerChoices):
         MUTUAL_TLS = 1, "Mutual TLS"
         USERNAME_PASSWORD = 2, "Username and password"
 
-    name = models.CharField(max_length=256)
     mps_server_address = models.CharField("MPS address", max_length=256)
     mps_port = models.IntegerField("MPS port")
     username = models.CharField("MPS username", max_length=40)
@@ -81,20 +100,15 @@ class CiraConfig(TenantOwned):
     mps_root_certificate = models.TextField()
     proxy_details = models.TextField(null=True, blank=True)
 
-    class Meta:
-        constraints = [unique_name_per_tenant("name", "cira_config_name_per_tenant")]
-        ordering = [Lower("name")]
+    class Meta(NamedTenantRecord.Meta):
         verbose_name = "CIRA config"
-
-    def __str__(self) -> str:
-        return self.name
 
     @property
     def secret_path(self) -> str:
         return vault.cira_config_path(self.tenant_id, self.name)
 
 
-class Ieee8021xConfig(TenantOwned):
+class Ieee8021xConfig(NamedTenantRecord):
     """802.1X settings for wired or wireless links; the password lives in Vault."""
 
     class AuthenticationProtocol(models.IntegerChoices):
@@ -104,7 +118,6 @@ class Ieee8021xConfig(TenantOwned):
         EAP_FAST_GTC = 5, "EAP-FAST/GTC (wired only)"
         EAP_FAST_TLS = 10, "EAP-FAST/TLS (wired only)"
 
-    name = models.CharField(max_length=256)
     authentication_protocol = models.IntegerField(choices=AuthenticationProtocol.choices)
     server_name = models.CharField(max_length=255, null=True, blank=True)
     domain = models.CharField(max_length=255, null=True, blank=True)
@@ -114,20 +127,16 @@ class Ieee8021xConfig(TenantOwned):
     pxe_timeout = models.IntegerField("PXE timeout", null=True)
     wired_interface = models.BooleanField("wired")
 
-    class Meta:
-        constraints = [unique_name_per_tenant("name", "ieee8021x_config_name_per_tenant")]
-        ordering = ["created_at", "id"]
+    class Meta(NamedTenantRecord.Meta):
+        ordering = ["created_at", "id"]  # upstream lists them unordered, in practice as inserted
         verbose_name = "IEEE 802.1X config"
-
-    def __str__(self) -> str:
-        return self.name
 
     @property
     def secret_path(self) -> str:
         return vault.ieee8021x_config_path(self.tenant_id, self.name)
 
 
-class WirelessConfig(TenantOwned):
+class WirelessConfig(NamedTenantRecord):
     """A Wi-Fi profile; a PSK passphrase lives in Vault."""
 
     class AuthenticationMethod(models.IntegerChoices):
@@ -158,41 +167,31 @@ class WirelessConfig(TenantOwned):
         Ieee8021xConfig, null=True, blank=True, on_delete=models.PROTECT, related_name="wireless_configs"
     )
 
-    class Meta:
-        constraints = [unique_name_per_tenant("name", "wireless_config_name_per_tenant")]
-        ordering = [Lower("name")]
+    class Meta(NamedTenantRecord.Meta):
         verbose_name = "wireless config"
-
-    def __str__(self) -> str:
-        return self.name
 
     @property
     def secret_path(self) -> str:
         return vault.wireless_config_path(self.tenant_id, self.name)
 
 
-class ProxyConfig(TenantOwned):
+class ProxyConfig(NamedTenantRecord):
     """An HTTP proxy access point AMT uses to reach MPS."""
 
-    name = models.CharField(max_length=256)
     address = models.CharField(max_length=256)
     info_format = models.IntegerField("address format", choices=AddressFormat.choices)
     port = models.IntegerField()
     network_dns_suffix = models.CharField(max_length=192)
 
-    class Meta:
+    class Meta(NamedTenantRecord.Meta):
         constraints = [
-            unique_name_per_tenant("name", "proxy_config_name_per_tenant"),
+            *NamedTenantRecord.Meta.constraints,
             models.UniqueConstraint(Lower("address"), "port", "tenant_id", name="proxy_address_port_per_tenant"),
         ]
-        ordering = [Lower("name")]
         verbose_name = "proxy config"
 
-    def __str__(self) -> str:
-        return self.name
 
-
-class Profile(TenantOwned):
+class Profile(NamedTenantRecord):
     """An AMT profile: how to activate a device and what to configure on it."""
 
     class Activation(models.TextChoices):
@@ -214,7 +213,6 @@ class Profile(TenantOwned):
         SELF_SIGNED = "SelfSigned", "Self-signed (RPS issues the certificate)"
         MICROSOFT_CA = "MicrosoftCA", "Microsoft CA (through the Enterprise Assistant)"
 
-    name = models.CharField(max_length=256)
     # Upstream validation accepts any ClientAction value here; only acm/ccm mean anything.
     activation = models.CharField(max_length=20)
     generate_random_password = models.BooleanField("random AMT password", default=False)
@@ -245,14 +243,9 @@ class Profile(TenantOwned):
         ProxyConfig, through="ProfileProxyConfig", related_name="profiles", blank=True
     )
 
-    class Meta:
-        constraints = [unique_name_per_tenant("name", "profile_name_per_tenant")]
-        ordering = [Lower("name")]
+    class Meta(NamedTenantRecord.Meta):
         permissions = [("export_profile", "Can export a profile with its secrets (encrypted)")]
         verbose_name = "AMT profile"
-
-    def __str__(self) -> str:
-        return self.name
 
     @property
     def secret_path(self) -> str:

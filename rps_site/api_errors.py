@@ -1,7 +1,8 @@
 """Every API error in upstream's wire shapes, from one exception handler.
 
 - validation failures: express-validator's `{"errors": [{type, value?, msg, path, location}]}`;
-- business errors: `{"error": <name>, "message": <text>}`;
+- business errors (`rps_site.errors`): `{"error": <name>, "message": <text>}`, the status and name
+  from one table by class;
 - concurrency: 409 (412 with `If-Match`) with the current record, secrets removed, and `ETag`;
 - unknown routes and verbs: 404, as Express answers them.
 Nothing here echoes a stack, SQL, a settings value, a Vault path or a request body.
@@ -11,7 +12,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Protocol
 
 from django.db import DataError
 from django.http import Http404, HttpRequest, JsonResponse
@@ -20,73 +21,66 @@ from rest_framework import exceptions
 from rest_framework.response import Response
 
 from rps_site.authentication import TokenExpired
-from rps_site.vault import SecretVersionConflict, VaultUnavailable
+from rps_site.errors import (
+    Duplicate,
+    InUse,
+    MalformedInput,
+    MissingReference,
+    NotFound,
+    OperationFailed,
+    Refused,
+    RpsError,
+    SecretConflict,
+    ServiceUnavailable,
+    ValidationFailed,
+    VersionConflict,
+)
 
 logger = logging.getLogger(__name__)
 
-
-class ApiError(Exception):
-    """A business error sent as `{"error": name, "message": text}`."""
-
-    status = 400
-    error = "Error"
-
-    def __init__(self, message: str, *, error: str | None = None, status: int | None = None) -> None:
-        super().__init__(message)
-        self.message = message
-        if error is not None:
-            self.error = error
-        if status is not None:
-            self.status = status
+# Business error class -> (status, upstream's error name); `message` is the error's public_message.
+BUSINESS_ERRORS: Mapping[type[RpsError], tuple[int, str]] = {
+    OperationFailed: (400, "Error"),
+    MalformedInput: (400, "Bad Request"),
+    Refused: (400, "Bad Request"),
+    NotFound: (404, "Not Found"),
+    Duplicate: (400, "Unique key violation"),
+    InUse: (400, "Foreign key violation"),
+    ServiceUnavailable: (503, "Service Unavailable"),
+    SecretConflict: (409, "Conflict"),
+}
 
 
-class ResourceNotFound(ApiError):
-    status = 404
-    error = "Not Found"
+class ConflictRenderer(Protocol):
+    """A view that can show a record in a version conflict's answer (without secrets)."""
 
-
-class UniqueKeyViolation(ApiError):
-    error = "Unique key violation"
-
-
-class ForeignKeyViolation(ApiError):
-    error = "Foreign key violation"
-
-
-class ValidationFailed(Exception):
-    """A list of express-validator style errors, already in their wire order."""
-
-    def __init__(self, errors: list[dict[str, Any]]) -> None:
-        super().__init__(f"{len(errors)} validation error(s)")
-        self.errors = errors
-
-
-class VersionConflict(Exception):
-    """The record changed since the client read it (or the version never matched)."""
-
-    def __init__(self, current_record: Mapping[str, Any], current_version: str) -> None:
-        super().__init__("record version does not match")
-        self.current_record = dict(current_record)
-        self.current_version = current_version
+    def conflict_record(self, current: Any) -> Mapping[str, Any]: ...
 
 
 def error_body(error: str, message: str) -> dict[str, str]:
     return {"error": error, "message": message}
 
 
-def api_exception_handler(exc: Exception, context: Mapping[str, Any]) -> Response:
+def business_error_response(exc: RpsError, context: Mapping[str, Any]) -> Response:
     request = context.get("request")
     if isinstance(exc, ValidationFailed):
         return Response({"errors": exc.errors}, status=400)
-    if isinstance(exc, ApiError):
-        return Response(error_body(exc.error, exc.message), status=exc.status)
     if isinstance(exc, VersionConflict):
+        # rest-api.md §1.6: 412 when the request carried If-Match (any value), else 409.
         status = 412 if request is not None and "HTTP_IF_MATCH" in request.META else 409
-        return Response(exc.current_record, status=status, headers={"ETag": exc.current_version})
-    if isinstance(exc, VaultUnavailable):
-        return Response(error_body("Service Unavailable", exc.public_message), status=503)
-    if isinstance(exc, SecretVersionConflict):
-        return Response(error_body("Conflict", "A secret of this record changed concurrently; retry."), status=409)
+        view: ConflictRenderer = context["view"]
+        return Response(view.conflict_record(exc.current), status=status, headers={"ETag": exc.current_version})
+    if isinstance(exc, MissingReference):
+        # upstream passes PostgreSQL's text through as the error name
+        return Response(error_body(f"Foreign key constraint violation: {exc.detail}", exc.public_message), status=400)
+    status, error = next(BUSINESS_ERRORS[kind] for kind in type(exc).__mro__ if kind in BUSINESS_ERRORS)
+    return Response(error_body(error, exc.public_message), status=status)
+
+
+def api_exception_handler(exc: Exception, context: Mapping[str, Any]) -> Response:
+    request = context.get("request")
+    if isinstance(exc, RpsError):
+        return business_error_response(exc, context)
     if isinstance(exc, (exceptions.NotAuthenticated, exceptions.AuthenticationFailed)):
         body = error_body("Unauthorized", str(exc.detail))
         if isinstance(exc, TokenExpired):

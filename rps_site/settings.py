@@ -295,6 +295,7 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["rps_site.permissions.ModelPermissions"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": ["rps_site.api.input_limits.BoundedJsonParser"],
+    "DEFAULT_PAGINATION_CLASS": "rps_site.api.paging.ODataPagination",
     "EXCEPTION_HANDLER": "rps_site.api_errors.api_exception_handler",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "UNAUTHENTICATED_USER": None,

@@ -55,7 +55,7 @@ from profiles.models import (
     WirelessConfig,
 )
 from profiles.services.profiles import profile_create, profile_delete, profile_update
-from rps_site.api_errors import ApiError, ValidationFailed
+from rps_site.errors import NotFound, OperationFailed, ValidationFailed
 
 SECRET_FORM_FIELDS = ("amt_password", "mebx_password")
 FORM_FIELD_OF = {camel: snake for camel, snake in SNAKE.items()}
@@ -275,8 +275,8 @@ class ProfileAdminForm(ShowsServiceErrors, forms.ModelForm):
         except ValidationFailed as failed:
             for error in failed.errors:
                 self.show_api_error(error["path"], error["msg"])
-        except ApiError as error:
-            self.add_error(None, error.message)
+        except OperationFailed as error:
+            self.add_error(None, error.public_message)
         return cleaned
 
     def show_api_error(self, path: str, message: str) -> None:
@@ -528,7 +528,7 @@ class ProfileAdmin(ServiceSavingAdmin):
     def save_model(self, request: HttpRequest, obj: Profile, form: ProfileAdminForm, change: bool) -> None:
         tenant_id = form.tenant_id
         if change:
-            saved = profile_update(tenant_id=tenant_id, data=form.service_data, version=str(form.instance.version))
+            saved = profile_update(tenant_id=tenant_id, data=form.service_data, expected_version=form.instance.version)
         else:
             saved = profile_create(tenant_id=tenant_id, data=form.service_data)
         for field in Profile._meta.concrete_fields:
@@ -541,8 +541,8 @@ class ProfileAdmin(ServiceSavingAdmin):
     def delete_model(self, request: HttpRequest, obj: Profile) -> None:
         try:
             profile_delete(tenant_id=obj.tenant_id, name=obj.name)
-        except ApiError as error:
-            self.message_user(request, error.message, level=messages.ERROR)
+        except (NotFound, OperationFailed) as error:
+            self.message_user(request, error.public_message, level=messages.ERROR)
 
     def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Profile]) -> None:
         for profile in queryset:

@@ -53,3 +53,4 @@ class ProxyConfigAdmin(ServiceBackedAdmin):
     create_service = staticmethod(proxy_config_create)
     update_service = staticmethod(proxy_config_update)
     delete_service = staticmethod(proxy_config_delete)
+    versioned = False

@@ -18,12 +18,9 @@ from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 
 from rps_site.api.validation import Field, validate
-from rps_site.api_errors import ApiError, ValidationFailed, VersionConflict
+from rps_site.errors import RpsError, ValidationFailed
 from rps_site.models import TenantMembership
 from rps_site.sensitive import Secret
-from rps_site.vault import SecretVersionConflict, VaultUnavailable
-
-SERVICE_ERRORS = (ApiError, VersionConflict, VaultUnavailable, SecretVersionConflict)
 
 
 def admin_tenant(request: HttpRequest) -> str:
@@ -105,16 +102,6 @@ def optional_text(label: str, help_text: str = "", **kwargs: Any) -> forms.CharF
 RECORD_FIELDSET = ("Record", {"fields": ["tenant_id", "version"], "classes": ["collapse"]})
 
 
-def service_error_text(error: Exception) -> str:
-    if isinstance(error, ApiError):
-        return error.message
-    if isinstance(error, VersionConflict):
-        return "The record was changed by someone else; reload it and try again."
-    if isinstance(error, VaultUnavailable):
-        return error.public_message
-    return "A secret of this record changed concurrently; try again."
-
-
 SERVICE_ERROR_ATTRIBUTE = "rps_service_error"
 
 
@@ -152,23 +139,23 @@ class ServiceSavingAdmin(admin.ModelAdmin):
         # Django's changeform_view is this same call inside `transaction.atomic()`.
         try:
             return self._changeform_view(request, object_id, form_url, extra_context)  # type: ignore[attr-defined, no-any-return]
-        except SERVICE_ERRORS as error:
+        except RpsError as error:
             # The service saved nothing; the same POST again is a form that reports why.
-            setattr(request, SERVICE_ERROR_ATTRIBUTE, service_error_text(error))
+            setattr(request, SERVICE_ERROR_ATTRIBUTE, error.public_message)
             return self._changeform_view(request, object_id, form_url, extra_context)  # type: ignore[attr-defined, no-any-return]
 
     def delete_view(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         try:
             return super().delete_view(request, *args, **kwargs)
-        except SERVICE_ERRORS as error:
-            self.message_user(request, service_error_text(error), level=messages.ERROR)
+        except RpsError as error:
+            self.message_user(request, error.public_message, level=messages.ERROR)
             return HttpResponseRedirect(request.get_full_path())
 
     def changelist_view(self, request: HttpRequest, extra_context: Any = None) -> HttpResponse:
         try:
             return super().changelist_view(request, extra_context)
-        except SERVICE_ERRORS as error:  # a bulk delete
-            self.message_user(request, service_error_text(error), level=messages.ERROR)
+        except RpsError as error:  # a bulk delete
+            self.message_user(request, error.public_message, level=messages.ERROR)
             return HttpResponseRedirect(request.get_full_path())
 
 
@@ -180,6 +167,7 @@ class ApiValidatedForm(ShowsServiceErrors, forms.ModelForm):
     field_of: ClassVar[Mapping[str, str]] = {}  # API field -> form field
     tenant_id: str = ""
     service_data: dict[str, Any]
+    expected_version: int | None = None  # the version of the record the form changes
 
     def api_body(self) -> dict[str, Any]:
         raise NotImplementedError
@@ -208,7 +196,8 @@ class ApiValidatedForm(ShowsServiceErrors, forms.ModelForm):
             if isinstance(body.get(api_field), str) and body[api_field]:
                 body[api_field] = Secret(body[api_field])
         if self.instance.pk:
-            body["version"] = str(self.instance.version)
+            self.expected_version = self.instance.version
+            body["version"] = str(self.instance.version)  # what some update chains require
         self.service_data = body
         return cleaned
 
@@ -219,6 +208,7 @@ class ServiceBackedAdmin(ServiceSavingAdmin):
     create_service: ClassVar[Callable[..., models.Model]]
     update_service: ClassVar[Callable[..., models.Model]]
     delete_service: ClassVar[Callable[..., None]]
+    versioned: ClassVar[bool] = True  # whether the update service checks the record's version
     readonly_on_change: ClassVar[tuple[str, ...]] = ("name",)
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Any]:
@@ -242,8 +232,14 @@ class ServiceBackedAdmin(ServiceSavingAdmin):
         return form
 
     def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
-        service = type(self).update_service if change else type(self).create_service
-        saved = service(tenant_id=form.tenant_id, data=form.service_data)
+        if not change:
+            saved = type(self).create_service(tenant_id=form.tenant_id, data=form.service_data)
+        elif self.versioned:
+            saved = type(self).update_service(
+                tenant_id=form.tenant_id, data=form.service_data, expected_version=form.expected_version
+            )
+        else:
+            saved = type(self).update_service(tenant_id=form.tenant_id, data=form.service_data)
         for field in obj._meta.concrete_fields:
             setattr(obj, field.attname, getattr(saved, field.attname))
         obj._state.adding = False

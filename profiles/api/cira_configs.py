@@ -5,29 +5,17 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from django.urls import URLPattern, re_path
-from rest_framework.request import Request
-from rest_framework.response import Response
-from rest_framework.views import APIView
-
-from profiles.api.common import is_json_number, js_regex, json_body, list_response, reveal_secrets, schema
+from profiles.api.common import is_json_number
 from profiles.api.common import js_string as js_text
+from profiles.api.resource import TenantResource
 from profiles.models import CiraConfig
-from profiles.selectors.cira_configs import (
-    cira_config_count,
-    cira_config_get,
-    cira_config_list,
-    cira_config_record,
-    cira_config_record_of,
-)
 from profiles.services.cira_configs import (
     cira_config_create,
     cira_config_delete,
     cira_config_not_found,
     cira_config_update,
 )
-from rps_site.api.validation import INT64, MISSING, Boolean, CustomCheckFailed, Field, Number, Shape, Text, validate
-from rps_site.authentication import request_tenant
+from rps_site.api.validation import INT64, MISSING, Boolean, CustomCheckFailed, Field, Number, Shape, Text, js_regex
 
 NAME_SOURCE, USERNAME_SOURCE = r"^[a-zA-Z0-9_-]+$", r"^[a-zA-Z0-9]+$"
 NAME, USERNAME = js_regex(NAME_SOURCE), js_regex(USERNAME_SOURCE)
@@ -181,53 +169,56 @@ EXAMPLE = {
 }
 
 
-class CiraConfigCollection(APIView):
-    permission_model = CiraConfig
-
-    @schema("ciraconfigs", operation_id="ciraconfigs_list", paged=True)
-    def get(self, request: Request) -> Response:
-        tenant_id = request_tenant(request)
-        return list_response(
-            request,
-            lambda page: cira_config_list(tenant_id=tenant_id, page=page),
-            lambda: cira_config_count(tenant_id=tenant_id),
-            cira_config_record,
-        )
-
-    @schema("ciraconfigs", status=201, body=BODY, example=EXAMPLE)
-    def post(self, request: Request) -> Response:
-        body = json_body(request)
-        validate(create_chains(), body, secret_paths=SECRET_FIELDS, shapes=BODY)
-        config = cira_config_create(tenant_id=request_tenant(request), data=reveal_secrets(body, SECRET_FIELDS))
-        return Response(cira_config_record_of(config), status=201)
-
-    @schema("ciraconfigs", body=BODY)
-    def patch(self, request: Request) -> Response:
-        body = json_body(request)
-        validate(update_chains(), body, secret_paths=SECRET_FIELDS, shapes=BODY)
-        if "HTTP_IF_MATCH" in request.META:  # upstream's If-Match middleware runs after validation
-            body["version"] = request.META["HTTP_IF_MATCH"]
-        config = cira_config_update(tenant_id=request_tenant(request), data=reveal_secrets(body, SECRET_FIELDS))
-        return Response(cira_config_record_of(config))
+COLUMNS = (
+    "name",
+    "mps_server_address",
+    "mps_port",
+    "username",
+    "common_name",
+    "server_address_format",
+    "auth_method",
+    "mps_root_certificate",
+    "proxy_details",
+    "tenant_id",
+    "version",
+)
 
 
-class CiraConfigItem(APIView):
-    permission_model = CiraConfig
+def cira_config_record(row: Mapping[str, Any]) -> dict[str, Any]:
+    """The API shape in upstream's key order; the MPS password is never part of it."""
+    return {
+        "configName": row["name"],
+        "mpsServerAddress": row["mps_server_address"],
+        "mpsPort": row["mps_port"],
+        "username": row["username"],
+        "commonName": row["common_name"],
+        "serverAddressFormat": row["server_address_format"],
+        "authMethod": row["auth_method"],
+        "mpsRootCertificate": row["mps_root_certificate"],
+        "proxyDetails": row["proxy_details"],
+        "tenantId": row["tenant_id"],
+        "version": str(row["version"]),
+    }
 
-    @schema("ciraconfigs")
-    def get(self, request: Request, name: str) -> Response:
-        config = cira_config_get(tenant_id=request_tenant(request), name=name)
-        if config is None:
-            raise cira_config_not_found(name)
-        return Response(cira_config_record_of(config))
 
-    @schema("ciraconfigs", status=204)
-    def delete(self, request: Request, name: str) -> Response:
-        cira_config_delete(tenant_id=request_tenant(request), name=name)
-        return Response(status=204)
+class CiraConfigs(TenantResource):
+    route = "ciraconfigs"
+    model = CiraConfig
+    columns = COLUMNS
+    record = staticmethod(cira_config_record)
+    not_found = staticmethod(cira_config_not_found)
+    body_shapes, example = BODY, EXAMPLE
+    secret_fields = SECRET_FIELDS
+    create_service = staticmethod(cira_config_create)
+    update_service = staticmethod(cira_config_update)
+    delete_service = staticmethod(cira_config_delete)
+    if_match_sets_version = True
+
+    def create_chains(self, tenant_id: str) -> list[Field]:
+        return create_chains()
+
+    def update_chains(self, tenant_id: str) -> list[Field]:
+        return update_chains()
 
 
-urlpatterns: list[URLPattern] = [
-    re_path(r"^ciraconfigs/?$", CiraConfigCollection.as_view(), name="ciraconfigs"),
-    re_path(r"^ciraconfigs/(?P<name>[^/]+)/?$", CiraConfigItem.as_view(), name="ciraconfig"),
-]
+urlpatterns = CiraConfigs.urls()

@@ -1,20 +1,16 @@
-"""Small pieces every admin-defined resource's endpoints share: body parsing, rows to records,
-JS-compatible regexes and the list envelope. No business logic lives here."""
+"""Small pieces every admin-defined resource's endpoints share: body parsing, JS-compatible
+values and regexes, secret wrapping. No business logic lives here."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from rest_framework.request import Request
-from rest_framework.response import Response
 
-from rps_site.api.openapi import endpoint as schema  # noqa: F401  (re-exported for the resource modules)
-from rps_site.api.paging import Page, page_from_query, paged_body
 from rps_site.api.validation import MISSING
-from rps_site.api.validation import js_regex as js_regex  # re-exported for the resource modules
 from rps_site.api.validation import js_string as builtin_js_string
-from rps_site.api_errors import ApiError
+from rps_site.errors import MalformedInput
 from rps_site.sensitive import Secret
 
 NOT_AN_OBJECT = "The request body must be a JSON object."
@@ -27,29 +23,7 @@ def json_body(request: Request) -> dict[str, Any]:
         return dict(data)
     if hasattr(data, "dict") and not data:  # an empty QueryDict: no body at all
         return {}
-    raise ApiError(NOT_AN_OBJECT, error="Bad Request")
-
-
-def row_of(obj: Any, columns: Iterable[str]) -> dict[str, Any]:
-    """The same mapping `.values(*columns)` gives, from an instance already in memory."""
-    row: dict[str, Any] = {}
-    for column in columns:
-        value: Any = obj
-        for part in column.split("__"):
-            value = getattr(value, part) if value is not None else None
-        row[column] = value
-    return row
-
-
-def list_response(
-    request: Request,
-    rows: Callable[[Page], Sequence[Mapping[str, Any]]],
-    count: Callable[[], int],
-    record: Callable[[Mapping[str, Any]], dict[str, Any]],
-) -> Response:
-    page = page_from_query(request.query_params)
-    items = [record(row) for row in rows(page)]
-    return Response(paged_body(page, items, count))
+    raise MalformedInput(NOT_AN_OBJECT)
 
 
 def js_string(value: Any) -> str:

@@ -5,18 +5,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from django.urls import URLPattern, re_path
-from rest_framework.request import Request
-from rest_framework.response import Response
-from rest_framework.views import APIView
-
 from profiles import pfx
-from profiles.api.common import js_regex, json_body, list_response, reveal_secrets, schema
+from profiles.api.resource import TenantResource
 from profiles.models import Domain
-from profiles.selectors.domains import domain_count, domain_get, domain_list, domain_record, domain_record_of
 from profiles.services.domains import domain_create, domain_delete, domain_not_found, domain_update
-from rps_site.api.validation import INT64, MISSING, CustomCheckFailed, Field, Number, Shape, Text, js_string, validate
-from rps_site.authentication import request_tenant
+from rps_site.api.validation import INT64, MISSING, CustomCheckFailed, Field, Number, Shape, Text, js_regex, js_string
 
 NAME_SOURCE = r"^[a-zA-Z0-9_-]+$"
 NAME = js_regex(NAME_SOURCE)
@@ -82,51 +75,39 @@ def update_chains() -> list[Field]:
     ]
 
 
-class DomainCollection(APIView):
-    permission_model = Domain
-
-    @schema("domains", operation_id="domains_list", paged=True)
-    def get(self, request: Request) -> Response:
-        tenant_id = request_tenant(request)
-        return list_response(
-            request,
-            lambda page: domain_list(tenant_id=tenant_id, page=page),
-            lambda: domain_count(tenant_id=tenant_id),
-            domain_record,
-        )
-
-    @schema("domains", status=201, body=BODY)
-    def post(self, request: Request) -> Response:
-        body = json_body(request)
-        validate(create_chains(), body, secret_paths=SECRET_FIELDS, shapes=BODY)
-        domain = domain_create(tenant_id=request_tenant(request), data=reveal_secrets(body, SECRET_FIELDS))
-        return Response(domain_record_of(domain), status=201)
-
-    @schema("domains", body=BODY)
-    def patch(self, request: Request) -> Response:
-        body = json_body(request)
-        validate(update_chains(), body, secret_paths=SECRET_FIELDS, shapes=BODY)
-        domain = domain_update(tenant_id=request_tenant(request), data=reveal_secrets(body, SECRET_FIELDS))
-        return Response(domain_record_of(domain))
+COLUMNS = ("name", "domain_suffix", "provisioning_cert_storage_format", "expiration_date", "tenant_id", "version")
 
 
-class DomainItem(APIView):
-    permission_model = Domain
-
-    @schema("domains")
-    def get(self, request: Request, name: str) -> Response:
-        domain = domain_get(tenant_id=request_tenant(request), name=name)
-        if domain is None:
-            raise domain_not_found(name)
-        return Response(domain_record_of(domain))
-
-    @schema("domains", status=204)
-    def delete(self, request: Request, name: str) -> Response:
-        domain_delete(tenant_id=request_tenant(request), name=name)
-        return Response(status=204)
+def domain_record(row: Mapping[str, Any]) -> dict[str, Any]:
+    """The API shape, in upstream's key order; never the certificate or its password."""
+    expiration = row["expiration_date"]
+    return {
+        "profileName": row["name"],
+        "domainSuffix": row["domain_suffix"],
+        "provisioningCertStorageFormat": row["provisioning_cert_storage_format"],
+        "expirationDate": pfx.iso_milliseconds(expiration) if expiration is not None else None,
+        "tenantId": row["tenant_id"],
+        "version": str(row["version"]),
+    }
 
 
-urlpatterns: list[URLPattern] = [
-    re_path(r"^domains/?$", DomainCollection.as_view(), name="domains"),
-    re_path(r"^domains/(?P<name>[^/]+)/?$", DomainItem.as_view(), name="domain"),
-]
+class Domains(TenantResource):
+    route = "domains"
+    model = Domain
+    columns = COLUMNS
+    record = staticmethod(domain_record)
+    not_found = staticmethod(domain_not_found)
+    body_shapes = BODY
+    secret_fields = SECRET_FIELDS
+    create_service = staticmethod(domain_create)
+    update_service = staticmethod(domain_update)
+    delete_service = staticmethod(domain_delete)
+
+    def create_chains(self, tenant_id: str) -> list[Field]:
+        return create_chains()
+
+    def update_chains(self, tenant_id: str) -> list[Field]:
+        return update_chains()
+
+
+urlpatterns = Domains.urls()

@@ -6,21 +6,10 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from django.urls import URLPattern, re_path
-from rest_framework.request import Request
-from rest_framework.response import Response
-from rest_framework.views import APIView
-
-from profiles.api.common import is_json_number, js_regex, json_body, list_response, reveal_secrets, schema
+from profiles.api.common import is_json_number
 from profiles.api.common import js_string as js_text
+from profiles.api.resource import TenantResource
 from profiles.models import Ieee8021xConfig
-from profiles.selectors.ieee8021x_configs import (
-    ieee8021x_config_count,
-    ieee8021x_config_get,
-    ieee8021x_config_list,
-    ieee8021x_config_record,
-    ieee8021x_config_record_of,
-)
 from profiles.services.ieee8021x_configs import (
     ieee8021x_config_create,
     ieee8021x_config_delete,
@@ -36,10 +25,9 @@ from rps_site.api.validation import (
     Number,
     Shape,
     Text,
+    js_regex,
     js_truthy,
-    validate,
 )
-from rps_site.authentication import request_tenant
 
 NAME_SOURCE = r"^[a-zA-Z0-9]+$"
 NAME = js_regex(NAME_SOURCE)
@@ -124,51 +112,38 @@ EXAMPLE = {
 }
 
 
-class Ieee8021xConfigCollection(APIView):
-    permission_model = Ieee8021xConfig
-
-    @schema("ieee8021xconfigs", operation_id="ieee8021xconfigs_list", paged=True)
-    def get(self, request: Request) -> Response:
-        tenant_id = request_tenant(request)
-        return list_response(
-            request,
-            lambda page: ieee8021x_config_list(tenant_id=tenant_id, page=page),
-            lambda: ieee8021x_config_count(tenant_id=tenant_id),
-            ieee8021x_config_record,
-        )
-
-    @schema("ieee8021xconfigs", status=201, body=BODY, example=EXAMPLE)
-    def post(self, request: Request) -> Response:
-        body = json_body(request)
-        validate(chains(with_version=False), body, secret_paths=SECRET_FIELDS, shapes=BODY)
-        config = ieee8021x_config_create(tenant_id=request_tenant(request), data=reveal_secrets(body, SECRET_FIELDS))
-        return Response(ieee8021x_config_record_of(config), status=201)
-
-    @schema("ieee8021xconfigs", body=BODY)
-    def patch(self, request: Request) -> Response:
-        body = json_body(request)
-        validate(chains(with_version=True), body, secret_paths=SECRET_FIELDS, shapes=BODY)
-        config = ieee8021x_config_update(tenant_id=request_tenant(request), data=reveal_secrets(body, SECRET_FIELDS))
-        return Response(ieee8021x_config_record_of(config))
+COLUMNS = ("name", "authentication_protocol", "pxe_timeout", "wired_interface", "tenant_id", "version")
 
 
-class Ieee8021xConfigItem(APIView):
-    permission_model = Ieee8021xConfig
-
-    @schema("ieee8021xconfigs")
-    def get(self, request: Request, name: str) -> Response:
-        config = ieee8021x_config_get(tenant_id=request_tenant(request), name=name)
-        if config is None:
-            raise ieee8021x_config_not_found(name)
-        return Response(ieee8021x_config_record_of(config))
-
-    @schema("ieee8021xconfigs", status=204)
-    def delete(self, request: Request, name: str) -> Response:
-        ieee8021x_config_delete(tenant_id=request_tenant(request), name=name)
-        return Response(status=204)
+def ieee8021x_config_record(row: Mapping[str, Any]) -> dict[str, Any]:
+    """Only these fields are ever returned: never the password, identities or server name."""
+    return {
+        "profileName": row["name"],
+        "authenticationProtocol": row["authentication_protocol"],
+        "pxeTimeout": row["pxe_timeout"],
+        "wiredInterface": row["wired_interface"],
+        "tenantId": row["tenant_id"],
+        "version": str(row["version"]),
+    }
 
 
-urlpatterns: list[URLPattern] = [
-    re_path(r"^ieee8021xconfigs/?$", Ieee8021xConfigCollection.as_view(), name="ieee8021xconfigs"),
-    re_path(r"^ieee8021xconfigs/(?P<name>[^/]+)/?$", Ieee8021xConfigItem.as_view(), name="ieee8021xconfig"),
-]
+class Ieee8021xConfigs(TenantResource):
+    route = "ieee8021xconfigs"
+    model = Ieee8021xConfig
+    columns = COLUMNS
+    record = staticmethod(ieee8021x_config_record)
+    not_found = staticmethod(ieee8021x_config_not_found)
+    body_shapes, example = BODY, EXAMPLE
+    secret_fields = SECRET_FIELDS
+    create_service = staticmethod(ieee8021x_config_create)
+    update_service = staticmethod(ieee8021x_config_update)
+    delete_service = staticmethod(ieee8021x_config_delete)
+
+    def create_chains(self, tenant_id: str) -> list[Field]:
+        return chains(with_version=False)
+
+    def update_chains(self, tenant_id: str) -> list[Field]:
+        return chains(with_version=True)
+
+
+urlpatterns = Ieee8021xConfigs.urls()

@@ -9,10 +9,10 @@ cached.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from django.conf import settings
-from django.http import HttpResponse
 from django.urls import URLPattern, re_path
 from drf_spectacular.utils import OpenApiParameter
 from rest_framework.permissions import BasePermission, IsAuthenticated
@@ -21,20 +21,13 @@ from rest_framework.response import Response
 from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
-from profiles.api.common import json_body, schema
 from profiles.api.profiles_validation import BODY, validated_create, validated_update
+from profiles.api.resource import TenantResource, row_of
 from profiles.models import Profile
-from profiles.selectors.profiles import (
-    profile_list_body,
-    profile_record_body,
-    profile_record_by_id,
-    profile_record_of_unlinked,
-)
+from profiles.selectors.profiles import profile_links
 from profiles.services.profile_export import profile_export
-from profiles.services.profiles import profile_create, profile_delete, profile_update
-from rps_site.api.paging import page_from_query
-from rps_site.api.rendered_cache import JSON_CONTENT_TYPE
-from rps_site.api_errors import ResourceNotFound
+from profiles.services.profiles import profile_create, profile_delete, profile_not_found, profile_update
+from rps_site.api.openapi import endpoint as schema
 from rps_site.authentication import TokenUser, request_tenant
 from rps_site.permissions import portal_user_may
 
@@ -42,11 +35,28 @@ EXPORT_PERMISSION = "profiles.export_profile"
 EXPORT_DOMAIN = OpenApiParameter(
     "domainName", str, OpenApiParameter.QUERY, description="the domain whose PFX to include (ACM)"
 )
-
-
-def _created_or_updated(tenant_id: str, profile_id: int, status: int) -> Response:
-    return Response(profile_record_by_id(tenant_id=tenant_id, profile_id=profile_id), status=status)
-
+COLUMNS = (
+    "id",
+    "name",
+    "activation",
+    "cira_config__name",
+    "generate_random_password",
+    "generate_random_mebx_password",
+    "tags",
+    "dhcp_enabled",
+    "tls_mode",
+    "user_consent",
+    "ider_enabled",
+    "kvm_enabled",
+    "sol_enabled",
+    "tenant_id",
+    "tls_signing_authority",
+    "version",
+    "ieee8021x_config__name",
+    "ip_sync_enabled",
+    "local_wifi_sync_enabled",
+    "uefi_wifi_sync_enabled",
+)
 
 # A body the API accepts, published in the OpenAPI document.
 EXAMPLE = {
@@ -60,49 +70,69 @@ EXAMPLE = {
 }
 
 
-class ProfileCollection(APIView):
-    permission_model = Profile
+def profile_record(row: Mapping[str, Any], wifi: list[dict[str, Any]], proxy: list[dict[str, Any]]) -> dict[str, Any]:
+    """A profile as upstream answers it, in its key order (no secrets)."""
+    return {
+        "profileName": row["name"],
+        "activation": row["activation"],
+        "ciraConfigName": row["cira_config__name"],
+        "generateRandomPassword": row["generate_random_password"],
+        "generateRandomMEBxPassword": row["generate_random_mebx_password"],
+        "tags": row["tags"],
+        "dhcpEnabled": row["dhcp_enabled"],
+        "tlsMode": row["tls_mode"],
+        "userConsent": row["user_consent"],
+        "iderEnabled": row["ider_enabled"],
+        "kvmEnabled": row["kvm_enabled"],
+        "solEnabled": row["sol_enabled"],
+        "tenantId": row["tenant_id"],
+        "tlsSigningAuthority": row["tls_signing_authority"],
+        "version": str(row["version"]),
+        "ieee8021xProfileName": row["ieee8021x_config__name"],
+        "wifiConfigs": wifi,
+        "ipSyncEnabled": row["ip_sync_enabled"],
+        "localWifiSyncEnabled": row["local_wifi_sync_enabled"],
+        "uefiWifiSyncEnabled": row["uefi_wifi_sync_enabled"],
+        "proxyConfigs": proxy,
+    }
 
-    @schema("profiles", operation_id="profiles_list", paged=True)
-    def get(self, request: Request) -> HttpResponse:
-        page = page_from_query(request.query_params)
-        body = profile_list_body(tenant_id=request_tenant(request), page=page)
-        return HttpResponse(body, content_type=JSON_CONTENT_TYPE)
 
-    @schema("profiles", status=201, body=BODY, example=EXAMPLE)
-    def post(self, request: Request) -> Response:
-        tenant_id = request_tenant(request)
-        data = validated_create(json_body(request), tenant_id=tenant_id)
-        profile = profile_create(tenant_id=tenant_id, data=data)
+class Profiles(TenantResource):
+    route = "profiles"
+    model = Profile
+    columns = COLUMNS
+    not_found = staticmethod(profile_not_found)
+    body_shapes, example = BODY, EXAMPLE
+    create_service = staticmethod(profile_create)
+    update_service = staticmethod(profile_update)
+    delete_service = staticmethod(profile_delete)
+    if_match_sets_version = True
+    name_pattern = r"[\s\S]+?"  # upstream's name rule admits `/`; such a name is reachable percent-encoded
+
+    def create_input(self, body: dict[str, Any], tenant_id: str) -> Mapping[str, Any]:
+        return validated_create(body, tenant_id=tenant_id)
+
+    def update_input(self, body: dict[str, Any], tenant_id: str) -> Mapping[str, Any]:
+        return validated_update(body, tenant_id=tenant_id)
+
+    def records(self, rows: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+        wifi, proxy = profile_links(profile_ids=[row["id"] for row in rows])
+        return [profile_record(row, wifi.get(row["id"], []), proxy.get(row["id"], [])) for row in rows]
+
+    def stored_record(self, profile: Profile) -> dict[str, Any]:
+        """The profile as stored now, links included."""
+        return self.records(list(self.get_queryset().filter(pk=profile.pk).values(*self.columns)))[0]
+
+    def created_record(self, profile: Profile, data: Mapping[str, Any]) -> dict[str, Any]:  # type: ignore[override]
         if not data.get("wifi_configs") and not data.get("proxy_configs"):
-            return Response(profile_record_of_unlinked(profile), status=201)
-        return _created_or_updated(tenant_id, profile.pk, 201)
+            return profile_record(row_of(profile, self.columns), [], [])  # nothing to read back
+        return self.stored_record(profile)
 
-    @schema("profiles", body=BODY)
-    def patch(self, request: Request) -> Response:
-        tenant_id = request_tenant(request)
-        body = json_body(request)
-        data = validated_update(body, tenant_id=tenant_id)
-        # Upstream's If-Match middleware replaces the body's version after validation.
-        version = request.META.get("HTTP_IF_MATCH", body.get("version"))
-        profile = profile_update(tenant_id=tenant_id, data=data, version=version)
-        return _created_or_updated(tenant_id, profile.pk, 200)
+    def updated_record(self, profile: Profile) -> dict[str, Any]:  # type: ignore[override]
+        return self.stored_record(profile)
 
-
-class ProfileItem(APIView):
-    permission_model = Profile
-
-    @schema("profiles")
-    def get(self, request: Request, name: str) -> HttpResponse:
-        body = profile_record_body(tenant_id=request_tenant(request), name=name)
-        if body is None:
-            raise ResourceNotFound(f"AMT profile {name} Not Found")
-        return HttpResponse(body, content_type=JSON_CONTENT_TYPE)
-
-    @schema("profiles", status=204)
-    def delete(self, request: Request, name: str) -> Response:
-        profile_delete(tenant_id=request_tenant(request), name=name)
-        return Response(status=204)
+    def conflict_record(self, profile: Profile) -> dict[str, Any]:  # type: ignore[override]
+        return self.stored_record(profile)
 
 
 class CanExportProfiles(BasePermission):
@@ -148,9 +178,9 @@ class ProfileExport(APIView):
         return Response(exported.as_dict(), headers={"Cache-Control": "no-store"})
 
 
+collection, item = Profiles.urls()
 urlpatterns: list[URLPattern] = [
-    re_path(r"^profiles/?$", ProfileCollection.as_view(), name="profiles"),
+    collection,
     re_path(r"^profiles/export/(?P<name>[\s\S]+?)/?$", ProfileExport.as_view(), name="profile-export"),
-    # Upstream's name rule admits `/`; such a name is reachable percent-encoded.
-    re_path(r"^profiles/(?P<name>[\s\S]+?)/?$", ProfileItem.as_view(), name="profile"),
+    item,  # after the export route, which its pattern would also match
 ]

@@ -32,7 +32,7 @@ from rps_site.api.validation import (
     js_truthy,
     validate,
 )
-from rps_site.api_errors import ApiError, ValidationFailed
+from rps_site.errors import OperationFailed, ValidationFailed
 from rps_site.sensitive import Secret
 
 CLIENT_ACTIONS = (
@@ -344,7 +344,7 @@ def _links(path: str, value: Any, name_key: str, profile_name: str) -> list[Link
         priority = entry.get("priority") if isinstance(entry, dict) else None
         if not isinstance(name, str) or not isinstance(priority, int) or isinstance(priority, bool):
             # Q17: upstream inserts the profile and then fails with this very answer.
-            raise ApiError(f"Operation failed: {profile_name}")
+            raise OperationFailed(f"Operation failed: {profile_name}")
         links.append(LinkInput(name=name, priority=priority))
     return links
 

@@ -3,22 +3,11 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from typing import Any
 
-from django.urls import URLPattern, re_path
-from rest_framework.request import Request
-from rest_framework.response import Response
-from rest_framework.views import APIView
-
-from profiles.api.common import js_regex, json_body, list_response, schema
+from profiles.api.resource import TenantResource
 from profiles.models import ProxyConfig
-from profiles.selectors.proxy_configs import (
-    proxy_config_count,
-    proxy_config_get,
-    proxy_config_list,
-    proxy_config_record,
-    proxy_config_record_of,
-)
 from profiles.services.proxy_configs import (
     FQDN,
     IPV4,
@@ -28,8 +17,7 @@ from profiles.services.proxy_configs import (
     proxy_config_not_found,
     proxy_config_update,
 )
-from rps_site.api.validation import Field, Number, Shape, Text, validate
-from rps_site.authentication import request_tenant
+from rps_site.api.validation import Field, Number, Shape, Text, js_regex
 
 NAME_SOURCE = r"^[a-zA-Z0-9]+$"
 NAME = js_regex(NAME_SOURCE)
@@ -102,51 +90,38 @@ EXAMPLE = {
 }
 
 
-class ProxyConfigCollection(APIView):
-    permission_model = ProxyConfig
-
-    @schema("proxyconfigs", operation_id="proxyconfigs_list", paged=True)
-    def get(self, request: Request) -> Response:
-        tenant_id = request_tenant(request)
-        return list_response(
-            request,
-            lambda page: proxy_config_list(tenant_id=tenant_id, page=page),
-            lambda: proxy_config_count(tenant_id=tenant_id),
-            proxy_config_record,
-        )
-
-    @schema("proxyconfigs", status=201, body=BODY, example=EXAMPLE)
-    def post(self, request: Request) -> Response:
-        body = json_body(request)
-        validate(create_chains(), body, shapes=BODY)
-        config = proxy_config_create(tenant_id=request_tenant(request), data=body)
-        return Response(proxy_config_record_of(config), status=201)
-
-    @schema("proxyconfigs", body=BODY)
-    def patch(self, request: Request) -> Response:
-        body: dict[str, Any] = json_body(request)
-        validate(address_chains(), body, shapes=BODY)  # upstream does not validate the name on PATCH
-        config = proxy_config_update(tenant_id=request_tenant(request), data=body)
-        return Response(proxy_config_record_of(config))
+COLUMNS = ("name", "address", "info_format", "port", "network_dns_suffix", "tenant_id")
 
 
-class ProxyConfigItem(APIView):
-    permission_model = ProxyConfig
-
-    @schema("proxyconfigs")
-    def get(self, request: Request, name: str) -> Response:
-        config = proxy_config_get(tenant_id=request_tenant(request), name=name)
-        if config is None:
-            raise proxy_config_not_found(name)
-        return Response(proxy_config_record_of(config))
-
-    @schema("proxyconfigs", status=204)
-    def delete(self, request: Request, name: str) -> Response:
-        proxy_config_delete(tenant_id=request_tenant(request), name=name)
-        return Response(status=204)
+def proxy_config_record(row: Mapping[str, Any]) -> dict[str, Any]:
+    """Upstream's shape: proxies have no `version`."""
+    return {
+        "name": row["name"],
+        "address": row["address"],
+        "infoFormat": row["info_format"],
+        "port": row["port"],
+        "networkDnsSuffix": row["network_dns_suffix"],
+        "tenantId": row["tenant_id"],
+    }
 
 
-urlpatterns: list[URLPattern] = [
-    re_path(r"^proxyconfigs/?$", ProxyConfigCollection.as_view(), name="proxyconfigs"),
-    re_path(r"^proxyconfigs/(?P<name>[^/]+)/?$", ProxyConfigItem.as_view(), name="proxyconfig"),
-]
+class ProxyConfigs(TenantResource):
+    route = "proxyconfigs"
+    model = ProxyConfig
+    columns = COLUMNS
+    record = staticmethod(proxy_config_record)
+    not_found = staticmethod(proxy_config_not_found)
+    body_shapes, example = BODY, EXAMPLE
+    create_service = staticmethod(proxy_config_create)
+    update_service = staticmethod(proxy_config_update)
+    delete_service = staticmethod(proxy_config_delete)
+    versioned = False
+
+    def create_chains(self, tenant_id: str) -> list[Field]:
+        return create_chains()
+
+    def update_chains(self, tenant_id: str) -> list[Field]:
+        return address_chains()  # upstream does not validate the name on PATCH
+
+
+urlpatterns = ProxyConfigs.urls()

@@ -2,34 +2,21 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
-from django.urls import URLPattern, re_path
-from rest_framework.request import Request
-from rest_framework.response import Response
-from rest_framework.views import APIView
-
-from profiles.api.common import js_regex, json_body, reveal_secrets, schema, strict_equals
 from profiles.api.common import js_string as js_text
+from profiles.api.common import strict_equals
+from profiles.api.resource import TenantResource
 from profiles.models import WirelessConfig
-from profiles.selectors.wireless_configs import (
-    ieee8021x_config_for_wireless,
-    wireless_config_count,
-    wireless_config_get,
-    wireless_config_list,
-    wireless_config_list_record,
-    wireless_config_record_of,
-)
+from profiles.selectors.wireless_configs import ieee8021x_config_for_wireless
 from profiles.services.wireless_configs import (
     wireless_config_create,
     wireless_config_delete,
     wireless_config_not_found,
     wireless_config_update,
 )
-from rps_site.api.paging import page_from_query, paged_body
-from rps_site.api.validation import INT64, MISSING, ArrayOf, CustomCheckFailed, Field, Number, Shape, Text, validate
-from rps_site.authentication import request_tenant
+from rps_site.api.validation import INT64, MISSING, ArrayOf, CustomCheckFailed, Field, Number, Shape, Text, js_regex
 
 NAME_SOURCE = r"^[a-zA-Z0-9]+$"
 NAME = js_regex(NAME_SOURCE)
@@ -142,52 +129,68 @@ EXAMPLE = {
 }
 
 
-class WirelessConfigCollection(APIView):
-    permission_model = WirelessConfig
-
-    @schema("wirelessconfigs", operation_id="wirelessconfigs_list", paged=True)
-    def get(self, request: Request) -> Response:
-        tenant_id = request_tenant(request)
-        page = page_from_query(request.query_params)
-        rows = wireless_config_list(tenant_id=tenant_id, page=page)
-        total = wireless_config_count(tenant_id=tenant_id) if rows or page.with_count else 0
-        items = [wireless_config_list_record(row, total) for row in rows]
-        return Response(paged_body(page, items, lambda: total))
-
-    @schema("wirelessconfigs", status=201, body=BODY, example=EXAMPLE)
-    def post(self, request: Request) -> Response:
-        tenant_id = request_tenant(request)
-        body = json_body(request)
-        validate(chains(tenant_id, with_version=False), body, secret_paths=SECRET_FIELDS, shapes=BODY)
-        config = wireless_config_create(tenant_id=tenant_id, data=reveal_secrets(body, SECRET_FIELDS))
-        return Response(wireless_config_record_of(config), status=201)
-
-    @schema("wirelessconfigs", body=BODY)
-    def patch(self, request: Request) -> Response:
-        tenant_id = request_tenant(request)
-        body = json_body(request)
-        validate(chains(tenant_id, with_version=True), body, secret_paths=SECRET_FIELDS, shapes=BODY)
-        config = wireless_config_update(tenant_id=tenant_id, data=reveal_secrets(body, SECRET_FIELDS))
-        return Response(wireless_config_record_of(config, with_psk_value=False))
+COLUMNS = (
+    "name",
+    "authentication_method",
+    "encryption_method",
+    "ssid",
+    "psk_value",
+    "link_policy",
+    "tenant_id",
+    "ieee8021x_config__name",
+    "version",
+)
 
 
-class WirelessConfigItem(APIView):
-    permission_model = WirelessConfig
+def wireless_config_record(row: Mapping[str, Any]) -> dict[str, Any]:
+    """The API shape in upstream's key order; the passphrase is never part of it."""
+    return {
+        "profileName": row["name"],
+        "authenticationMethod": row["authentication_method"],
+        "encryptionMethod": row["encryption_method"],
+        "ssid": row["ssid"],
+        "pskValue": row["psk_value"],
+        "linkPolicy": row["link_policy"],
+        "tenantId": row["tenant_id"],
+        "ieee8021xProfileName": row["ieee8021x_config__name"],
+        "version": str(row["version"]),
+    }
 
-    @schema("wirelessconfigs")
-    def get(self, request: Request, name: str) -> Response:
-        config = wireless_config_get(tenant_id=request_tenant(request), name=name)
-        if config is None:
-            raise wireless_config_not_found(name)
-        return Response(wireless_config_record_of(config))
 
-    @schema("wirelessconfigs", status=204)
-    def delete(self, request: Request, name: str) -> Response:
-        wireless_config_delete(tenant_id=request_tenant(request), name=name)
-        return Response(status=204)
+class WirelessConfigs(TenantResource):
+    route = "wirelessconfigs"
+    model = WirelessConfig
+    columns = COLUMNS
+    record = staticmethod(wireless_config_record)
+    not_found = staticmethod(wireless_config_not_found)
+    body_shapes, example = BODY, EXAMPLE
+    secret_fields = SECRET_FIELDS
+    create_service = staticmethod(wireless_config_create)
+    update_service = staticmethod(wireless_config_update)
+    delete_service = staticmethod(wireless_config_delete)
+
+    def create_chains(self, tenant_id: str) -> list[Field]:
+        return chains(tenant_id, with_version=False)
+
+    def update_chains(self, tenant_id: str) -> list[Field]:
+        return chains(tenant_id, with_version=True)
+
+    def list_records(self, rows: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+        """List items carry upstream's window count as a string, between linkPolicy and tenantId."""
+        total = str(self.paginator.count()) if rows else "0"  # type: ignore[union-attr]
+        return [_with_total_count(record, total) for record in self.records(rows)]
+
+    def updated_record(self, instance: WirelessConfig) -> dict[str, Any]:  # type: ignore[override]
+        record = self.record_of(instance)
+        del record["pskValue"]  # upstream's PATCH answer leaves it out
+        return record
 
 
-urlpatterns: list[URLPattern] = [
-    re_path(r"^wirelessconfigs/?$", WirelessConfigCollection.as_view(), name="wirelessconfigs"),
-    re_path(r"^wirelessconfigs/(?P<name>[^/]+)/?$", WirelessConfigItem.as_view(), name="wirelessconfig"),
-]
+def _with_total_count(record: dict[str, Any], total: str) -> dict[str, Any]:
+    items = list(record.items())
+    position = [key for key, _ in items].index("tenantId")
+    items.insert(position, ("total_count", total))
+    return dict(items)
+
+
+urlpatterns = WirelessConfigs.urls()

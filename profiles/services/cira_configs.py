@@ -10,10 +10,9 @@ from typing import Any
 from django.db import DataError, IntegrityError
 
 from profiles.models import CiraConfig
-from profiles.selectors.cira_configs import cira_config_record_of
 from rps_site.api.validation import MISSING, js_string
-from rps_site.api.versions import next_version, parse_version
-from rps_site.api_errors import ApiError, ForeignKeyViolation, ResourceNotFound, UniqueKeyViolation, VersionConflict
+from rps_site.api.versions import next_version
+from rps_site.errors import Duplicate, InUse, NotFound, OperationFailed, VersionConflict
 from rps_site.sensitive import Secret
 from rps_site.vault import atomic_with_secrets
 
@@ -32,8 +31,8 @@ FIELDS: dict[str, tuple[str, Any]] = {
 }
 
 
-def cira_config_not_found(name: str) -> ResourceNotFound:
-    return ResourceNotFound(f"CIRA profile {name} Not Found")
+def cira_config_not_found(name: str) -> NotFound:
+    return NotFound(f"CIRA profile {name} Not Found")
 
 
 def _given(value: Any) -> bool:
@@ -44,7 +43,7 @@ def _columns(data: Mapping[str, Any]) -> dict[str, Any]:
     try:
         return {column: convert(data[key]) for key, (column, convert) in FIELDS.items() if _given(data.get(key))}
     except (TypeError, ValueError):
-        raise ApiError(f"Operation failed: {data.get('configName')}") from None
+        raise OperationFailed(f"Operation failed: {data.get('configName')}") from None
 
 
 def cira_config_create(*, tenant_id: str, data: Mapping[str, Any]) -> CiraConfig:
@@ -57,41 +56,41 @@ def cira_config_create(*, tenant_id: str, data: Mapping[str, Any]) -> CiraConfig
             if password:
                 secrets.create(config.secret_path, {MPS_PASSWORD: password})
     except IntegrityError:
-        raise UniqueKeyViolation(f"CIRA Config {name} already exists.") from None
+        raise Duplicate(f"CIRA Config {name} already exists.") from None
     except DataError:
-        raise ApiError(f"Operation failed: {name}") from None
+        raise OperationFailed(f"Operation failed: {name}") from None
     return config
 
 
-def cira_config_update(*, tenant_id: str, data: Mapping[str, Any]) -> CiraConfig:
-    """Every given field replaces the stored one; a given password replaces the Vault secret."""
+def cira_config_update(*, tenant_id: str, data: Mapping[str, Any], expected_version: int | None) -> CiraConfig:
+    """Every given field replaces the stored one, if the stored version is `expected_version`; a
+    given password replaces the Vault secret."""
     name = js_string(data["configName"])
     password: Secret | None = data.get("password") or None
     try:
         with atomic_with_secrets() as secrets:
-            config = CiraConfig.objects.select_for_update().filter(tenant_id=tenant_id, name__iexact=name).first()
+            config = CiraConfig.objects.for_tenant(tenant_id).named(name).select_for_update().first()
             if config is None:
                 raise cira_config_not_found(name)
             changes = _columns(data)
-            version = parse_version(data.get("version"))
-            # version None (not a number) is Django's IS NULL, which matches no row; the stubs reject None.
-            updated = CiraConfig.objects.filter(pk=config.pk, version=version).update(version=next_version(), **changes)  # type: ignore[misc]
-            if not updated:
-                raise VersionConflict(cira_config_record_of(config), str(config.version))
+            if expected_version is None or not CiraConfig.objects.filter(pk=config.pk, version=expected_version).update(
+                version=next_version(), **changes
+            ):
+                raise VersionConflict(config, config.version)
             if password:
                 secrets.replace(config.secret_path, {MPS_PASSWORD: password})
     except (IntegrityError, DataError):
-        raise ApiError(f"Operation failed: {name}") from None
+        raise OperationFailed(f"Operation failed: {name}") from None
     config.refresh_from_db()
     return config
 
 
 def cira_config_delete(*, tenant_id: str, name: str) -> None:
     with atomic_with_secrets() as secrets:
-        config = CiraConfig.objects.select_for_update().filter(tenant_id=tenant_id, name__iexact=name).first()
+        config = CiraConfig.objects.for_tenant(tenant_id).named(name).select_for_update().first()
         if config is None:
             raise cira_config_not_found(name)
         if config.profiles.exists():
-            raise ForeignKeyViolation(f"CIRA Config: {name} is associated with an AMT profile")
+            raise InUse(f"CIRA Config: {name} is associated with an AMT profile")
         config.delete()
         secrets.destroy(config.secret_path)

@@ -13,9 +13,8 @@ from django.db import DataError, IntegrityError
 
 from profiles import pfx
 from profiles.models import Domain
-from profiles.selectors.domains import domain_record_of
-from rps_site.api.versions import next_version, parse_version
-from rps_site.api_errors import ApiError, ResourceNotFound, UniqueKeyViolation, VersionConflict
+from rps_site.api.versions import next_version
+from rps_site.errors import Duplicate, NotFound, OperationFailed, VersionConflict
 from rps_site.sensitive import Secret
 from rps_site.vault import atomic_with_secrets, secret_store
 
@@ -23,12 +22,12 @@ CERT = "CERT"
 CERT_PASSWORD = "CERT_PASSWORD"
 
 
-def domain_not_found(name: str) -> ResourceNotFound:
-    return ResourceNotFound(f"Domain profile {name} Not Found")
+def domain_not_found(name: str) -> NotFound:
+    return NotFound(f"Domain profile {name} Not Found")
 
 
-def duplicate_domain(name: str) -> UniqueKeyViolation:
-    return UniqueKeyViolation(f"Domain {name} ID or Suffix already exists")
+def duplicate_domain(name: str) -> Duplicate:
+    return Duplicate(f"Domain {name} ID or Suffix already exists")
 
 
 def domain_create(*, tenant_id: str, data: Mapping[str, Any]) -> Domain:
@@ -51,18 +50,18 @@ def domain_create(*, tenant_id: str, data: Mapping[str, Any]) -> Domain:
     except IntegrityError:
         raise duplicate_domain(name) from None
     except DataError:
-        raise ApiError(f"Operation failed: {name}") from None
+        raise OperationFailed(f"Operation failed: {name}") from None
     return domain
 
 
-def domain_update(*, tenant_id: str, data: Mapping[str, Any]) -> Domain:
-    """Apply a validated PATCH body; `version` must match (a missing one never does)."""
+def domain_update(*, tenant_id: str, data: Mapping[str, Any], expected_version: int | None) -> Domain:
+    """Apply a validated PATCH body if the stored version is `expected_version` (None never is)."""
     name = str(data["profileName"])
     new_certificate: Secret | None = data.get("provisioningCert") or None
     new_password: Secret | None = data.get("provisioningCertPassword") or None
     try:
         with atomic_with_secrets() as secrets:
-            domain = Domain.objects.select_for_update().filter(tenant_id=tenant_id, name__iexact=name).first()
+            domain = Domain.objects.for_tenant(tenant_id).named(name).select_for_update().first()
             if domain is None:
                 raise domain_not_found(name)
             stored = secret_store().read(domain.secret_path) if (new_certificate or new_password) else None
@@ -74,7 +73,7 @@ def domain_update(*, tenant_id: str, data: Mapping[str, Any]) -> Domain:
                         new_certificate.reveal(), password.reveal() if password else ""
                     ).expiration_date
                 except pfx.PfxRejected as rejected:
-                    raise ApiError(str(rejected)) from None
+                    raise OperationFailed(str(rejected)) from None
             suffix = data.get("domainSuffix")
             storage_format = data.get("provisioningCertStorageFormat")
             changes = {
@@ -85,10 +84,10 @@ def domain_update(*, tenant_id: str, data: Mapping[str, Any]) -> Domain:
                 "expiration_date": expiration,
                 "version": next_version(),
             }
-            version = parse_version(data.get("version"))
-            # version None (not a number) is Django's IS NULL, which matches no row; the stubs reject None.
-            if not Domain.objects.filter(pk=domain.pk, version=version).update(**changes):  # type: ignore[misc]
-                raise VersionConflict(domain_record_of(domain), str(domain.version))
+            if expected_version is None or not Domain.objects.filter(pk=domain.pk, version=expected_version).update(
+                **changes
+            ):
+                raise VersionConflict(domain, domain.version)
             if new_certificate or new_password:
                 kept_certificate = new_certificate or (stored.get(CERT) if stored else None)
                 values = {CERT_PASSWORD: password} if password else {}
@@ -98,14 +97,14 @@ def domain_update(*, tenant_id: str, data: Mapping[str, Any]) -> Domain:
     except IntegrityError:
         raise duplicate_domain(name) from None
     except DataError:
-        raise ApiError(f"Operation failed: {name}") from None
+        raise OperationFailed(f"Operation failed: {name}") from None
     domain.refresh_from_db()
     return domain
 
 
 def domain_delete(*, tenant_id: str, name: str) -> None:
     with atomic_with_secrets() as secrets:
-        domain = Domain.objects.select_for_update().filter(tenant_id=tenant_id, name__iexact=name).first()
+        domain = Domain.objects.for_tenant(tenant_id).named(name).select_for_update().first()
         if domain is None:
             raise domain_not_found(name)
         domain.delete()

@@ -10,10 +10,9 @@ from typing import Any
 from django.db import DataError, IntegrityError, transaction
 
 from profiles.models import Ieee8021xConfig
-from profiles.selectors.ieee8021x_configs import ieee8021x_config_record_of
 from rps_site.api.validation import MISSING, js_string
-from rps_site.api.versions import next_version, parse_version
-from rps_site.api_errors import ApiError, ResourceNotFound, UniqueKeyViolation, VersionConflict
+from rps_site.api.versions import next_version
+from rps_site.errors import Duplicate, NotFound, OperationFailed, VersionConflict
 from rps_site.sensitive import Secret
 from rps_site.vault import atomic_with_secrets
 
@@ -30,8 +29,8 @@ IDENTITY_FIELDS = {
 }
 
 
-def ieee8021x_config_not_found(name: str) -> ResourceNotFound:
-    return ResourceNotFound(f"802.1x profile {name} Not Found")
+def ieee8021x_config_not_found(name: str) -> NotFound:
+    return NotFound(f"802.1x profile {name} Not Found")
 
 
 def _boolean(value: Any) -> bool | None:
@@ -69,39 +68,43 @@ def ieee8021x_config_create(*, tenant_id: str, data: Mapping[str, Any]) -> Ieee8
     try:
         columns = _columns(data)
     except (TypeError, ValueError):
-        raise ApiError(f"802.1x insertion failed for {name}") from None
+        raise OperationFailed(f"802.1x insertion failed for {name}") from None
     try:
         with atomic_with_secrets() as secrets:
             config = Ieee8021xConfig.objects.create(tenant_id=tenant_id, name=name, version=next_version(), **columns)
             if password:
                 secrets.create(config.secret_path, {PASSWORD: password})
     except IntegrityError:
-        raise UniqueKeyViolation(f"802.1x config: {name} already exists") from None
+        raise Duplicate(f"802.1x config: {name} already exists") from None
     except DataError:
-        raise ApiError(f"802.1x insertion failed for {name}") from None
+        raise OperationFailed(f"802.1x insertion failed for {name}") from None
     return config
 
 
-def ieee8021x_config_update(*, tenant_id: str, data: Mapping[str, Any]) -> Ieee8021xConfig:
-    """Full replacement of the stored fields by the body; the password only when one is sent."""
+def ieee8021x_config_update(
+    *, tenant_id: str, data: Mapping[str, Any], expected_version: int | None
+) -> Ieee8021xConfig:
+    """Full replacement of the stored fields by the body, if the stored version is
+    `expected_version`; the password only when one is sent."""
     name = js_string(data["profileName"])
     password: Secret | None = data.get("password") or None
     with atomic_with_secrets() as secrets:
-        config = Ieee8021xConfig.objects.select_for_update().filter(tenant_id=tenant_id, name__iexact=name).first()
+        config = Ieee8021xConfig.objects.for_tenant(tenant_id).named(name).select_for_update().first()
         if config is None:
             raise ieee8021x_config_not_found(name)
         overlay = {"pxeTimeout": config.pxe_timeout, **data}
         try:
             columns = _columns(overlay)
             with transaction.atomic():
-                # version None (not a number) is Django's IS NULL, which matches no row; the stubs reject None.
-                updated = Ieee8021xConfig.objects.filter(  # type: ignore[misc]
-                    pk=config.pk, version=parse_version(data.get("version"))
-                ).update(version=next_version(), **columns)
+                updated = expected_version is not None and (
+                    Ieee8021xConfig.objects.filter(pk=config.pk, version=expected_version).update(
+                        version=next_version(), **columns
+                    )
+                )
         except (TypeError, ValueError, IntegrityError, DataError):
-            raise ApiError(f"Operation failed: {name}") from None
+            raise OperationFailed(f"Operation failed: {name}") from None
         if not updated:
-            raise VersionConflict(ieee8021x_config_record_of(config), str(config.version))
+            raise VersionConflict(config, config.version)
         if password:
             secrets.replace(config.secret_path, {PASSWORD: password})
     config.refresh_from_db()
@@ -110,12 +113,12 @@ def ieee8021x_config_update(*, tenant_id: str, data: Mapping[str, Any]) -> Ieee8
 
 def ieee8021x_config_delete(*, tenant_id: str, name: str) -> None:
     with atomic_with_secrets() as secrets:
-        config = Ieee8021xConfig.objects.select_for_update().filter(tenant_id=tenant_id, name__iexact=name).first()
+        config = Ieee8021xConfig.objects.for_tenant(tenant_id).named(name).select_for_update().first()
         if config is None:
             raise ieee8021x_config_not_found(name)
         if config.profiles.exists():
-            raise ApiError(f"802.1x config: {name} is associated with an AMT Profile.")
+            raise OperationFailed(f"802.1x config: {name} is associated with an AMT Profile.")
         if config.wireless_configs.exists():
-            raise ApiError(f"802.1x config: {name} is associated with a wireless profile.")
+            raise OperationFailed(f"802.1x config: {name} is associated with a wireless profile.")
         config.delete()
         secrets.destroy(config.secret_path)

@@ -19,8 +19,8 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from django.conf import settings
 
 from profiles.models import Domain, Profile, ProfileExportRecord, ProfileWirelessConfig
+from profiles.services.profiles import profile_not_found
 from rps_site import vault
-from rps_site.api_errors import ResourceNotFound
 
 ACM = "acmactivate"
 DEFAULT_ENTERPRISE_ASSISTANT_URL = "http://localhost:8000"
@@ -91,7 +91,7 @@ def _wireless_profiles(profile: Profile) -> list[dict[str, Any]]:
 def _provisioning_certificate(profile: Profile, domain_name: str | None) -> tuple[str, str]:
     if profile.activation != ACM or not domain_name:
         return "", ""
-    domain = Domain.objects.filter(tenant_id=profile.tenant_id, name__iexact=domain_name).first()
+    domain = Domain.objects.for_tenant(profile.tenant_id).named(domain_name).first()
     if domain is None:
         return "", ""  # upstream ignores an unknown domain
     stored = vault.secret_store().read(domain.secret_path)
@@ -171,12 +171,10 @@ def encrypt_with_random_key(plaintext: bytes) -> tuple[str, str]:
 def profile_export(*, tenant_id: str, name: str, domain_name: str | None, actor: str) -> EncryptedExport:
     """Export one profile of the tenant, encrypted, and record who exported it."""
     profile = (
-        Profile.objects.filter(tenant_id=tenant_id, name__iexact=name)
-        .select_related("cira_config", "ieee8021x_config")
-        .first()
+        Profile.objects.for_tenant(tenant_id).named(name).select_related("cira_config", "ieee8021x_config").first()
     )
     if profile is None:
-        raise ResourceNotFound(f"AMT profile {name} Not Found")
+        raise profile_not_found(name)
     document = export_document(profile, domain_name=domain_name)
     text = yaml.dump(
         document, Dumper=_IndentedListDumper, sort_keys=False, default_flow_style=False, allow_unicode=True, indent=2

@@ -25,16 +25,16 @@ from django.db.models.functions import Lower
 from profiles.models import (
     CiraConfig,
     Ieee8021xConfig,
+    NamedTenantRecord,
     Profile,
     ProfileProxyConfig,
     ProfileWirelessConfig,
     ProxyConfig,
     WirelessConfig,
 )
-from profiles.selectors import profiles as profile_selectors
 from profiles.tls_certificates import generate_profile_certificates
-from rps_site.api.versions import next_version, parse_version
-from rps_site.api_errors import ApiError, ResourceNotFound, UniqueKeyViolation, VersionConflict
+from rps_site.api.versions import next_version
+from rps_site.errors import Duplicate, MissingReference, NotFound, OperationFailed, VersionConflict
 from rps_site.sensitive import Secret
 from rps_site.vault import SecretChanges, atomic_with_secrets, secret_store
 
@@ -57,12 +57,16 @@ class LinkInput:
     priority: int
 
 
-def _not_found(name: str) -> ResourceNotFound:
-    return ResourceNotFound(f"AMT profile {name} Not Found")
+def profile_not_found(name: str) -> NotFound:
+    return NotFound(f"AMT profile {name} Not Found")
 
 
-def _operation_failed(name: str) -> ApiError:
-    return ApiError(f"Operation failed: {name}")
+def _operation_failed(name: str) -> OperationFailed:
+    return OperationFailed(f"Operation failed: {name}")
+
+
+def _missing_reference(name: str) -> MissingReference:
+    return MissingReference(f"Referenced constraint {name} doesn't exist", detail=CIRA_FK_ERROR)
 
 
 def _tls_authority(tls_mode: int | None, authority: str | None) -> str | None:
@@ -85,16 +89,16 @@ def _needs_password_secret(*, activation: str, random_amt: bool, random_mebx: bo
 def _cira_for_create(tenant_id: str, name: str | None) -> CiraConfig | None:
     if name is None:
         return None
-    cira = CiraConfig.objects.filter(tenant_id=tenant_id, name__iexact=name).first()
+    cira = CiraConfig.objects.for_tenant(tenant_id).named(name).first()
     if cira is None:
-        raise ApiError(f"Referenced constraint {name} doesn't exist", error=CIRA_FK_ERROR)
+        raise _missing_reference(name)
     return cira
 
 
-def _ieee8021x(tenant_id: str, name: str | None, *, on_missing: ApiError) -> Ieee8021xConfig | None:
+def _ieee8021x(tenant_id: str, name: str | None, *, on_missing: Exception) -> Ieee8021xConfig | None:
     if name is None:
         return None
-    config = Ieee8021xConfig.objects.filter(tenant_id=tenant_id, name__iexact=name).first()
+    config = Ieee8021xConfig.objects.for_tenant(tenant_id).named(name).first()
     if config is None:
         raise on_missing
     return config
@@ -137,9 +141,9 @@ def _replace_links(
         raise _operation_failed(profile.name) from None
 
 
-def _by_lower_name(model: Any, tenant_id: str, names: list[str]) -> dict[str, Any]:
+def _by_lower_name(model: type[NamedTenantRecord], tenant_id: str, names: list[str]) -> dict[str, Any]:
     wanted = {name.lower() for name in names}
-    found = model.objects.filter(tenant_id=tenant_id).annotate(lower_name=Lower("name")).filter(lower_name__in=wanted)
+    found = model.objects.for_tenant(tenant_id).annotate(lower_name=Lower("name")).filter(lower_name__in=wanted)
     return {obj.lower_name: obj for obj in found}
 
 
@@ -191,7 +195,7 @@ def profile_create(*, tenant_id: str, data: Mapping[str, Any]) -> Profile:
             ieee8021x_config=_ieee8021x(
                 tenant_id,
                 data.get("ieee8021x_profile_name"),
-                on_missing=ApiError(f"Referenced constraint {cira_name or ''} doesn't exist", error=CIRA_FK_ERROR),
+                on_missing=_missing_reference(cira_name or ""),
             ),
             tags=data.get("tags"),
             dhcp_enabled=data.get("dhcp_enabled"),
@@ -210,7 +214,7 @@ def profile_create(*, tenant_id: str, data: Mapping[str, Any]) -> Profile:
         except IntegrityError:
             # The per-tenant case-insensitive name constraint (no look-up first: one round trip
             # less on every create); the whole transaction is rolled back.
-            raise UniqueKeyViolation(f"AMT profile {name} already exists") from None
+            raise Duplicate(f"AMT profile {name} already exists") from None
         _replace_links(
             profile, wifi=data.get("wifi_configs") or [], proxy=data.get("proxy_configs") or [], new_profile=True
         )
@@ -235,7 +239,7 @@ def _or(value: Any, fallback: Any) -> Any:
 def _stored_passwords(profile: Profile) -> Mapping[str, Secret]:
     stored = secret_store().read(profile.secret_path)
     if stored is None:
-        raise ApiError(
+        raise OperationFailed(
             f"Operation failed: reading stored credentials for profile {profile.name}; "
             "refusing to overwrite secret with placeholder"
         )
@@ -245,24 +249,25 @@ def _stored_passwords(profile: Profile) -> Mapping[str, Secret]:
 def _kept(stored: Mapping[str, Secret], key: str, profile_name: str) -> Secret:
     value = stored.get(key)
     if not value:
-        raise ApiError(
+        raise OperationFailed(
             f"Operation failed: stored credentials for profile {profile_name} are missing {key}; "
             "refusing to overwrite secret with placeholder"
         )
     return value
 
 
-def profile_update(*, tenant_id: str, data: Mapping[str, Any], version: object) -> Profile:
-    """Apply a PATCH with upstream's merge rules (rest-api.md §2.3), checking `version`.
+def profile_update(*, tenant_id: str, data: Mapping[str, Any], expected_version: int | None) -> Profile:
+    """Apply a PATCH with upstream's merge rules (rest-api.md §2.3) if the stored version is
+    `expected_version` (None never is).
 
     Absent `ciraConfigName`, `tlsMode` and `ieee8021xProfileName` clear them, absent
     `proxyConfigs` removes the proxy links; most other fields keep their stored value.
     """
     name: str = data["name"]
     with atomic_with_secrets() as changes:
-        profile = Profile.objects.select_for_update().filter(tenant_id=tenant_id, name__iexact=name).first()
+        profile = Profile.objects.for_tenant(tenant_id).named(name).select_for_update().first()
         if profile is None:
-            raise _not_found(name)
+            raise profile_not_found(name)
         old_activation = profile.activation
         old_random_amt = profile.generate_random_password
         old_random_mebx = profile.generate_random_mebx_password
@@ -278,7 +283,7 @@ def profile_update(*, tenant_id: str, data: Mapping[str, Any], version: object) 
 
         has_stored_mebx = old_random_mebx is False and old_activation == ACM
         if activation == ACM and not random_mebx and mebx is None and not has_stored_mebx:
-            raise ApiError("MEBx password is required for acmactivate")
+            raise OperationFailed("MEBx password is required for acmactivate")
         keep_amt = not random_amt and amt is None
         keep_mebx = activation == ACM and not random_mebx and mebx is None
         if keep_amt or keep_mebx:
@@ -288,11 +293,8 @@ def profile_update(*, tenant_id: str, data: Mapping[str, Any], version: object) 
             if keep_mebx:
                 mebx = _kept(stored, MEBX_PASSWORD, profile.name)
 
-        expected = parse_version(version)
-        if expected is None or expected != profile.version:
-            raise VersionConflict(
-                profile_selectors.profile_record_by_id(tenant_id=tenant_id, profile_id=profile.pk), str(profile.version)
-            )
+        if expected_version is None or expected_version != profile.version:
+            raise VersionConflict(profile, profile.version)
 
         failed = _operation_failed(name)
         profile.activation = activation
@@ -354,10 +356,10 @@ def _random_mode(flag: Any, password: Secret | None, stored: bool) -> bool:
     return False if password else stored
 
 
-def _cira_for_update(tenant_id: str, name: str | None, failed: ApiError) -> CiraConfig | None:
+def _cira_for_update(tenant_id: str, name: str | None, failed: OperationFailed) -> CiraConfig | None:
     if name is None:
         return None
-    cira = CiraConfig.objects.filter(tenant_id=tenant_id, name__iexact=name).first()
+    cira = CiraConfig.objects.for_tenant(tenant_id).named(name).first()
     if cira is None:
         raise failed  # Q19: upstream answers any database error of a PATCH this way
     return cira
@@ -367,13 +369,13 @@ def profile_delete(*, tenant_id: str, name: str) -> None:
     """Delete a profile and its links; its secrets are destroyed once the commit is known (with
     Vault unreachable, or a token that may not destroy, the row stays: 503)."""
     with atomic_with_secrets() as changes:
-        profile = Profile.objects.select_for_update().filter(tenant_id=tenant_id, name__iexact=name).first()
+        profile = Profile.objects.for_tenant(tenant_id).named(name).select_for_update().first()
         if profile is None:
-            raise _not_found(name)
+            raise profile_not_found(name)
         try:
             with transaction.atomic():
                 profile.delete()
         except (ProtectedError, IntegrityError):
-            raise ApiError("Operation failed: Error deleting profile") from None
+            raise OperationFailed("Operation failed: Error deleting profile") from None
         changes.destroy(profile.secret_path)
         changes.destroy(profile.tls_secret_path)

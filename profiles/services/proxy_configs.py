@@ -8,11 +8,10 @@ from typing import Any
 
 from django.db import DataError, IntegrityError, transaction
 
-from profiles.api.common import js_regex
 from profiles.models import ProxyConfig
-from rps_site.api.validation import MISSING, js_string
+from rps_site.api.validation import MISSING, js_regex, js_string
 from rps_site.api.versions import next_version
-from rps_site.api_errors import ApiError, ForeignKeyViolation, ResourceNotFound, UniqueKeyViolation
+from rps_site.errors import Duplicate, InUse, NotFound, OperationFailed
 
 IPV4 = js_regex(r"^((25[0-5]|(2[0-4]|1\d|[1-9]|)\d)\.?\b){4}$")
 IPV6 = js_regex(
@@ -35,8 +34,8 @@ def info_format(address: str) -> int:
     return 201
 
 
-def proxy_config_not_found(name: str) -> ResourceNotFound:
-    return ResourceNotFound(f"Proxy profile {name} Not Found")
+def proxy_config_not_found(name: str) -> NotFound:
+    return NotFound(f"Proxy profile {name} Not Found")
 
 
 def proxy_config_create(*, tenant_id: str, data: Mapping[str, Any]) -> ProxyConfig:
@@ -54,17 +53,17 @@ def proxy_config_create(*, tenant_id: str, data: Mapping[str, Any]) -> ProxyConf
                 version=next_version(),
             )
     except DataError:
-        raise ApiError(f"Operation failed for Proxy profile: {name}") from None
+        raise OperationFailed(f"Operation failed for Proxy profile: {name}") from None
     except IntegrityError:
         # Upstream names the new proxy even when the clash is on address and port (Q20).
-        raise UniqueKeyViolation(f"Proxy profile {name} already exists") from None
+        raise Duplicate(f"Proxy profile {name} already exists") from None
 
 
 def proxy_config_update(*, tenant_id: str, data: Mapping[str, Any]) -> ProxyConfig:
     raw_name = data.get("name", MISSING)
     name = "undefined" if raw_name is MISSING else js_string(raw_name)
     with transaction.atomic():
-        config = ProxyConfig.objects.select_for_update().filter(tenant_id=tenant_id, name__iexact=name).first()
+        config = ProxyConfig.objects.for_tenant(tenant_id).named(name).select_for_update().first()
         if config is None:
             raise proxy_config_not_found(name)
         if data.get("address") is not None:
@@ -79,15 +78,15 @@ def proxy_config_update(*, tenant_id: str, data: Mapping[str, Any]) -> ProxyConf
             with transaction.atomic():
                 config.save()
         except (IntegrityError, DataError):
-            raise ApiError(f"Operation failed for Proxy profile: {name}") from None
+            raise OperationFailed(f"Operation failed for Proxy profile: {name}") from None
     return config
 
 
 def proxy_config_delete(*, tenant_id: str, name: str) -> None:
     with transaction.atomic():
-        config = ProxyConfig.objects.select_for_update().filter(tenant_id=tenant_id, name__iexact=name).first()
+        config = ProxyConfig.objects.for_tenant(tenant_id).named(name).select_for_update().first()
         if config is None:
             raise proxy_config_not_found(name)
         if config.profile_links.exists():
-            raise ForeignKeyViolation(f"Proxy profile: {name} is associated with an AMT Profile.")
+            raise InUse(f"Proxy profile: {name} is associated with an AMT Profile.")
         config.delete()

@@ -9,28 +9,22 @@ from typing import Any
 from django.db import DataError, IntegrityError, transaction
 
 from profiles.models import WirelessConfig
-from profiles.selectors.wireless_configs import ieee8021x_config_for_wireless, wireless_config_record_of
+from profiles.selectors.wireless_configs import ieee8021x_config_for_wireless
 from rps_site.api.validation import MISSING, js_string
-from rps_site.api.versions import next_version, parse_version
-from rps_site.api_errors import (
-    ApiError,
-    ForeignKeyViolation,
-    ResourceNotFound,
-    UniqueKeyViolation,
-    VersionConflict,
-)
+from rps_site.api.versions import next_version
+from rps_site.errors import Duplicate, InUse, NotFound, OperationFailed, VersionConflict
 from rps_site.sensitive import Secret
 from rps_site.vault import atomic_with_secrets
 
 PSK_PASSPHRASE = "PSK_PASSPHRASE"
 
 
-def wireless_config_not_found(name: str) -> ResourceNotFound:
-    return ResourceNotFound(f"Wireless profile {name} Not Found")
+def wireless_config_not_found(name: str) -> NotFound:
+    return NotFound(f"Wireless profile {name} Not Found")
 
 
-def _operation_failed(name: str) -> ApiError:
-    return ApiError(f"Operation failed for Wireless profile: {name}")
+def _operation_failed(name: str) -> OperationFailed:
+    return OperationFailed(f"Operation failed for Wireless profile: {name}")
 
 
 def _integer(value: Any) -> int | None:
@@ -79,20 +73,23 @@ def wireless_config_create(*, tenant_id: str, data: Mapping[str, Any]) -> Wirele
             if passphrase and config.ieee8021x_config is None:
                 secrets.create(config.secret_path, {PSK_PASSPHRASE: passphrase})
     except IntegrityError:
-        raise UniqueKeyViolation(f"Wireless profile {name} already exists") from None
+        raise Duplicate(f"Wireless profile {name} already exists") from None
     except DataError:
         raise _operation_failed(name) from None
     return config
 
 
-def wireless_config_update(*, tenant_id: str, data: Mapping[str, Any]) -> WirelessConfig:
+def wireless_config_update(*, tenant_id: str, data: Mapping[str, Any], expected_version: int | None) -> WirelessConfig:
+    """Every field the body holds replaces the stored one, if the stored version is
+    `expected_version`; a passphrase replaces the Vault secret (not kept for 802.1X)."""
     name = js_string(data["profileName"])
     passphrase: Secret | None = data.get("pskPassphrase") or None
     with atomic_with_secrets() as secrets:
         config = (
             WirelessConfig.objects.select_for_update(of=("self",))
             .select_related("ieee8021x_config")
-            .filter(tenant_id=tenant_id, name__iexact=name)
+            .for_tenant(tenant_id)
+            .named(name)
             .first()
         )
         if config is None:
@@ -101,17 +98,17 @@ def wireless_config_update(*, tenant_id: str, data: Mapping[str, Any]) -> Wirele
         if "ieee8021x_config" in columns:
             linked = columns.pop("ieee8021x_config")
             columns["ieee8021x_config_id"] = linked.pk if linked is not None else None
-        version = parse_version(data.get("version") or None)
         try:
             with transaction.atomic():
-                # version None (not a number) is Django's IS NULL, which matches no row; the stubs reject None.
-                updated = WirelessConfig.objects.filter(pk=config.pk, version=version).update(  # type: ignore[misc]
-                    version=next_version(), **columns
+                updated = expected_version is not None and (
+                    WirelessConfig.objects.filter(pk=config.pk, version=expected_version).update(
+                        version=next_version(), **columns
+                    )
                 )
         except (IntegrityError, DataError):
             raise _operation_failed(name) from None
         if not updated:
-            raise VersionConflict(wireless_config_record_of(config), str(config.version))
+            raise VersionConflict(config, config.version)
         linked_id = columns.get("ieee8021x_config_id", config.ieee8021x_config_id)
         if passphrase and linked_id is None:
             secrets.replace(config.secret_path, {PSK_PASSPHRASE: passphrase})
@@ -120,10 +117,10 @@ def wireless_config_update(*, tenant_id: str, data: Mapping[str, Any]) -> Wirele
 
 def wireless_config_delete(*, tenant_id: str, name: str) -> None:
     with atomic_with_secrets() as secrets:
-        config = WirelessConfig.objects.select_for_update().filter(tenant_id=tenant_id, name__iexact=name).first()
+        config = WirelessConfig.objects.for_tenant(tenant_id).named(name).select_for_update().first()
         if config is None:
             raise wireless_config_not_found(name)
         if config.profile_links.exists():
-            raise ForeignKeyViolation(f"Wireless profile: {name} is associated with an AMT Profile.")
+            raise InUse(f"Wireless profile: {name} is associated with an AMT Profile.")
         config.delete()
         secrets.destroy(config.secret_path)

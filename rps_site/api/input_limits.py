@@ -22,16 +22,13 @@ from rest_framework.exceptions import ParseError
 from rest_framework.parsers import JSONParser
 from rest_framework.utils import json
 
-from rps_site.api_errors import ApiError, error_body
+from rps_site.api_errors import error_body
+from rps_site.errors import MalformedInput
 
 API_PREFIX = "/api/"
 # A JSON string token or a bracket; brackets inside strings are skipped with their string.
 JSON_NESTING_TOKEN = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"|[\[{]|[\]}]')
 UNSTORABLE_TEXT = re.compile("[\x00\ud800-\udfff]")
-
-
-def bad_request(message: str) -> ApiError:
-    return ApiError(message, error="Bad Request")
 
 
 class ApiInputLimitsMiddleware:
@@ -108,7 +105,7 @@ class BoundedJsonParser(JSONParser):
         limit = settings.API_MAX_JSON_DEPTH
         depth = json_depth(text)
         if depth > limit:
-            raise bad_request(f"The JSON body nests {depth} levels deep; the limit is {limit}.")
+            raise MalformedInput(f"The JSON body nests {depth} levels deep; the limit is {limit}.")
         try:
             data = json.loads(text)
         except (ValueError, RecursionError):
@@ -116,5 +113,5 @@ class BoundedJsonParser(JSONParser):
         found = unusable_value(data)
         if found is not None:
             where, what = found
-            raise bad_request(f"The JSON body holds {what} in {where}.")
+            raise MalformedInput(f"The JSON body holds {what} in {where}.")
         return data

@@ -10,6 +10,7 @@ from typing import Any
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 
+from rps_site.api import paging
 from rps_site.api.validation import ArrayOf, Boolean, Number, Record, Shape, Text
 
 ERROR = {
@@ -49,12 +50,10 @@ ERROR_STATUSES = {
     429: ("Throttled; Retry-After says when to come back", ERROR),
     503: ("The secret store is unavailable; nothing was changed", ERROR),
 }
+OPENAPI_TYPES = {"integer": OpenApiTypes.INT, "string": OpenApiTypes.STR}
 PAGING = [
-    OpenApiParameter("$top", OpenApiTypes.INT, OpenApiParameter.QUERY, description="items to return (default 25)"),
-    OpenApiParameter("$skip", OpenApiTypes.INT, OpenApiParameter.QUERY, description="items to skip"),
-    OpenApiParameter(
-        "$count", OpenApiTypes.STR, OpenApiParameter.QUERY, description="true/1/0: answer {data, totalCount}"
-    ),
+    OpenApiParameter(name, OPENAPI_TYPES[kind], OpenApiParameter.QUERY, description=text)
+    for name, kind, text in paging.PARAMETERS
 ]
 
 
@@ -111,6 +110,7 @@ def endpoint(
     parameters: list[OpenApiParameter] | None = None,
     operation_id: str | None = None,
     summary: str | None = None,
+    description: str | None = None,
 ) -> Any:
     """`extend_schema` for one admin endpoint: its body's fields, its answer and its errors (an
     update, a body answered with 200, may also answer 409/412 with the current record)."""
@@ -120,6 +120,7 @@ def endpoint(
         tags=[tag],
         operation_id=operation_id,
         summary=summary,
+        description=description,
         request={"application/json": body_schema(body, example)} if body is not None else None,
         parameters=[*(PAGING if paged else []), *(parameters or [])] or None,
         responses={status: answer, **error_responses(errors), **conflicts},

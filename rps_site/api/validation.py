@@ -26,7 +26,7 @@ from collections.abc import Callable, Iterable, Mapping, MutableMapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from rps_site.api_errors import ValidationFailed
+from rps_site.errors import ValidationFailed
 
 INVALID_VALUE = "Invalid value"
 

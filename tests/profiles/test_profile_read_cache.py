@@ -7,7 +7,7 @@ import uuid
 import pytest
 from rest_framework.test import APIClient
 
-from profiles.selectors.profiles import rendered_profiles
+from profiles.api.resource import rendered_records
 from rps_site.authentication import issue_token
 from tests.profiles.factories import wireless_body
 
@@ -36,7 +36,7 @@ def names(client: APIClient) -> list[str]:
 
 
 def test_every_write_is_visible_to_the_next_read(vault) -> None:  # type: ignore[no-untyped-def]
-    rendered_profiles.clear()
+    rendered_records.clear()
     tenant = f"t{uuid.uuid4().hex[:8]}"
     api = client_for(tenant)
     assert names(api) == []

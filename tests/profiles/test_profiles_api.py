@@ -658,7 +658,7 @@ def test_concurrent_updates_with_one_version_one_wins(vault: SecretStore) -> Non
     from django.db import connection
 
     from profiles.services.profiles import profile_update
-    from rps_site.api_errors import VersionConflict
+    from rps_site.errors import VersionConflict
 
     name = unique_name()
     created = client_for("").post(URL, acm_body(name), format="json").json()
@@ -671,7 +671,7 @@ def test_concurrent_updates_with_one_version_one_wins(vault: SecretStore) -> Non
         data = {"name": name, "activation": "acmactivate", "amt_password": Secret(password)}
         start.wait()
         try:
-            profile_update(tenant_id="", data=data, version=created["version"])
+            profile_update(tenant_id="", data=data, expected_version=int(created["version"]))
             outcomes.append("ok")
         except VersionConflict:
             outcomes.append("conflict")

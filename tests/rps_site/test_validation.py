@@ -7,7 +7,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from rps_site.api.validation import Field, js_length, js_regex, validate
-from rps_site.api_errors import ValidationFailed
+from rps_site.errors import ValidationFailed
 
 
 def errors_for(chain: Field, body: dict[str, object]) -> list[dict[str, object]]:

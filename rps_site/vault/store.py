@@ -1,30 +1,22 @@
-"""The Vault storage layer: the one module every secret passes through.
+"""KV v2 access with check-and-set: `SecretStore` and the process's one `secret_store()`.
 
-KV v2 under `RPS_VAULT_MOUNT`/`RPS_VAULT_PREFIX`, laid out as upstream RPS and MPS expect
-(DESIGN.md "Vault layout"). Every path segment goes through `path_segment`, so no resource name
-or GUID can climb to another path. Values enter and leave as `Secret`; the layer never logs them.
-
-Writes follow DESIGN.md "Nothing half-written": a create uses `cas=0` (it cannot overwrite),
-an update uses the version read, a delete destroys every version once the database commit is
-known. A write whose answer is lost or late is resolved before it returns (read back, compare,
-send again: `SecretStore._write`), so callers never guess. `SecretChanges` ties these to a
-database transaction and undoes what it wrote when the transaction fails.
+Values enter and leave as `Secret`; nothing here logs them. A write whose answer is lost or late
+is resolved before it returns (read back, compare, send again: `SecretStore._write`), so callers
+never guess.
 """
 
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager, suppress
-from dataclasses import dataclass, field
-from functools import lru_cache, partial
+from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 import hvac
 import requests
 from django.conf import settings
-from django.db import connection, transaction
 from hvac.exceptions import (
     Forbidden,
     InvalidPath,
@@ -37,121 +29,17 @@ from hvac.exceptions import (
 )
 from urllib3.exceptions import NewConnectionError
 
-from rps_site.models import PendingSecretDestroy
 from rps_site.sensitive import Secret
+from rps_site.vault.errors import (
+    SecretVersionConflict,
+    VaultCredentialRefused,
+    VaultUnavailable,
+    VaultWriteUnconfirmed,
+)
+from rps_site.vault.paths import MPS_CERTIFICATES_PATH
 from rps_site.vault_auth import AppRole, VaultLoginFailed, VaultToken
 
 logger = logging.getLogger(__name__)
-
-SAFE_SEGMENT = re.compile(r"[A-Za-z0-9_-]+\Z")
-DEVICE_GUID = re.compile(r"[0-9a-f]{8}(-[0-9a-f]{4}){3}-[0-9a-f]{12}\Z")
-
-
-class VaultUnavailable(Exception):
-    """Vault could not be reached or refused the request for a reason that is not ours.
-
-    `maybe_applied`: the request may have reached Vault (its answer was lost or late), so a write
-    may have landed or may still land; writes resolve that before anyone sees this error.
-    `public_message` is what the API and the portal say: exactly what happened, nothing more.
-    """
-
-    public_message = "The secret store is unavailable; nothing was changed."
-
-    def __init__(self, operation: str, *, maybe_applied: bool = False) -> None:
-        super().__init__(f"secret store unavailable during {operation}")
-        self.operation = operation
-        self.maybe_applied = maybe_applied
-        if maybe_applied:
-            self.public_message = "The secret store did not answer in time; the change may not have been made."
-
-
-class VaultCredentialRefused(VaultUnavailable):
-    """Vault refused RPS's token (invalid, expired, revoked, or without the capability)."""
-
-    public_message = "The secret store refused RPS's credential; nothing was changed."
-
-
-class VaultWriteUnconfirmed(VaultUnavailable):
-    """A secret write (or its undo) may have landed, and Vault could not be asked whether it did."""
-
-    public_message = (
-        "The secret store did not confirm a secret write: the record was not changed, but its secret may "
-        "already hold the new value. Repeat the request when the secret store is back."
-    )
-
-
-class VaultDestroyUnconfirmed(VaultUnavailable):
-    """The record's deletion committed; Vault did not confirm destroying its secret (still pending)."""
-
-    public_message = (
-        "The record was deleted, but the secret store did not confirm destroying its secret; it stays "
-        "listed by rps_vault_audit until it is destroyed."
-    )
-
-
-class SecretVersionConflict(Exception):
-    """A check-and-set write found a different version than expected."""
-
-    def __init__(self, path: str) -> None:
-        super().__init__(f"secret at {path} changed concurrently or already exists")
-        self.path = path
-
-
-class InvalidDeviceGuid(ValueError):
-    def __init__(self) -> None:
-        super().__init__("device GUID must be 36 hexadecimal characters in 8-4-4-4-12 groups")
-
-
-def path_segment(name: str) -> str:
-    """One path segment: safe names unchanged, anything else percent-encoded byte by byte.
-
-    `/`, `.`, `%` and everything outside `[A-Za-z0-9_-]` are encoded, so `../devices/x` is one
-    opaque segment `%2E%2E%2Fdevices%2Fx`, never a walk to another path.
-    """
-    if SAFE_SEGMENT.match(name):
-        return name
-    return "".join(chr(byte) if SAFE_SEGMENT.match(chr(byte)) else f"%{byte:02X}" for byte in name.encode("utf-8"))
-
-
-def tenant_path(tenant_id: str, kind: str, name: str) -> str:
-    """The path of a tenant's secret; the empty tenant keeps upstream's exact layout."""
-    relative = f"{kind}/{path_segment(name)}"
-    return f"tenants/{path_segment(tenant_id)}/{relative}" if tenant_id else relative
-
-
-def device_path(guid: str) -> str:
-    """`devices/<guid>`, global as MPS reads it; the GUID must be canonical after lower-casing."""
-    canonical = guid.lower()
-    if not DEVICE_GUID.match(canonical):
-        raise InvalidDeviceGuid()
-    return f"devices/{canonical}"
-
-
-def domain_certificate_path(tenant_id: str, name: str) -> str:
-    return tenant_path(tenant_id, "certs", name)
-
-
-def profile_passwords_path(tenant_id: str, name: str) -> str:
-    return tenant_path(tenant_id, "profiles", name)
-
-
-def profile_tls_path(tenant_id: str, name: str) -> str:
-    return tenant_path(tenant_id, "TLS", name)
-
-
-def cira_config_path(tenant_id: str, name: str) -> str:
-    return tenant_path(tenant_id, "CIRAConfigs", name)
-
-
-def wireless_config_path(tenant_id: str, name: str) -> str:
-    return tenant_path(tenant_id, "Wireless", name)
-
-
-def ieee8021x_config_path(tenant_id: str, name: str) -> str:
-    return tenant_path(tenant_id, "IEEE8021xConfigs", name)
-
-
-MPS_CERTIFICATES_PATH = "MPSCerts"
 
 
 @dataclass(frozen=True)
@@ -483,132 +371,3 @@ def secret_store() -> SecretStore:
         timeout=settings.VAULT_TIMEOUT_SECONDS,
         verify=settings.VAULT_CA_FILE or True,
     )
-
-
-@dataclass
-class SecretChanges:
-    """Secret writes that belong to one database transaction (DESIGN.md "Nothing half-written").
-
-    What was written is undone if the transaction does not commit: created secrets are
-    destroyed, updated ones get their previous values back. A destroy is recorded in the
-    transaction (`PendingSecretDestroy`) and sent to Vault once the outermost transaction
-    commits: an outer transaction that rolls back (the admin's delete view) keeps both the
-    record and its secret, and one Vault does not confirm stays listed for rps_vault_audit.
-    """
-
-    store: SecretStore
-    committed: bool = False
-    _created: list[str] = field(default_factory=list)
-    _updated: list[tuple[str, StoredSecret, int]] = field(default_factory=list)
-    _destroy_on_commit: list[str] = field(default_factory=list)
-
-    def create(self, path: str, values: Mapping[str, Secret]) -> None:
-        """Create the secret of a record inserted (or locked) in this transaction.
-
-        No other writer can own the path meanwhile, so a secret already there belongs to no record
-        (a write whose answer was lost, an undo Vault did not confirm): it is destroyed, not
-        answered with a conflict that no retry could clear."""
-        lock_secret_path(path)
-        settle_pending_destroy(self.store, path)
-        try:
-            self.store.create(path, values)
-        except SecretVersionConflict:
-            logger.warning("replacing a secret that no record owned at %s", path)
-            self.store.destroy(path)
-            self.store.create(path, values)
-        self._created.append(path)
-
-    def replace(self, path: str, values: Mapping[str, Secret]) -> None:
-        """Write the whole key set with check-and-set against the version read just before."""
-        lock_secret_path(path)
-        settle_pending_destroy(self.store, path)
-        previous = self.store.read(path)
-        if previous is None:
-            self.create(path, values)
-            return
-        new_version = self.store.update(path, values, expected_version=previous.version)
-        self._updated.append((path, previous, new_version))
-
-    def destroy(self, path: str) -> None:
-        """Destroy once the outermost transaction commits; refused now (so the transaction rolls
-        back) if Vault does not answer or the token may not destroy."""
-        self.store.ensure_destroyable(path)
-        PendingSecretDestroy.objects.get_or_create(path=path)
-        self._destroy_on_commit.append(path)
-
-    def undo(self) -> bool:
-        """Put back what this transaction wrote; False if Vault did not confirm all of it."""
-        confirmed = True
-        for path in reversed(self._created):
-            confirmed &= self._confirmed(partial(self.store.destroy, path), path)
-        for path, previous, version in reversed(self._updated):
-            restore = partial(self.store.update, path, previous.values, expected_version=version)
-            confirmed &= self._confirmed(restore, path)
-        return confirmed
-
-    def destroy_committed(self) -> None:
-        self.committed = True
-        unconfirmed = [path for path in self._destroy_on_commit if not destroy_pending(self.store, path)]
-        if unconfirmed:
-            raise VaultDestroyUnconfirmed("destroy")
-
-    @staticmethod
-    def _confirmed(action: Callable[[], Any], path: str) -> bool:
-        try:
-            action()
-        except (VaultUnavailable, SecretVersionConflict):
-            logger.error("could not undo a secret write at %s; rps_vault_audit lists it", path)
-            return False
-        return True
-
-
-def lock_secret_path(path: str) -> None:
-    """Hold `path` until this transaction ends, against rps_vault_audit destroying what it takes
-    for a secret without a record while this transaction's record is not yet committed."""
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", [path])
-
-
-def settle_pending_destroy(store: SecretStore, path: str) -> None:
-    """A committed destroy of `path` that Vault has not confirmed runs now, before the path is
-    written again; left pending, it could land after the new write and take the new secret."""
-    pending = PendingSecretDestroy.objects.select_for_update().filter(path=path)
-    if pending.exists():
-        store.destroy(path)
-        pending.delete()
-
-
-def destroy_pending(store: SecretStore, path: str) -> bool:
-    """Send one recorded destroy to Vault; True once Vault confirmed it (or a writer settled it)."""
-    try:
-        with transaction.atomic():
-            pending = PendingSecretDestroy.objects.select_for_update().filter(path=path)
-            if pending.exists():
-                store.destroy(path)
-                pending.delete()
-    except VaultUnavailable:
-        logger.error("vault did not confirm destroying the secret at %s; it stays pending", path)
-        return False
-    return True
-
-
-@contextmanager
-def atomic_with_secrets() -> Iterator[SecretChanges]:
-    """A database transaction whose secret writes are undone if it does not commit."""
-    changes = SecretChanges(store=secret_store())
-    try:
-        with transaction.atomic():
-            yield changes
-            if changes._destroy_on_commit:
-                transaction.on_commit(changes.destroy_committed)
-    except VaultUnavailable as error:
-        if changes.committed:
-            raise
-        if not changes.undo() and not isinstance(error, VaultWriteUnconfirmed):
-            raise VaultWriteUnconfirmed(error.operation) from None
-        raise
-    except BaseException:
-        if not changes.committed:
-            changes.undo()
-        raise
