@@ -23,6 +23,7 @@ class TestDomainApi(ApiResourceSuite):
     not_found = "Domain profile {name} Not Found"
     duplicate = ("Unique key violation", "Domain {name} ID or Suffix already exists")
     changed_field = ("provisioningCertStorageFormat", "string")
+    if_match_sets_version = False
 
     def create_body(self, name: str) -> dict[str, Any]:
         return domain_body(name)

@@ -26,6 +26,7 @@ class TestIeee8021xConfigApi(ApiResourceSuite):
     not_found = "802.1x profile {name} Not Found"
     duplicate = ("Unique key violation", "802.1x config: {name} already exists")
     changed_field = ("pxeTimeout", 0)
+    if_match_sets_version = False
 
     def create_body(self, name: str) -> dict[str, Any]:
         return ieee8021x_body(name)

@@ -11,17 +11,16 @@ from profiles.api.proxy_configs import is_fqdn, is_port
 from profiles.models import ProxyConfig
 from profiles.services.proxy_configs import info_format
 from rps_site.vault import SecretStore
-from tests.profiles.api_suite import ApiResourceSuite, client_for, unique_name
+from tests.profiles.api_suite import CoreSuite, client_for, unique_name
 from tests.profiles.factories import proxy_body
 
 URL = "/api/v1/admin/proxyconfigs"
 
 
-class TestProxyConfigApi(ApiResourceSuite):
+class TestProxyConfigApi(CoreSuite):  # no version, no secret (rest-api.md §2.6)
     url = URL
     model = ProxyConfig
     name_field = "name"
-    versioned = False
     not_found = "Proxy profile {name} Not Found"
     duplicate = ("Unique key violation", "Proxy profile {name} already exists")
     changed_field = ("port", 8080)

@@ -23,6 +23,7 @@ class TestWirelessConfigApi(ApiResourceSuite):
     not_found = "Wireless profile {name} Not Found"
     duplicate = ("Unique key violation", "Wireless profile {name} already exists")
     changed_field = ("ssid", "changed")
+    if_match_sets_version = False
 
     def create_body(self, name: str) -> dict[str, Any]:
         return wireless_body(name)
