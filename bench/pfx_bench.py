@@ -32,12 +32,8 @@ from cryptography.hazmat.primitives.padding import PKCS7  # noqa: E402
 from cryptography.hazmat.primitives.serialization import pkcs12  # noqa: E402
 
 from profiles import pfx  # noqa: E402
-from profiles.pkcs12_inspection import (  # noqa: E402
-    MAX_DERIVATION_WORK,
-    MAX_INSPECTION_WORK,
-    MAX_ITERATIONS,
-    pkcs12_kdf,
-)
+from profiles.pkcs12_inspection import MAX_DERIVATION_WORK, MAX_INSPECTION_WORK, MAX_ITERATIONS  # noqa: E402
+from profiles.pkcs12_schemes import pkcs12_kdf  # noqa: E402
 from tests.profiles import pkcs12_builder as build  # noqa: E402
 
 PASSWORD = "Bench-Passw0rd"

@@ -8,7 +8,7 @@ every write and answers the API's optimistic-concurrency checks.
 
 from __future__ import annotations
 
-from typing import Self
+from typing import ClassVar, Self
 
 from django.db import models
 from django.db.models.functions import Lower
@@ -62,8 +62,23 @@ class NamedTenantRecord(TenantOwned):
         return self.name
 
 
-class Domain(NamedTenantRecord):
+class VaultBackedRecord(NamedTenantRecord):
+    """A named record whose secret lives in Vault at `secret_path`, written only by its service."""
+
+    vault_path: ClassVar[staticmethod[[str, str], str]]  # (tenant, name) -> path, from rps_site.vault
+
+    class Meta(NamedTenantRecord.Meta):
+        abstract = True
+
+    @property
+    def secret_path(self) -> str:
+        return self.vault_path(self.tenant_id, self.name)
+
+
+class Domain(VaultBackedRecord):
     """An ACM provisioning certificate (PFX) for a DNS suffix; PFX and password live in Vault."""
+
+    vault_path = staticmethod(vault.domain_certificate_path)
 
     class StorageFormat(models.TextChoices):
         RAW = "raw", "raw"
@@ -79,13 +94,11 @@ class Domain(NamedTenantRecord):
             models.UniqueConstraint(Lower("domain_suffix"), "tenant_id", name="domain_suffix_per_tenant"),
         ]
 
-    @property
-    def secret_path(self) -> str:
-        return vault.domain_certificate_path(self.tenant_id, self.name)
 
-
-class CiraConfig(NamedTenantRecord):
+class CiraConfig(VaultBackedRecord):
     """How AMT dials back to MPS; the MPS password lives in Vault."""
+
+    vault_path = staticmethod(vault.cira_config_path)
 
     class AuthMethod(models.IntegerChoices):
         MUTUAL_TLS = 1, "Mutual TLS"
@@ -103,13 +116,11 @@ class CiraConfig(NamedTenantRecord):
     class Meta(NamedTenantRecord.Meta):
         verbose_name = "CIRA config"
 
-    @property
-    def secret_path(self) -> str:
-        return vault.cira_config_path(self.tenant_id, self.name)
 
-
-class Ieee8021xConfig(NamedTenantRecord):
+class Ieee8021xConfig(VaultBackedRecord):
     """802.1X settings for wired or wireless links; the password lives in Vault."""
+
+    vault_path = staticmethod(vault.ieee8021x_config_path)
 
     class AuthenticationProtocol(models.IntegerChoices):
         EAP_TLS = 0, "EAP-TLS"
@@ -131,13 +142,11 @@ class Ieee8021xConfig(NamedTenantRecord):
         ordering = ["created_at", "id"]  # upstream lists them unordered, in practice as inserted
         verbose_name = "IEEE 802.1X config"
 
-    @property
-    def secret_path(self) -> str:
-        return vault.ieee8021x_config_path(self.tenant_id, self.name)
 
-
-class WirelessConfig(NamedTenantRecord):
+class WirelessConfig(VaultBackedRecord):
     """A Wi-Fi profile; a PSK passphrase lives in Vault."""
+
+    vault_path = staticmethod(vault.wireless_config_path)
 
     class AuthenticationMethod(models.IntegerChoices):
         WPA_PSK = 4, "WPA PSK"
@@ -170,10 +179,6 @@ class WirelessConfig(NamedTenantRecord):
     class Meta(NamedTenantRecord.Meta):
         verbose_name = "wireless config"
 
-    @property
-    def secret_path(self) -> str:
-        return vault.wireless_config_path(self.tenant_id, self.name)
-
 
 class ProxyConfig(NamedTenantRecord):
     """An HTTP proxy access point AMT uses to reach MPS."""
@@ -191,8 +196,10 @@ class ProxyConfig(NamedTenantRecord):
         verbose_name = "proxy config"
 
 
-class Profile(NamedTenantRecord):
+class Profile(VaultBackedRecord):
     """An AMT profile: how to activate a device and what to configure on it."""
+
+    vault_path = staticmethod(vault.profile_passwords_path)
 
     class Activation(models.TextChoices):
         ACM = "acmactivate", "Admin control mode"
@@ -246,10 +253,6 @@ class Profile(NamedTenantRecord):
     class Meta(NamedTenantRecord.Meta):
         permissions = [("export_profile", "Can export a profile with its secrets (encrypted)")]
         verbose_name = "AMT profile"
-
-    @property
-    def secret_path(self) -> str:
-        return vault.profile_passwords_path(self.tenant_id, self.name)
 
     @property
     def tls_secret_path(self) -> str:

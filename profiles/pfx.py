@@ -24,7 +24,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.hazmat.primitives.serialization import pkcs12
 from cryptography.x509.oid import ExtensionOID, NameOID
 
-from profiles import pkcs12_inspection
+from profiles import pkcs12_inspection, pkcs12_schemes
 
 AMT_ACTIVATION_OID = x509.ObjectIdentifier("2.16.840.1.113741.1.2.3")
 MINIMUM_RSA_BITS = 2048
@@ -75,12 +75,12 @@ def iso_milliseconds(moment: datetime) -> str:
     return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
 
 
-def _refusal(problem: pkcs12_inspection.Pkcs12Problem) -> str:
-    if isinstance(problem, pkcs12_inspection.WrongPassword):
+def _refusal(problem: pkcs12_schemes.Pkcs12Problem) -> str:
+    if isinstance(problem, pkcs12_schemes.WrongPassword):
         return WRONG_PASSWORD
-    if isinstance(problem, pkcs12_inspection.NotPkcs12):
+    if isinstance(problem, pkcs12_schemes.NotPkcs12):
         return f"Provisioning certificate is not a PKCS#12 (PFX) file: {problem}"
-    if isinstance(problem, pkcs12_inspection.LimitExceeded):
+    if isinstance(problem, pkcs12_schemes.LimitExceeded):
         return f"Provisioning certificate refused: {problem}"
     return f"Provisioning certificate uses an unsupported format: {problem}"
 
@@ -102,7 +102,7 @@ def decrypt(pfx_base64: str, password: str) -> DecryptedPfx:
         raise PfxRejected(WRONG_PASSWORD) from None  # no PFX is made with a password that is not text
     try:
         inspection = pkcs12_inspection.inspect(der, password)
-    except pkcs12_inspection.Pkcs12Problem as problem:
+    except pkcs12_schemes.Pkcs12Problem as problem:
         raise PfxRejected(_refusal(problem)) from None
     try:
         bundle = pkcs12.load_pkcs12(der, password_bytes)

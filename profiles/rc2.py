@@ -2,7 +2,7 @@
 certificates inside PKCS#12 files.
 
 `cryptography` offers RC2 with 128-bit keys only, and reading such a file's certificates is the
-one place we need RC2 at all (profiles.pkcs12_inspection), so this is the RFC's algorithm as
+one place we need RC2 at all (profiles.pkcs12_schemes), so this is the RFC's algorithm as
 written: no speed matters for a few kilobytes.
 """
 

@@ -191,13 +191,14 @@ def _wifi_links(tenant_id: str, *, on_update: bool) -> Callable[[Any, Mapping[st
             raise CustomCheckFailed("DHCP enabled should be true")
         if not js_truthy(body.get("dhcpEnabled", MISSING)) and entries:
             raise CustomCheckFailed("Wifi supports only DHCP in AMT")
-        if len(entries) > MAX_WIFI_CONFIGS:
-            raise CustomCheckFailed("A maximum of 8 wifi profiles can be stored at a time.")
-        if any(_priority_out_of_range(entry) for entry in entries):
-            raise CustomCheckFailed("wifi config priority should be an integer and between 1 and 255")
-        missing = profile_selectors.wireless_names_missing(tenant_id=tenant_id, names=_names(entries, "profileName"))
-        if missing:
-            raise CustomCheckFailed(f"wifi configs {_js_join(missing)} does not exists in db")
+        _check_links(
+            entries,
+            kind="wifi",
+            maximum=MAX_WIFI_CONFIGS,
+            missing=profile_selectors.wireless_names_missing,
+            tenant_id=tenant_id,
+            name_key="profileName",
+        )
         return True
 
     return check
@@ -205,17 +206,30 @@ def _wifi_links(tenant_id: str, *, on_update: bool) -> Callable[[Any, Mapping[st
 
 def _proxy_links(tenant_id: str) -> Callable[[Any, Mapping[str, Any]], bool]:
     def check(value: Any, body: Mapping[str, Any]) -> bool:
-        entries = _entries(value)
-        if len(entries) > MAX_PROXY_CONFIGS:
-            raise CustomCheckFailed("A maximum of 15 proxy profiles can be stored at a time.")
-        if any(_priority_out_of_range(entry) for entry in entries):
-            raise CustomCheckFailed("proxy config priority should be an integer and between 1 and 255")
-        missing = profile_selectors.proxy_names_missing(tenant_id=tenant_id, names=_names(entries, "name"))
-        if missing:
-            raise CustomCheckFailed(f"proxy configs {_js_join(missing)} does not exists in db")
+        _check_links(
+            _entries(value),
+            kind="proxy",
+            maximum=MAX_PROXY_CONFIGS,
+            missing=profile_selectors.proxy_names_missing,
+            tenant_id=tenant_id,
+            name_key="name",
+        )
         return True
 
     return check
+
+
+def _check_links(
+    entries: list[Any], *, kind: str, maximum: int, missing: Callable[..., list[Any]], tenant_id: str, name_key: str
+) -> None:
+    """A profile's wifi or proxy list: how many, their priorities, and that the tenant has them."""
+    if len(entries) > maximum:
+        raise CustomCheckFailed(f"A maximum of {maximum} {kind} profiles can be stored at a time.")
+    if any(_priority_out_of_range(entry) for entry in entries):
+        raise CustomCheckFailed(f"{kind} config priority should be an integer and between 1 and 255")
+    unknown = missing(tenant_id=tenant_id, names=_names(entries, name_key))
+    if unknown:
+        raise CustomCheckFailed(f"{kind} configs {_js_join(unknown)} does not exists in db")
 
 
 def _ieee8021x_wired(tenant_id: str) -> Callable[[Any, Mapping[str, Any]], bool]:

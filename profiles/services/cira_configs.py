@@ -10,6 +10,7 @@ from typing import Any
 from django.db import DataError, IntegrityError
 
 from profiles.models import CiraConfig
+from profiles.services.named_records import locked_by_name, record_with_secret_delete
 from rps_site.api.validation import MISSING, js_string
 from rps_site.api.versions import next_version
 from rps_site.errors import Duplicate, InUse, NotFound, OperationFailed, VersionConflict
@@ -69,9 +70,7 @@ def cira_config_update(*, tenant_id: str, data: Mapping[str, Any], expected_vers
     password: Secret | None = data.get("password") or None
     try:
         with atomic_with_secrets() as secrets:
-            config = CiraConfig.objects.for_tenant(tenant_id).named(name).select_for_update().first()
-            if config is None:
-                raise cira_config_not_found(name)
+            config = locked_by_name(CiraConfig, tenant_id=tenant_id, name=name, not_found=cira_config_not_found)
             changes = _columns(data)
             if expected_version is None or not CiraConfig.objects.filter(pk=config.pk, version=expected_version).update(
                 version=next_version(), **changes
@@ -86,11 +85,12 @@ def cira_config_update(*, tenant_id: str, data: Mapping[str, Any], expected_vers
 
 
 def cira_config_delete(*, tenant_id: str, name: str) -> None:
-    with atomic_with_secrets() as secrets:
-        config = CiraConfig.objects.for_tenant(tenant_id).named(name).select_for_update().first()
-        if config is None:
-            raise cira_config_not_found(name)
-        if config.profiles.exists():
-            raise InUse(f"CIRA Config: {name} is associated with an AMT profile")
-        config.delete()
-        secrets.destroy(config.secret_path)
+    record_with_secret_delete(
+        CiraConfig,
+        tenant_id=tenant_id,
+        name=name,
+        not_found=cira_config_not_found,
+        refusal=lambda config: (
+            InUse(f"CIRA Config: {name} is associated with an AMT profile") if config.profiles.exists() else None
+        ),
+    )

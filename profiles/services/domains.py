@@ -13,6 +13,7 @@ from django.db import DataError, IntegrityError
 
 from profiles import pfx
 from profiles.models import Domain
+from profiles.services.named_records import locked_by_name, record_with_secret_delete
 from rps_site.api.versions import next_version
 from rps_site.errors import Duplicate, NotFound, OperationFailed, VersionConflict
 from rps_site.sensitive import Secret
@@ -61,9 +62,7 @@ def domain_update(*, tenant_id: str, data: Mapping[str, Any], expected_version: 
     new_password: Secret | None = data.get("provisioningCertPassword") or None
     try:
         with atomic_with_secrets() as secrets:
-            domain = Domain.objects.for_tenant(tenant_id).named(name).select_for_update().first()
-            if domain is None:
-                raise domain_not_found(name)
+            domain = locked_by_name(Domain, tenant_id=tenant_id, name=name, not_found=domain_not_found)
             stored = secret_store().read(domain.secret_path) if (new_certificate or new_password) else None
             password = new_password or (stored.get(CERT_PASSWORD) if stored and new_certificate else None)
             expiration = domain.expiration_date
@@ -103,9 +102,4 @@ def domain_update(*, tenant_id: str, data: Mapping[str, Any], expected_version: 
 
 
 def domain_delete(*, tenant_id: str, name: str) -> None:
-    with atomic_with_secrets() as secrets:
-        domain = Domain.objects.for_tenant(tenant_id).named(name).select_for_update().first()
-        if domain is None:
-            raise domain_not_found(name)
-        domain.delete()
-        secrets.destroy(domain.secret_path)
+    record_with_secret_delete(Domain, tenant_id=tenant_id, name=name, not_found=domain_not_found)

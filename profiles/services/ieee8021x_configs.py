@@ -10,6 +10,7 @@ from typing import Any
 from django.db import DataError, IntegrityError, transaction
 
 from profiles.models import Ieee8021xConfig
+from profiles.services.named_records import locked_by_name, record_with_secret_delete
 from rps_site.api.validation import MISSING, js_string
 from rps_site.api.versions import next_version
 from rps_site.errors import Duplicate, NotFound, OperationFailed, VersionConflict
@@ -89,9 +90,7 @@ def ieee8021x_config_update(
     name = js_string(data["profileName"])
     password: Secret | None = data.get("password") or None
     with atomic_with_secrets() as secrets:
-        config = Ieee8021xConfig.objects.for_tenant(tenant_id).named(name).select_for_update().first()
-        if config is None:
-            raise ieee8021x_config_not_found(name)
+        config = locked_by_name(Ieee8021xConfig, tenant_id=tenant_id, name=name, not_found=ieee8021x_config_not_found)
         overlay = {"pxeTimeout": config.pxe_timeout, **data}
         try:
             columns = _columns(overlay)
@@ -111,14 +110,21 @@ def ieee8021x_config_update(
     return config
 
 
+def _in_use(config: Ieee8021xConfig, name: str) -> OperationFailed | None:
+    """Upstream answers these as plain errors, not as a foreign key violation (naming the record
+    as the request did)."""
+    if config.profiles.exists():
+        return OperationFailed(f"802.1x config: {name} is associated with an AMT Profile.")
+    if config.wireless_configs.exists():
+        return OperationFailed(f"802.1x config: {name} is associated with a wireless profile.")
+    return None
+
+
 def ieee8021x_config_delete(*, tenant_id: str, name: str) -> None:
-    with atomic_with_secrets() as secrets:
-        config = Ieee8021xConfig.objects.for_tenant(tenant_id).named(name).select_for_update().first()
-        if config is None:
-            raise ieee8021x_config_not_found(name)
-        if config.profiles.exists():
-            raise OperationFailed(f"802.1x config: {name} is associated with an AMT Profile.")
-        if config.wireless_configs.exists():
-            raise OperationFailed(f"802.1x config: {name} is associated with a wireless profile.")
-        config.delete()
-        secrets.destroy(config.secret_path)
+    record_with_secret_delete(
+        Ieee8021xConfig,
+        tenant_id=tenant_id,
+        name=name,
+        not_found=ieee8021x_config_not_found,
+        refusal=lambda config: _in_use(config, name),
+    )

@@ -32,6 +32,7 @@ from profiles.models import (
     ProxyConfig,
     WirelessConfig,
 )
+from profiles.services.named_records import locked_by_name
 from profiles.tls_certificates import generate_profile_certificates
 from rps_site.api.versions import next_version
 from rps_site.errors import Duplicate, MissingReference, NotFound, OperationFailed, VersionConflict
@@ -218,15 +219,11 @@ def profile_create(*, tenant_id: str, data: Mapping[str, Any]) -> Profile:
         _replace_links(
             profile, wifi=data.get("wifi_configs") or [], proxy=data.get("proxy_configs") or [], new_profile=True
         )
-        if _needs_password_secret(activation=activation, random_amt=random_amt, random_mebx=random_mebx):
-            changes.create(
-                profile.secret_path,
-                _password_values(
-                    activation=activation,
-                    amt=None if random_amt else data.get("amt_password"),
-                    mebx=None if random_mebx else data.get("mebx_password"),
-                ),
-            )
+        passwords = PasswordModes(
+            activation, random_amt, random_mebx, data.get("amt_password"), data.get("mebx_password")
+        )
+        if passwords.needs_secret:
+            changes.create(profile.secret_path, passwords.secret_values())
         _write_tls_if_missing(changes, profile)
     return profile
 
@@ -256,6 +253,95 @@ def _kept(stored: Mapping[str, Secret], key: str, profile_name: str) -> Secret:
     return value
 
 
+@dataclass(frozen=True)
+class PasswordModes:
+    """How a profile's AMT and MEBx passwords are kept after a write, and the static ones."""
+
+    activation: str
+    random_amt: bool
+    random_mebx: bool
+    amt: Secret | None
+    mebx: Secret | None
+
+    @property
+    def needs_secret(self) -> bool:
+        return _needs_password_secret(
+            activation=self.activation, random_amt=self.random_amt, random_mebx=self.random_mebx
+        )
+
+    def secret_values(self) -> dict[str, Secret]:
+        amt, mebx = None if self.random_amt else self.amt, None if self.random_mebx else self.mebx
+        return _password_values(activation=self.activation, amt=amt, mebx=mebx)
+
+
+def _password_modes_after_update(profile: Profile, data: Mapping[str, Any]) -> PasswordModes:
+    """A flag sent true wins; a password sent means static; otherwise the stored mode stays, and a
+    static password not sent again is the one Vault holds."""
+    activation: str = _or(data.get("activation"), profile.activation)
+    amt: Secret | None = data.get("amt_password") or None
+    mebx: Secret | None = data.get("mebx_password") or None
+    random_amt = _random_mode(data.get("generate_random_password"), amt, profile.generate_random_password)
+    random_mebx = _random_mode(data.get("generate_random_mebx_password"), mebx, profile.generate_random_mebx_password)
+    random_mebx = random_mebx and activation != CCM
+
+    has_stored_mebx = profile.generate_random_mebx_password is False and profile.activation == ACM
+    if activation == ACM and not random_mebx and mebx is None and not has_stored_mebx:
+        raise OperationFailed("MEBx password is required for acmactivate")
+    keep_amt = not random_amt and amt is None
+    keep_mebx = activation == ACM and not random_mebx and mebx is None
+    if keep_amt or keep_mebx:
+        stored = _stored_passwords(profile)
+        if keep_amt:
+            amt = _kept(stored, AMT_PASSWORD, profile.name)
+        if keep_mebx:
+            mebx = _kept(stored, MEBX_PASSWORD, profile.name)
+    return PasswordModes(activation, random_amt, random_mebx, amt, mebx)
+
+
+KEPT_UNLESS_SENT = (
+    "tags",
+    "dhcp_enabled",
+    "ip_sync_enabled",
+    "local_wifi_sync_enabled",
+    "uefi_wifi_sync_enabled",
+    "user_consent",
+    "ider_enabled",
+    "kvm_enabled",
+    "sol_enabled",
+)
+
+
+def _apply_update(profile: Profile, data: Mapping[str, Any], passwords: PasswordModes) -> None:
+    """Set and save the row's fields (upstream's merge rules); a reference that does not resolve
+    is upstream's "Operation failed" (Q19)."""
+    failed = _operation_failed(data["name"])
+    profile.activation = passwords.activation
+    profile.generate_random_password = passwords.random_amt
+    profile.generate_random_mebx_password = passwords.random_mebx
+    profile.cira_config = _cira_for_update(profile.tenant_id, data.get("cira_config_name"), failed)
+    profile.ieee8021x_config = _ieee8021x(profile.tenant_id, data.get("ieee8021x_profile_name"), on_missing=failed)
+    profile.tls_mode = data.get("tls_mode")
+    profile.tls_signing_authority = _tls_authority(
+        profile.tls_mode, _or(data.get("tls_signing_authority"), profile.tls_signing_authority)
+    )
+    for field in KEPT_UNLESS_SENT:
+        setattr(profile, field, _or(data.get(field), getattr(profile, field)))
+    profile.version = next_version()
+    try:
+        with transaction.atomic():
+            profile.save()
+    except IntegrityError:
+        raise failed from None
+
+
+def _wifi_after_update(data: Mapping[str, Any], old_dhcp: bool | None) -> list[LinkInput] | None:
+    """The Wi-Fi links a PATCH leaves: those sent with DHCP on, none once DHCP is turned off,
+    else unchanged (None)."""
+    if data.get("dhcp_enabled"):
+        return list(data.get("wifi_configs") or [])
+    return [] if old_dhcp else None
+
+
 def profile_update(*, tenant_id: str, data: Mapping[str, Any], expected_version: int | None) -> Profile:
     """Apply a PATCH with upstream's merge rules (rest-api.md §2.3) if the stored version is
     `expected_version` (None never is).
@@ -265,85 +351,16 @@ def profile_update(*, tenant_id: str, data: Mapping[str, Any], expected_version:
     """
     name: str = data["name"]
     with atomic_with_secrets() as changes:
-        profile = Profile.objects.for_tenant(tenant_id).named(name).select_for_update().first()
-        if profile is None:
-            raise profile_not_found(name)
-        old_activation = profile.activation
-        old_random_amt = profile.generate_random_password
-        old_random_mebx = profile.generate_random_mebx_password
+        profile = locked_by_name(Profile, tenant_id=tenant_id, name=name, not_found=profile_not_found)
         old_dhcp = profile.dhcp_enabled
-
-        activation: str = _or(data.get("activation"), old_activation)
-        amt: Secret | None = data.get("amt_password") or None
-        mebx: Secret | None = data.get("mebx_password") or None
-        # A flag sent true wins; a password sent means static; otherwise the stored mode stays.
-        random_amt = _random_mode(data.get("generate_random_password"), amt, old_random_amt)
-        random_mebx = _random_mode(data.get("generate_random_mebx_password"), mebx, old_random_mebx)
-        random_mebx = random_mebx and activation != CCM
-
-        has_stored_mebx = old_random_mebx is False and old_activation == ACM
-        if activation == ACM and not random_mebx and mebx is None and not has_stored_mebx:
-            raise OperationFailed("MEBx password is required for acmactivate")
-        keep_amt = not random_amt and amt is None
-        keep_mebx = activation == ACM and not random_mebx and mebx is None
-        if keep_amt or keep_mebx:
-            stored = _stored_passwords(profile)
-            if keep_amt:
-                amt = _kept(stored, AMT_PASSWORD, profile.name)
-            if keep_mebx:
-                mebx = _kept(stored, MEBX_PASSWORD, profile.name)
-
+        passwords = _password_modes_after_update(profile, data)
         if expected_version is None or expected_version != profile.version:
             raise VersionConflict(profile, profile.version)
-
-        failed = _operation_failed(name)
-        profile.activation = activation
-        profile.generate_random_password = random_amt
-        profile.generate_random_mebx_password = random_mebx
-        profile.cira_config = _cira_for_update(tenant_id, data.get("cira_config_name"), failed)
-        profile.ieee8021x_config = _ieee8021x(tenant_id, data.get("ieee8021x_profile_name"), on_missing=failed)
-        profile.tls_mode = data.get("tls_mode")
-        profile.tls_signing_authority = _tls_authority(
-            profile.tls_mode, _or(data.get("tls_signing_authority"), profile.tls_signing_authority)
-        )
-        for field in (
-            "tags",
-            "dhcp_enabled",
-            "ip_sync_enabled",
-            "local_wifi_sync_enabled",
-            "uefi_wifi_sync_enabled",
-            "user_consent",
-            "ider_enabled",
-            "kvm_enabled",
-            "sol_enabled",
-        ):
-            setattr(profile, field, _or(data.get(field), getattr(profile, field)))
-        profile.version = next_version()
-        try:
-            with transaction.atomic():
-                profile.save()
-        except IntegrityError:
-            raise failed from None
-
-        body_dhcp = data.get("dhcp_enabled")
-        if body_dhcp:
-            wifi: list[LinkInput] | None = list(data.get("wifi_configs") or [])
-        elif old_dhcp:
-            wifi = []
-        else:
-            wifi = None
-        _replace_links(profile, wifi=wifi, proxy=list(data.get("proxy_configs") or []))
-
+        _apply_update(profile, data, passwords)
+        _replace_links(profile, wifi=_wifi_after_update(data, old_dhcp), proxy=list(data.get("proxy_configs") or []))
         _write_tls_if_missing(changes, profile)
-        if _needs_password_secret(activation=activation, random_amt=random_amt, random_mebx=random_mebx):
-            changes.replace(
-                profile.secret_path,
-                _password_values(
-                    activation=activation,
-                    amt=None if random_amt else amt,
-                    mebx=None if random_mebx else mebx,
-                ),
-            )
+        if passwords.needs_secret:
+            changes.replace(profile.secret_path, passwords.secret_values())
         elif changes.store.read(profile.secret_path) is not None:
             # Reading first also means a Vault outage fails the request instead of orphaning the secret.
             changes.destroy(profile.secret_path)
@@ -369,9 +386,7 @@ def profile_delete(*, tenant_id: str, name: str) -> None:
     """Delete a profile and its links; its secrets are destroyed once the commit is known (with
     Vault unreachable, or a token that may not destroy, the row stays: 503)."""
     with atomic_with_secrets() as changes:
-        profile = Profile.objects.for_tenant(tenant_id).named(name).select_for_update().first()
-        if profile is None:
-            raise profile_not_found(name)
+        profile = locked_by_name(Profile, tenant_id=tenant_id, name=name, not_found=profile_not_found)
         try:
             with transaction.atomic():
                 profile.delete()

@@ -9,6 +9,7 @@ from typing import Any
 from django.db import DataError, IntegrityError, transaction
 
 from profiles.models import ProxyConfig
+from profiles.services.named_records import locked_by_name
 from rps_site.api.validation import MISSING, js_regex, js_string
 from rps_site.api.versions import next_version
 from rps_site.errors import Duplicate, InUse, NotFound, OperationFailed
@@ -63,9 +64,7 @@ def proxy_config_update(*, tenant_id: str, data: Mapping[str, Any]) -> ProxyConf
     raw_name = data.get("name", MISSING)
     name = "undefined" if raw_name is MISSING else js_string(raw_name)
     with transaction.atomic():
-        config = ProxyConfig.objects.for_tenant(tenant_id).named(name).select_for_update().first()
-        if config is None:
-            raise proxy_config_not_found(name)
+        config = locked_by_name(ProxyConfig, tenant_id=tenant_id, name=name, not_found=proxy_config_not_found)
         if data.get("address") is not None:
             config.address = js_string(data["address"])
         config.info_format = info_format(config.address)
@@ -84,9 +83,7 @@ def proxy_config_update(*, tenant_id: str, data: Mapping[str, Any]) -> ProxyConf
 
 def proxy_config_delete(*, tenant_id: str, name: str) -> None:
     with transaction.atomic():
-        config = ProxyConfig.objects.for_tenant(tenant_id).named(name).select_for_update().first()
-        if config is None:
-            raise proxy_config_not_found(name)
+        config = locked_by_name(ProxyConfig, tenant_id=tenant_id, name=name, not_found=proxy_config_not_found)
         if config.profile_links.exists():
             raise InUse(f"Proxy profile: {name} is associated with an AMT Profile.")
         config.delete()

@@ -10,6 +10,7 @@ from django.db import DataError, IntegrityError, transaction
 
 from profiles.models import WirelessConfig
 from profiles.selectors.wireless_configs import ieee8021x_config_for_wireless
+from profiles.services.named_records import record_with_secret_delete
 from rps_site.api.validation import MISSING, js_string
 from rps_site.api.versions import next_version
 from rps_site.errors import Duplicate, InUse, NotFound, OperationFailed, VersionConflict
@@ -116,11 +117,14 @@ def wireless_config_update(*, tenant_id: str, data: Mapping[str, Any], expected_
 
 
 def wireless_config_delete(*, tenant_id: str, name: str) -> None:
-    with atomic_with_secrets() as secrets:
-        config = WirelessConfig.objects.for_tenant(tenant_id).named(name).select_for_update().first()
-        if config is None:
-            raise wireless_config_not_found(name)
-        if config.profile_links.exists():
-            raise InUse(f"Wireless profile: {name} is associated with an AMT Profile.")
-        config.delete()
-        secrets.destroy(config.secret_path)
+    record_with_secret_delete(
+        WirelessConfig,
+        tenant_id=tenant_id,
+        name=name,
+        not_found=wireless_config_not_found,
+        refusal=lambda config: (
+            InUse(f"Wireless profile: {name} is associated with an AMT Profile.")
+            if config.profile_links.exists()
+            else None
+        ),
+    )

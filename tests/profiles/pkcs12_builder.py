@@ -17,15 +17,8 @@ from cryptography.hazmat.primitives.kdf.pbkdf2 import PBKDF2HMAC
 from cryptography.hazmat.primitives.padding import PKCS7
 from cryptography.hazmat.primitives.serialization import pkcs12
 
-from profiles.pkcs12_inspection import (
-    DATA,
-    ENCRYPTED_DATA,
-    PBES2,
-    PBKDF2,
-    SAFE_CONTENTS_BAG,
-    SHROUDED_KEY_BAG,
-    pkcs12_kdf,
-)
+from profiles.pkcs12_inspection import DATA, ENCRYPTED_DATA, SAFE_CONTENTS_BAG, SHROUDED_KEY_BAG
+from profiles.pkcs12_schemes import PBES2, PBKDF2, pkcs12_kdf
 
 SHA256 = "2.16.840.1.101.3.4.2.1"
 HMAC_SHA256 = "1.2.840.113549.2.9"

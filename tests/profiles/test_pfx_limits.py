@@ -16,18 +16,8 @@ from rest_framework.test import APIClient
 
 from profiles import pfx, rc2
 from profiles.models import Domain
-from profiles.pkcs12_inspection import (
-    MAX_DERIVATION_WORK,
-    MAX_INSPECTION_WORK,
-    MAX_ITERATIONS,
-    MAX_PFX_BYTES,
-    LimitExceeded,
-    NotPkcs12,
-    Pkcs12Problem,
-    Unsupported,
-    WrongPassword,
-    inspect,
-)
+from profiles.pkcs12_inspection import MAX_DERIVATION_WORK, MAX_INSPECTION_WORK, MAX_ITERATIONS, MAX_PFX_BYTES, inspect
+from profiles.pkcs12_schemes import LimitExceeded, NotPkcs12, Pkcs12Problem, Unsupported, WrongPassword
 from rps_site.vault import SecretStore, domain_certificate_path
 from tests.profiles import pkcs12_builder as build
 from tests.profiles.api_suite import client_for, unique_name
