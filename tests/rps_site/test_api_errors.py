@@ -54,7 +54,10 @@ def test_a_missing_reference_names_upstreams_constraint_text() -> None:
     exc = errors.MissingReference("Referenced constraint c1 doesn't exist", detail='violates "fk"')
     assert answer(exc) == (
         400,
-        {"error": 'Foreign key constraint violation: violates "fk"', "message": "Referenced constraint c1 doesn't exist"},
+        {
+            "error": 'Foreign key constraint violation: violates "fk"',
+            "message": "Referenced constraint c1 doesn't exist",
+        },
     )
 
 
