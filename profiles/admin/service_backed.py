@@ -136,7 +136,8 @@ class ServiceSavingAdmin(admin.ModelAdmin):
     ) -> HttpResponse:
         if request.method != "POST":
             return super().changeform_view(request, object_id, form_url, extra_context)
-        # Django's changeform_view is this same call inside `transaction.atomic()`.
+        # Django's changeform_view is this same call inside `transaction.atomic()` (a private API:
+        # rps_site/private_apis.py).
         try:
             return self._changeform_view(request, object_id, form_url, extra_context)  # type: ignore[attr-defined, no-any-return]
         except RpsError as error:

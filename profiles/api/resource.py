@@ -206,7 +206,8 @@ class CollectionVerbs(TenantResource):
         fingerprint = self.fingerprint()
         key = ("list", *page.window(fingerprint.count))
         tag = fingerprint.entity_tag(*key)
-        early = get_conditional_response(request, etag=tag)  # 304 (or If-Match's 412) before any row is read
+        # 304 (or If-Match's 412) before any row is read (undocumented Django: rps_site/private_apis.py)
+        early = get_conditional_response(request, etag=tag)
         if early is not None:
             if early.status_code == 304:
                 early["ETag"] = tag

@@ -80,7 +80,8 @@ class _VaultTokenHeader(requests.auth.AuthBase):
 
 def _maybe_sent(error: BaseException) -> bool:
     """Whether a failed request may have reached Vault: only a refused or timed-out connection
-    and a failed TLS handshake are certain not to have."""
+    and a failed TLS handshake are certain not to have (requests' error wrapping urllib3's:
+    rps_site/private_apis.py)."""
     if isinstance(error, (requests.ConnectTimeout, requests.exceptions.SSLError)):
         return False
     reason = getattr(error.args[0], "reason", None) if error.args else None
