@@ -14,7 +14,7 @@ from profiles.admin.service_backed import (
     optional_text,
     secret_input,
 )
-from profiles.api.cira_configs import create_chains, update_chains
+from profiles.api.cira_configs import cira_config_input, create_chains, update_chains
 from profiles.models import AddressFormat, CiraConfig
 from profiles.services.cira_configs import cira_config_create, cira_config_delete, cira_config_update
 from rps_site.api.validation import Field
@@ -77,6 +77,9 @@ class CiraConfigAdminForm(ApiValidatedForm):
 
     def api_chains(self) -> list[Field]:
         return update_chains() if self.instance.pk else create_chains()
+
+    def service_input(self, body: dict[str, Any]) -> Any:
+        return cira_config_input(body)
 
 
 @admin.register(CiraConfig)

@@ -11,7 +11,7 @@ from django.utils import timezone
 from django.utils.html import format_html
 
 from profiles.admin.service_backed import ApiValidatedForm, ServiceBackedAdmin, radio, secret_input
-from profiles.api.domains import create_chains, update_chains
+from profiles.api.domains import create_chains, domain_changes, domain_input, update_chains
 from profiles.models import Domain
 from profiles.selectors.domains import CERTIFICATE_WARNING
 from profiles.services.domains import domain_create, domain_delete, domain_update
@@ -69,6 +69,9 @@ class DomainAdminForm(ApiValidatedForm):
 
     def api_chains(self) -> list[Field]:
         return update_chains() if self.instance.pk else create_chains()
+
+    def service_input(self, body: dict[str, Any]) -> Any:
+        return domain_changes(body) if self.instance.pk else domain_input(body)
 
 
 @admin.register(Domain)

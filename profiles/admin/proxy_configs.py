@@ -8,7 +8,7 @@ from django import forms
 from django.contrib import admin
 
 from profiles.admin.service_backed import ApiValidatedForm, ServiceBackedAdmin
-from profiles.api.proxy_configs import address_chains, create_chains
+from profiles.api.proxy_configs import address_chains, create_chains, proxy_config_changes, proxy_config_input
 from profiles.models import ProxyConfig
 from profiles.services.proxy_configs import proxy_config_create, proxy_config_delete, proxy_config_update
 from rps_site.api.validation import Field
@@ -40,6 +40,9 @@ class ProxyConfigAdminForm(ApiValidatedForm):
 
     def api_chains(self) -> list[Field]:
         return address_chains() if self.instance.pk else create_chains()
+
+    def service_input(self, body: dict[str, Any]) -> Any:
+        return proxy_config_changes(body) if self.instance.pk else proxy_config_input(body)
 
 
 @admin.register(ProxyConfig)

@@ -167,7 +167,7 @@ class ApiValidatedForm(ShowsServiceErrors, forms.ModelForm):
     extra_secret_api_fields: ClassVar[tuple[str, ...]] = ()  # secrets api_body() adds itself
     field_of: ClassVar[Mapping[str, str]] = {}  # API field -> form field
     tenant_id: str = ""
-    service_data: dict[str, Any]
+    service_data: Any
     expected_version: int | None = None  # the version of the record the form changes
 
     def api_body(self) -> dict[str, Any]:
@@ -175,6 +175,10 @@ class ApiValidatedForm(ShowsServiceErrors, forms.ModelForm):
 
     def api_chains(self) -> list[Field]:
         raise NotImplementedError
+
+    def service_input(self, body: dict[str, Any]) -> Any:
+        """The validated body as the create or update service takes it (by default, the body)."""
+        return body
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean()
@@ -199,7 +203,7 @@ class ApiValidatedForm(ShowsServiceErrors, forms.ModelForm):
         if self.instance.pk:
             self.expected_version = self.instance.version
             body["version"] = str(self.instance.version)  # what some update chains require
-        self.service_data = body
+        self.service_data = self.service_input(body)
         return cleaned
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from profiles.api.common import is_json_number
@@ -10,12 +10,15 @@ from profiles.api.common import js_string as js_text
 from profiles.api.resource import TenantResource
 from profiles.models import CiraConfig
 from profiles.services.cira_configs import (
+    CiraConfigInput,
     cira_config_create,
     cira_config_delete,
     cira_config_not_found,
     cira_config_update,
 )
 from rps_site.api.validation import INT64, MISSING, Boolean, CustomCheckFailed, Field, Number, Shape, Text, js_regex
+from rps_site.api.validation import js_string as builtin_js_string
+from rps_site.errors import OperationFailed
 
 NAME_SOURCE, USERNAME_SOURCE = r"^[a-zA-Z0-9_-]+$", r"^[a-zA-Z0-9]+$"
 NAME, USERNAME = js_regex(NAME_SOURCE), js_regex(USERNAME_SOURCE)
@@ -201,6 +204,30 @@ def cira_config_record(row: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
+# body field -> (CiraConfigInput field, conversion of a given value)
+CONVERSIONS: dict[str, tuple[str, Callable[[Any], Any]]] = {
+    "mpsServerAddress": ("mps_server_address", builtin_js_string),
+    "mpsPort": ("mps_port", lambda value: int(float(builtin_js_string(value)))),
+    "username": ("username", builtin_js_string),
+    "commonName": ("common_name", builtin_js_string),
+    "serverAddressFormat": ("server_address_format", lambda value: int(builtin_js_string(value))),
+    "authMethod": ("auth_method", lambda value: int(builtin_js_string(value))),
+    "mpsRootCertificate": ("mps_root_certificate", builtin_js_string),
+    "proxyDetails": ("proxy_details", builtin_js_string),
+}
+
+
+def cira_config_input(body: Mapping[str, Any]) -> CiraConfigInput:
+    """A validated create or update body (password wrapped as `Secret`) as the services take it."""
+    try:
+        given = {
+            field: convert(body[key]) for key, (field, convert) in CONVERSIONS.items() if body.get(key) is not None
+        }
+    except (TypeError, ValueError):
+        raise OperationFailed(f"Operation failed: {body.get('configName')}") from None
+    return CiraConfigInput(name=builtin_js_string(body["configName"]), password=body.get("password") or None, **given)
+
+
 class CiraConfigs(TenantResource):
     route = "ciraconfigs"
     model = CiraConfig
@@ -212,6 +239,7 @@ class CiraConfigs(TenantResource):
     create_service = staticmethod(cira_config_create)
     update_service = staticmethod(cira_config_update)
     delete_service = staticmethod(cira_config_delete)
+    create_data = update_data = staticmethod(cira_config_input)
     if_match_sets_version = True
 
     def create_chains(self, tenant_id: str) -> list[Field]:

@@ -8,7 +8,14 @@ from typing import Any
 from profiles import pfx
 from profiles.api.resource import TenantResource
 from profiles.models import Domain
-from profiles.services.domains import domain_create, domain_delete, domain_not_found, domain_update
+from profiles.services.domains import (
+    DomainChanges,
+    DomainInput,
+    domain_create,
+    domain_delete,
+    domain_not_found,
+    domain_update,
+)
 from rps_site.api.validation import INT64, MISSING, CustomCheckFailed, Field, Number, Shape, Text, js_regex, js_string
 
 NAME_SOURCE = r"^[a-zA-Z0-9_-]+$"
@@ -91,6 +98,28 @@ def domain_record(row: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
+def domain_input(body: Mapping[str, Any]) -> DomainInput:
+    """A validated create body (certificate and password wrapped as `Secret`) as the service takes it."""
+    return DomainInput(
+        name=str(body["profileName"]),
+        domain_suffix=str(body["domainSuffix"]),
+        storage_format=str(body["provisioningCertStorageFormat"]),
+        certificate=body["provisioningCert"],
+        password=body["provisioningCertPassword"],
+    )
+
+
+def domain_changes(body: Mapping[str, Any]) -> DomainChanges:
+    suffix, storage_format = body.get("domainSuffix"), body.get("provisioningCertStorageFormat")
+    return DomainChanges(
+        name=str(body["profileName"]),
+        domain_suffix=None if suffix is None else str(suffix),
+        storage_format=None if storage_format is None else str(storage_format),
+        certificate=body.get("provisioningCert") or None,  # an empty secret is none
+        password=body.get("provisioningCertPassword") or None,
+    )
+
+
 class Domains(TenantResource):
     route = "domains"
     model = Domain
@@ -102,6 +131,7 @@ class Domains(TenantResource):
     create_service = staticmethod(domain_create)
     update_service = staticmethod(domain_update)
     delete_service = staticmethod(domain_delete)
+    create_data, update_data = staticmethod(domain_input), staticmethod(domain_changes)
 
     def create_chains(self, tenant_id: str) -> list[Field]:
         return create_chains()

@@ -12,12 +12,14 @@ from profiles.services.proxy_configs import (
     FQDN,
     IPV4,
     IPV6,
+    ProxyConfigChanges,
+    ProxyConfigInput,
     proxy_config_create,
     proxy_config_delete,
     proxy_config_not_found,
     proxy_config_update,
 )
-from rps_site.api.validation import Field, Number, Shape, Text, js_regex
+from rps_site.api.validation import MISSING, Field, Number, Shape, Text, js_regex, js_string
 
 NAME_SOURCE = r"^[a-zA-Z0-9]+$"
 NAME = js_regex(NAME_SOURCE)
@@ -105,6 +107,28 @@ def proxy_config_record(row: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
+def proxy_config_input(body: Mapping[str, Any]) -> ProxyConfigInput:
+    """A validated create body as the service takes it."""
+    return ProxyConfigInput(
+        name=js_string(body["name"]),
+        address=js_string(body["address"]),
+        port=int(js_string(body["port"])),
+        network_dns_suffix=js_string(body["networkDnsSuffix"]),
+    )
+
+
+def proxy_config_changes(body: Mapping[str, Any]) -> ProxyConfigChanges:
+    """A validated update body; upstream looks up a missing name as "undefined"."""
+    name = body.get("name", MISSING)
+    address, port, suffix = body.get("address"), body.get("port"), body.get("networkDnsSuffix")
+    return ProxyConfigChanges(
+        name="undefined" if name is MISSING else js_string(name),
+        address=None if address is None else js_string(address),
+        port=None if port is None else int(js_string(port)),
+        network_dns_suffix=None if suffix is None else js_string(suffix),
+    )
+
+
 class ProxyConfigs(TenantResource):
     route = "proxyconfigs"
     model = ProxyConfig
@@ -115,6 +139,7 @@ class ProxyConfigs(TenantResource):
     create_service = staticmethod(proxy_config_create)
     update_service = staticmethod(proxy_config_update)
     delete_service = staticmethod(proxy_config_delete)
+    create_data, update_data = staticmethod(proxy_config_input), staticmethod(proxy_config_changes)
     versioned = False
 
     def create_chains(self, tenant_id: str) -> list[Field]:

@@ -91,6 +91,9 @@ class TenantResource(GenericAPIView):  # type: ignore[type-arg]
     body_shapes: ClassVar[Mapping[str, Shape]]
     example: ClassVar[Mapping[str, Any] | None] = None
     secret_fields: ClassVar[tuple[str, ...]] = ()
+    # A validated body (secrets wrapped) as the services take it; by default the body itself.
+    create_data: ClassVar[staticmethod[[Mapping[str, Any]], Any]] = staticmethod(lambda body: body)
+    update_data: ClassVar[staticmethod[[Mapping[str, Any]], Any]] = staticmethod(lambda body: body)
     create_service: ClassVar[staticmethod[..., NamedTenantRecord]]
     update_service: ClassVar[staticmethod[..., NamedTenantRecord]]
     delete_service: ClassVar[staticmethod[..., None]]
@@ -110,14 +113,14 @@ class TenantResource(GenericAPIView):  # type: ignore[type-arg]
     def update_chains(self, tenant_id: str) -> list[Field]:
         raise NotImplementedError
 
-    def create_input(self, body: dict[str, Any], tenant_id: str) -> Mapping[str, Any]:
-        """The validated body as the create service takes it."""
+    def create_input(self, body: dict[str, Any], tenant_id: str) -> Any:
+        """What the create service takes, from a body that passed the create chains."""
         validate(self.create_chains(tenant_id), body, secret_paths=self.secret_fields, shapes=self.body_shapes)
-        return reveal_secrets(body, self.secret_fields)
+        return self.create_data(reveal_secrets(body, self.secret_fields))
 
-    def update_input(self, body: dict[str, Any], tenant_id: str) -> Mapping[str, Any]:
+    def update_input(self, body: dict[str, Any], tenant_id: str) -> Any:
         validate(self.update_chains(tenant_id), body, secret_paths=self.secret_fields, shapes=self.body_shapes)
-        return reveal_secrets(body, self.secret_fields)
+        return self.update_data(reveal_secrets(body, self.secret_fields))
 
     def records(self, rows: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
         """Rows of `columns` as the API answers them."""
@@ -129,7 +132,7 @@ class TenantResource(GenericAPIView):  # type: ignore[type-arg]
     def record_of(self, instance: NamedTenantRecord) -> dict[str, Any]:
         return self.records([row_of(instance, self.columns)])[0]
 
-    def created_record(self, instance: NamedTenantRecord, data: Mapping[str, Any]) -> dict[str, Any]:
+    def created_record(self, instance: NamedTenantRecord, data: Any) -> dict[str, Any]:
         return self.record_of(instance)
 
     def updated_record(self, instance: NamedTenantRecord) -> dict[str, Any]:

@@ -4,14 +4,13 @@ database in clear text, Q6); the row and the secret commit together or not at al
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from dataclasses import dataclass, fields
 from typing import Any
 
 from django.db import DataError, IntegrityError
 
 from profiles.models import CiraConfig
 from profiles.services.named_records import locked_by_name, record_with_secret_delete
-from rps_site.api.validation import MISSING, js_string
 from rps_site.api.versions import next_version
 from rps_site.errors import Duplicate, InUse, NotFound, OperationFailed, VersionConflict
 from rps_site.sensitive import Secret
@@ -19,41 +18,38 @@ from rps_site.vault import atomic_with_secrets
 
 MPS_PASSWORD = "MPS_PASSWORD"
 
-# API field -> (model field, conversion)
-FIELDS: dict[str, tuple[str, Any]] = {
-    "mpsServerAddress": ("mps_server_address", js_string),
-    "mpsPort": ("mps_port", lambda value: int(float(js_string(value)))),
-    "username": ("username", js_string),
-    "commonName": ("common_name", js_string),
-    "serverAddressFormat": ("server_address_format", lambda value: int(js_string(value))),
-    "authMethod": ("auth_method", lambda value: int(js_string(value))),
-    "mpsRootCertificate": ("mps_root_certificate", js_string),
-    "proxyDetails": ("proxy_details", js_string),
-}
+
+@dataclass(frozen=True)
+class CiraConfigInput:
+    """A CIRA config as written: `name` finds (or names) the record, a field left None keeps its
+    stored value (on create, the column's default), and a password replaces the Vault secret."""
+
+    name: str
+    mps_server_address: str | None = None
+    mps_port: int | None = None
+    username: str | None = None
+    common_name: str | None = None
+    server_address_format: int | None = None
+    auth_method: int | None = None
+    mps_root_certificate: str | None = None
+    proxy_details: str | None = None
+    password: Secret | None = None
+
+    def columns(self) -> dict[str, Any]:
+        """The model fields given."""
+        given = {field.name: getattr(self, field.name) for field in fields(self)}
+        return {key: value for key, value in given.items() if key not in ("name", "password") and value is not None}
 
 
 def cira_config_not_found(name: str) -> NotFound:
     return NotFound(f"CIRA profile {name} Not Found")
 
 
-def _given(value: Any) -> bool:
-    return value is not MISSING and value is not None
-
-
-def _columns(data: Mapping[str, Any]) -> dict[str, Any]:
-    try:
-        return {column: convert(data[key]) for key, (column, convert) in FIELDS.items() if _given(data.get(key))}
-    except (TypeError, ValueError):
-        raise OperationFailed(f"Operation failed: {data.get('configName')}") from None
-
-
-def cira_config_create(*, tenant_id: str, data: Mapping[str, Any]) -> CiraConfig:
-    """`data` is a validated create body; `password`, when given, is a `Secret`."""
-    name = js_string(data["configName"])
-    password: Secret | None = data.get("password") or None
+def cira_config_create(*, tenant_id: str, data: CiraConfigInput) -> CiraConfig:
+    name, password = data.name, data.password
     try:
         with atomic_with_secrets() as secrets:
-            config = CiraConfig.objects.create(tenant_id=tenant_id, name=name, version=next_version(), **_columns(data))
+            config = CiraConfig.objects.create(tenant_id=tenant_id, name=name, version=next_version(), **data.columns())
             if password:
                 secrets.create(config.secret_path, {MPS_PASSWORD: password})
     except IntegrityError:
@@ -63,15 +59,14 @@ def cira_config_create(*, tenant_id: str, data: Mapping[str, Any]) -> CiraConfig
     return config
 
 
-def cira_config_update(*, tenant_id: str, data: Mapping[str, Any], expected_version: int | None) -> CiraConfig:
+def cira_config_update(*, tenant_id: str, data: CiraConfigInput, expected_version: int | None) -> CiraConfig:
     """Every given field replaces the stored one, if the stored version is `expected_version`; a
     given password replaces the Vault secret."""
-    name = js_string(data["configName"])
-    password: Secret | None = data.get("password") or None
+    name, password = data.name, data.password
     try:
         with atomic_with_secrets() as secrets:
             config = locked_by_name(CiraConfig, tenant_id=tenant_id, name=name, not_found=cira_config_not_found)
-            changes = _columns(data)
+            changes = data.columns()
             if expected_version is None or not CiraConfig.objects.filter(pk=config.pk, version=expected_version).update(
                 version=next_version(), **changes
             ):

@@ -6,8 +6,7 @@ non-secret fields. A PATCH that changes only the password keeps the stored PFX (
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
+from dataclasses import dataclass
 
 from django.db import DataError, IntegrityError
 
@@ -31,19 +30,40 @@ def duplicate_domain(name: str) -> Duplicate:
     return Duplicate(f"Domain {name} ID or Suffix already exists")
 
 
-def domain_create(*, tenant_id: str, data: Mapping[str, Any]) -> Domain:
-    """`data` is a validated create body; `provisioningCert(Password)` are `Secret`s."""
-    name = str(data["profileName"])
-    certificate: Secret = data["provisioningCert"]
-    password: Secret = data["provisioningCertPassword"]
+@dataclass(frozen=True)
+class DomainInput:
+    """A new domain: its provisioning certificate (base64 PFX) and that file's password."""
+
+    name: str
+    domain_suffix: str
+    storage_format: str
+    certificate: Secret
+    password: Secret
+
+
+@dataclass(frozen=True)
+class DomainChanges:
+    """An update: `name` finds the record; a field left None keeps its stored value (a new
+    certificate without a password is opened with the stored one)."""
+
+    name: str
+    domain_suffix: str | None = None
+    storage_format: str | None = None
+    certificate: Secret | None = None
+    password: Secret | None = None
+
+
+def domain_create(*, tenant_id: str, data: DomainInput) -> Domain:
+    name = data.name
+    certificate, password = data.certificate, data.password
     expiration = pfx.decrypt(certificate.reveal(), password.reveal()).expiration_date
     try:
         with atomic_with_secrets() as secrets:
             domain = Domain.objects.create(
                 tenant_id=tenant_id,
                 name=name,
-                domain_suffix=str(data["domainSuffix"]),
-                provisioning_cert_storage_format=str(data["provisioningCertStorageFormat"]),
+                domain_suffix=data.domain_suffix,
+                provisioning_cert_storage_format=data.storage_format,
                 expiration_date=expiration,
                 version=next_version(),
             )
@@ -55,11 +75,10 @@ def domain_create(*, tenant_id: str, data: Mapping[str, Any]) -> Domain:
     return domain
 
 
-def domain_update(*, tenant_id: str, data: Mapping[str, Any], expected_version: int | None) -> Domain:
-    """Apply a validated PATCH body if the stored version is `expected_version` (None never is)."""
-    name = str(data["profileName"])
-    new_certificate: Secret | None = data.get("provisioningCert") or None
-    new_password: Secret | None = data.get("provisioningCertPassword") or None
+def domain_update(*, tenant_id: str, data: DomainChanges, expected_version: int | None) -> Domain:
+    """Apply the changes if the stored version is `expected_version` (None never is)."""
+    name = data.name
+    new_certificate, new_password = data.certificate, data.password
     try:
         with atomic_with_secrets() as secrets:
             domain = locked_by_name(Domain, tenant_id=tenant_id, name=name, not_found=domain_not_found)
@@ -73,12 +92,10 @@ def domain_update(*, tenant_id: str, data: Mapping[str, Any], expected_version: 
                     ).expiration_date
                 except pfx.PfxRejected as rejected:
                     raise OperationFailed(str(rejected)) from None
-            suffix = data.get("domainSuffix")
-            storage_format = data.get("provisioningCertStorageFormat")
             changes = {
-                "domain_suffix": str(suffix) if suffix is not None else domain.domain_suffix,
+                "domain_suffix": data.domain_suffix if data.domain_suffix is not None else domain.domain_suffix,
                 "provisioning_cert_storage_format": (
-                    str(storage_format) if storage_format is not None else domain.provisioning_cert_storage_format
+                    data.storage_format if data.storage_format is not None else domain.provisioning_cert_storage_format
                 ),
                 "expiration_date": expiration,
                 "version": next_version(),

@@ -3,14 +3,13 @@ derived from the address: 4 for IPv6, 3 for IPv4, 201 (FQDN) otherwise."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
+from dataclasses import dataclass
 
 from django.db import DataError, IntegrityError, transaction
 
 from profiles.models import ProxyConfig
 from profiles.services.named_records import locked_by_name
-from rps_site.api.validation import MISSING, js_regex, js_string
+from rps_site.api.validation import js_regex
 from rps_site.api.versions import next_version
 from rps_site.errors import Duplicate, InUse, NotFound, OperationFailed
 
@@ -39,18 +38,37 @@ def proxy_config_not_found(name: str) -> NotFound:
     return NotFound(f"Proxy profile {name} Not Found")
 
 
-def proxy_config_create(*, tenant_id: str, data: Mapping[str, Any]) -> ProxyConfig:
-    name = js_string(data["name"])
-    address = js_string(data["address"])
+@dataclass(frozen=True)
+class ProxyConfigInput:
+    """A new proxy config."""
+
+    name: str
+    address: str
+    port: int
+    network_dns_suffix: str
+
+
+@dataclass(frozen=True)
+class ProxyConfigChanges:
+    """An update: `name` finds the record; a field left None keeps its stored value."""
+
+    name: str
+    address: str | None = None
+    port: int | None = None
+    network_dns_suffix: str | None = None
+
+
+def proxy_config_create(*, tenant_id: str, data: ProxyConfigInput) -> ProxyConfig:
+    name = data.name
     try:
         with transaction.atomic():
             return ProxyConfig.objects.create(
                 tenant_id=tenant_id,
                 name=name,
-                address=address,
-                info_format=info_format(address),
-                port=int(js_string(data["port"])),
-                network_dns_suffix=js_string(data["networkDnsSuffix"]),
+                address=data.address,
+                info_format=info_format(data.address),
+                port=data.port,
+                network_dns_suffix=data.network_dns_suffix,
                 version=next_version(),
             )
     except DataError:
@@ -60,18 +78,17 @@ def proxy_config_create(*, tenant_id: str, data: Mapping[str, Any]) -> ProxyConf
         raise Duplicate(f"Proxy profile {name} already exists") from None
 
 
-def proxy_config_update(*, tenant_id: str, data: Mapping[str, Any]) -> ProxyConfig:
-    raw_name = data.get("name", MISSING)
-    name = "undefined" if raw_name is MISSING else js_string(raw_name)
+def proxy_config_update(*, tenant_id: str, data: ProxyConfigChanges) -> ProxyConfig:
+    name = data.name
     with transaction.atomic():
         config = locked_by_name(ProxyConfig, tenant_id=tenant_id, name=name, not_found=proxy_config_not_found)
-        if data.get("address") is not None:
-            config.address = js_string(data["address"])
+        if data.address is not None:
+            config.address = data.address
         config.info_format = info_format(config.address)
-        if data.get("port") is not None:
-            config.port = int(js_string(data["port"]))
-        if data.get("networkDnsSuffix") is not None:
-            config.network_dns_suffix = js_string(data["networkDnsSuffix"])
+        if data.port is not None:
+            config.port = data.port
+        if data.network_dns_suffix is not None:
+            config.network_dns_suffix = data.network_dns_suffix
         config.version = next_version()
         try:
             with transaction.atomic():
