@@ -19,7 +19,7 @@ from django.forms.formsets import DELETION_FIELD_NAME
 from django.http import HttpRequest
 
 from profiles.admin.service_backed import ShowsServiceErrors, checkbox, either, optional_config, radio, secret_input
-from profiles.api.profiles_validation import SNAKE, validated_create, validated_update
+from profiles.api.profile_input import SNAKE, validated_create, validated_update
 from profiles.models import CiraConfig, Ieee8021xConfig, Profile
 from rps_site.errors import OperationFailed, ValidationFailed
 

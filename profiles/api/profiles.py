@@ -1,8 +1,8 @@
 """REST endpoints for AMT profiles (rest-api.md §2.3): `/api/v1/admin/profiles[/<name>]` and
 `/api/v1/admin/profiles/export/<name>?domainName=`.
 
-The views parse, validate (profiles_validation), call one service and answer the record
-without secrets. Export is not a plain read: it needs the `profiles.export_profile` permission
+The views (profiles.api.resource) validate (profiles_validation), make the service input
+(profile_input), call one service and answer the record without secrets. Export is not a plain read: it needs the `profiles.export_profile` permission
 (or, if `RPS_EXPORT_VIA_JWT` is on, a bearer token), is throttled and recorded, and is never
 cached.
 """
@@ -21,7 +21,8 @@ from rest_framework.response import Response
 from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
-from profiles.api.profiles_validation import BODY, validated_create, validated_update
+from profiles.api.profile_input import validated_create, validated_update
+from profiles.api.profiles_validation import BODY
 from profiles.api.resource import TenantResource, row_of
 from profiles.models import Profile
 from profiles.selectors.profiles import profile_links

@@ -8,7 +8,7 @@ Secrets (rest-api.md §3.2, DESIGN.md "Nothing half-written"):
   `SelfSigned` authority; it is created once and kept when TLS is turned off, as upstream does.
 - Both are written inside the database transaction (create-only on create, check-and-set on
   update) and undone if it fails; a delete destroys them once the commit is known.
-`data` is the validated input from `profiles.api.profiles_validation.normalise` (or the admin
+`data` is the validated input from `profiles.api.profile_input.normalise` (or the admin
 form): snake_case keys, present only where the client sent them, passwords as `Secret`.
 """
 
