@@ -2,9 +2,9 @@
 `/api/v1/admin/profiles/export/<name>?domainName=`.
 
 The views (profiles.api.resource) validate (profiles_validation), make the service input
-(profile_input), call one service and answer the record without secrets. Export is not a plain read: it needs the `profiles.export_profile` permission
-(or, if `RPS_EXPORT_VIA_JWT` is on, a bearer token), is throttled and recorded, and is never
-cached.
+(profile_input), call one service and answer the record without secrets. Export is not a plain
+read: it needs the `profiles.export_profile` permission (or, if `RPS_EXPORT_VIA_JWT` is on, a
+bearer token), is throttled and recorded, and is never cached.
 """
 
 from __future__ import annotations
