@@ -23,6 +23,7 @@ from rps_site.vault.errors import (
     VaultWriteUnconfirmed,
 )
 from rps_site.vault.paths import (
+    DEVICE_GUID,
     MPS_CERTIFICATES_PATH,
     InvalidDeviceGuid,
     cira_config_path,
@@ -45,6 +46,7 @@ from rps_site.vault.store import (
 
 __all__ = [
     "DATA_CAPABILITIES",
+    "DEVICE_GUID",
     "METADATA_CAPABILITIES",
     "MPS_CERTIFICATES_PATH",
     "InvalidDeviceGuid",
