@@ -242,11 +242,8 @@ class CiraConfigs(TenantResource):
     create_data = update_data = staticmethod(cira_config_input)
     if_match_sets_version = True
 
-    def create_chains(self, tenant_id: str) -> list[Field]:
-        return create_chains()
-
-    def update_chains(self, tenant_id: str) -> list[Field]:
-        return update_chains()
+    def chains(self, *, update: bool) -> list[Field]:
+        return update_chains() if update else create_chains()
 
 
 urlpatterns = CiraConfigs.urls()

@@ -133,11 +133,8 @@ class Domains(TenantResource):
     delete_service = staticmethod(domain_delete)
     create_data, update_data = staticmethod(domain_input), staticmethod(domain_changes)
 
-    def create_chains(self, tenant_id: str) -> list[Field]:
-        return create_chains()
-
-    def update_chains(self, tenant_id: str) -> list[Field]:
-        return update_chains()
+    def chains(self, *, update: bool) -> list[Field]:
+        return update_chains() if update else create_chains()
 
 
 urlpatterns = Domains.urls()

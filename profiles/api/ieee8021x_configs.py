@@ -139,11 +139,8 @@ class Ieee8021xConfigs(TenantResource):
     update_service = staticmethod(ieee8021x_config_update)
     delete_service = staticmethod(ieee8021x_config_delete)
 
-    def create_chains(self, tenant_id: str) -> list[Field]:
-        return chains(with_version=False)
-
-    def update_chains(self, tenant_id: str) -> list[Field]:
-        return chains(with_version=True)
+    def chains(self, *, update: bool) -> list[Field]:
+        return chains(with_version=update)
 
 
 urlpatterns = Ieee8021xConfigs.urls()

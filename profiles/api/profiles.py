@@ -110,11 +110,11 @@ class Profiles(TenantResource):
     if_match_sets_version = True
     name_pattern = r"[\s\S]+?"  # upstream's name rule admits `/`; such a name is reachable percent-encoded
 
-    def create_input(self, body: dict[str, Any], tenant_id: str) -> dict[str, Any]:
-        return validated_create(body, tenant_id=tenant_id)
+    def create_input(self, body: dict[str, Any]) -> dict[str, Any]:
+        return validated_create(body, tenant_id=self.tenant_id)
 
-    def update_input(self, body: dict[str, Any], tenant_id: str) -> dict[str, Any]:
-        return validated_update(body, tenant_id=tenant_id)
+    def update_input(self, body: dict[str, Any]) -> dict[str, Any]:
+        return validated_update(body, tenant_id=self.tenant_id)
 
     def records(self, rows: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
         wifi, proxy = profile_links(profile_ids=[row["id"] for row in rows])

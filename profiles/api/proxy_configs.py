@@ -142,11 +142,9 @@ class ProxyConfigs(TenantResource):
     create_data, update_data = staticmethod(proxy_config_input), staticmethod(proxy_config_changes)
     versioned = False
 
-    def create_chains(self, tenant_id: str) -> list[Field]:
-        return create_chains()
-
-    def update_chains(self, tenant_id: str) -> list[Field]:
-        return address_chains()  # upstream does not validate the name on PATCH
+    def chains(self, *, update: bool) -> list[Field]:
+        # upstream does not validate the name on PATCH
+        return address_chains() if update else create_chains()
 
 
 urlpatterns = ProxyConfigs.urls()

@@ -10,7 +10,7 @@ netbox builds its API views: a resource is a handful of declarations and two rou
         body_shapes, example = BODY, EXAMPLE
         create_service = staticmethod(proxy_config_create)   # and update_service, delete_service
         versioned = False
-        def create_chains(self, tenant_id): ...             # and update_chains
+        def chains(self, *, update): ...                     # upstream's validation chains
 
     urlpatterns = ProxyConfigs.urls()
 
@@ -107,19 +107,17 @@ class TenantResource(GenericAPIView):  # type: ignore[type-arg]
     lookup_field = lookup_url_kwarg = "name"
 
     # --- what a resource may override ------------------------------------------------------------
-    def create_chains(self, tenant_id: str) -> list[Field]:
+    def chains(self, *, update: bool) -> list[Field]:
+        """Upstream's validation chains for a create or an update body (`self.tenant_id` is set)."""
         raise NotImplementedError
 
-    def update_chains(self, tenant_id: str) -> list[Field]:
-        raise NotImplementedError
-
-    def create_input(self, body: dict[str, Any], tenant_id: str) -> Any:
+    def create_input(self, body: dict[str, Any]) -> Any:
         """What the create service takes, from a body that passed the create chains."""
-        validate(self.create_chains(tenant_id), body, secret_paths=self.secret_fields, shapes=self.body_shapes)
+        validate(self.chains(update=False), body, secret_paths=self.secret_fields, shapes=self.body_shapes)
         return self.create_data(reveal_secrets(body, self.secret_fields))
 
-    def update_input(self, body: dict[str, Any], tenant_id: str) -> Any:
-        validate(self.update_chains(tenant_id), body, secret_paths=self.secret_fields, shapes=self.body_shapes)
+    def update_input(self, body: dict[str, Any]) -> Any:
+        validate(self.chains(update=True), body, secret_paths=self.secret_fields, shapes=self.body_shapes)
         return self.update_data(reveal_secrets(body, self.secret_fields))
 
     def records(self, rows: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
@@ -225,13 +223,13 @@ class CollectionVerbs(TenantResource):
         return paginator.paginated_data(self.list_records(rows or []))
 
     def post(self, request: Request) -> Response:
-        data = self.create_input(json_body(request), self.tenant_id)
+        data = self.create_input(json_body(request))
         instance = self.create_service(tenant_id=self.tenant_id, data=data)
         return Response(self.created_record(instance, data), status=201)
 
     def patch(self, request: Request) -> Response:
         body = json_body(request)
-        data = self.update_input(body, self.tenant_id)
+        data = self.update_input(body)
         version = {"expected_version": self.expected_version(request, body)} if self.versioned else {}
         instance = self.update_service(tenant_id=self.tenant_id, data=data, **version)
         return Response(self.updated_record(instance))

@@ -169,11 +169,8 @@ class WirelessConfigs(TenantResource):
     update_service = staticmethod(wireless_config_update)
     delete_service = staticmethod(wireless_config_delete)
 
-    def create_chains(self, tenant_id: str) -> list[Field]:
-        return chains(tenant_id, with_version=False)
-
-    def update_chains(self, tenant_id: str) -> list[Field]:
-        return chains(tenant_id, with_version=True)
+    def chains(self, *, update: bool) -> list[Field]:
+        return chains(self.tenant_id, with_version=update)
 
     def list_records(self, rows: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
         """List items carry upstream's window count as a string, between linkPolicy and tenantId."""

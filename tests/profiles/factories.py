@@ -146,3 +146,16 @@ def proxy_body(name: str, **overrides: object) -> dict[str, object]:
     }
     body.update(overrides)
     return body
+
+
+def ccm_profile_body(name: str, **overrides: object) -> dict[str, object]:
+    """A client-control-mode profile with generated passwords and DHCP: no secret to give."""
+    body: dict[str, object] = {
+        "profileName": name,
+        "activation": "ccmactivate",
+        "generateRandomPassword": True,
+        "generateRandomMEBxPassword": False,
+        "dhcpEnabled": True,
+    }
+    body.update(overrides)
+    return body

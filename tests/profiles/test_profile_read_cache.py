@@ -8,27 +8,10 @@ import pytest
 from rest_framework.test import APIClient
 
 from profiles.api.resource import rendered_records
-from rps_site.authentication import issue_token
-from tests.profiles.factories import wireless_body
+from tests.profiles.api_suite import client_for
+from tests.profiles.factories import ccm_profile_body, wireless_body
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-def client_for(tenant_id: str) -> APIClient:
-    client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Bearer {issue_token(tenant_id=tenant_id)}")
-    return client
-
-
-def ccm_profile(name: str, **extra: object) -> dict[str, object]:
-    return {
-        "profileName": name,
-        "activation": "ccmactivate",
-        "generateRandomPassword": True,
-        "generateRandomMEBxPassword": False,
-        "dhcpEnabled": True,
-        **extra,
-    }
 
 
 def names(client: APIClient) -> list[str]:
@@ -40,7 +23,7 @@ def test_every_write_is_visible_to_the_next_read(vault) -> None:  # type: ignore
     tenant = f"t{uuid.uuid4().hex[:8]}"
     api = client_for(tenant)
     assert names(api) == []
-    created = api.post("/api/v1/admin/profiles", ccm_profile("alpha", tags=["one"]), format="json").json()
+    created = api.post("/api/v1/admin/profiles", ccm_profile_body("alpha", tags=["one"]), format="json").json()
     assert names(api) == ["alpha"]
     assert api.get("/api/v1/admin/profiles/ALPHA").json()["tags"] == ["one"]
 
@@ -56,7 +39,7 @@ def test_every_write_is_visible_to_the_next_read(vault) -> None:  # type: ignore
 
     # Another tenant's writes and reads are separate.
     other = client_for(tenant + "x")
-    other.post("/api/v1/admin/profiles", ccm_profile("alpha"), format="json")
+    other.post("/api/v1/admin/profiles", ccm_profile_body("alpha"), format="json")
     assert names(other) == ["alpha"] and names(api) == ["alpha"]
     assert other.get("/api/v1/admin/profiles/alpha").json()["tags"] is None
 
@@ -64,6 +47,6 @@ def test_every_write_is_visible_to_the_next_read(vault) -> None:  # type: ignore
     assert api.delete("/api/v1/admin/profiles/alpha").status_code == 204
     assert names(api) == []
     assert api.get("/api/v1/admin/profiles/alpha").status_code == 404
-    api.post("/api/v1/admin/profiles", ccm_profile("alpha", tags=["three"]), format="json")
+    api.post("/api/v1/admin/profiles", ccm_profile_body("alpha", tags=["three"]), format="json")
     assert api.get("/api/v1/admin/profiles/alpha").json()["tags"] == ["three"]
     assert api.get("/api/v1/admin/profiles?$top=1&$skip=1").json() == []

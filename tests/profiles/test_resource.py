@@ -15,18 +15,14 @@ from profiles.api.resource import rendered_records
 from rps_site.api.rendered_cache import RenderedCache
 from rps_site.vault import SecretStore
 from tests.profiles.api_suite import client_for, unique_name
-from tests.profiles.factories import cira_body, domain_body, ieee8021x_body, proxy_body, wireless_body
-
-
-def ccm_profile(name: str) -> dict[str, Any]:
-    return {
-        "profileName": name,
-        "activation": "ccmactivate",
-        "generateRandomPassword": True,
-        "generateRandomMEBxPassword": False,
-        "dhcpEnabled": True,
-    }
-
+from tests.profiles.factories import (
+    ccm_profile_body,
+    cira_body,
+    domain_body,
+    ieee8021x_body,
+    proxy_body,
+    wireless_body,
+)
 
 RESOURCES: dict[str, Callable[[str], dict[str, Any]]] = {
     "domains": domain_body,
@@ -34,7 +30,7 @@ RESOURCES: dict[str, Callable[[str], dict[str, Any]]] = {
     "wirelessconfigs": wireless_body,
     "ieee8021xconfigs": ieee8021x_body,
     "proxyconfigs": proxy_body,
-    "profiles": ccm_profile,
+    "profiles": ccm_profile_body,
 }
 
 
