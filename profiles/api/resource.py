@@ -3,14 +3,15 @@ netbox builds its API views: a resource is a handful of declarations and two rou
 
     class ProxyConfigs(TenantResource):
         route = "proxyconfigs"
-        model = ProxyConfig              # also the portal permission the API asks of a session
-        columns = PROXY_COLUMNS          # what `.values()` reads for one record
-        record = staticmethod(record)    # one row -> upstream's JSON record, never a secret
+        model = ProxyConfig                  # also the portal permission the API asks of a session
+        columns = COLUMNS                    # what `.values()` reads for one record
+        record = staticmethod(proxy_config_record)   # a row -> upstream's JSON record, no secret
         not_found = staticmethod(proxy_config_not_found)
         body_shapes, example = BODY, EXAMPLE
         create_service = staticmethod(proxy_config_create)   # and update_service, delete_service
-        versioned = False
-        def chains(self, *, update): ...                     # upstream's validation chains
+        create_data = staticmethod(proxy_config_input)       # a validated body -> the service's input
+        versioned = False                    # secret_fields, if_match_sets_version: as the API has them
+        def chains(self, *, update): ...     # upstream's validation chains
 
     urlpatterns = ProxyConfigs.urls()
 
