@@ -189,7 +189,6 @@ INSTALLED_APPS = [
     "rest_framework",
     "drf_spectacular",
     "drf_spectacular_sidecar",
-    "django_filters",
     "axes",
     "channels",
     "rps_site",
