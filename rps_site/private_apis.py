@@ -77,8 +77,13 @@ def _daphne_server() -> bool:
 
     return (
         CommandLineInterface.server_class is Server
-        and _source_says(Server.create_application, "def create_application(self, protocol, scope)")
+        and all(hasattr(Server, name) for name in ("run", "stop", "listen_success"))
+        and _source_says(Server.__init__, "self.signal_handlers")
+        and _source_says(
+            Server.create_application, "def create_application(self, protocol, scope)", '"application_instance"'
+        )
         and _source_says(Server.handle_reply, "def handle_reply(self, protocol, message)", "self.connections")
+        and _source_says(Server.protocol_disconnected, '"disconnected"', "self.connections[protocol]")
     )
 
 
@@ -156,9 +161,12 @@ PRIVATE_APIS: tuple[PrivateApi, ...] = (
     PrivateApi(
         "daphne",
         "4.2.3",
-        "Server.create_application, Server.handle_reply, Server.connections, CommandLineInterface.server_class",
+        "Server.create_application, handle_reply, protocol_disconnected, listen_success, run, stop, "
+        "signal_handlers and connections (each one's application_instance and disconnected mark), "
+        "CommandLineInterface.server_class",
         "rps_site/serve.py RpsServer",
-        "daphne puts no TLS mark in a WebSocket scope and drops close reasons",
+        "daphne puts no TLS mark in a WebSocket scope, drops close reasons, and cannot drain: stop "
+        "listening on SIGTERM and wait for the open sessions",
         _daphne_server,
     ),
     PrivateApi(

@@ -65,7 +65,7 @@ class WorkerHealth:
         return None
 
 
-# daphne has no type hints: its classes are `Any` to mypy. Both overrides use daphne's internals
+# daphne has no type hints: its classes are `Any` to mypy. These overrides use daphne's internals
 # (rps_site/private_apis.py).
 class RpsServer(Server):  # type: ignore[misc]
     def __init__(self, application: Any, *args: Any, **kwargs: Any) -> None:
