@@ -3,8 +3,14 @@
 `resolve_configuration_plan` reads the profile, its linked configs and their Vault secrets (Wi-Fi
 PSKs, 802.1X passwords, the CIRA config's MPS password, the profile's TLS root, the MPS CA in
 `MPSCerts`) into a frozen `ConfigurationPlan`. Every secret is a `Secret`. A config that cannot be
-used (a PSK missing from Vault, EAP-TLS without the Enterprise Assistant, no MPS CA for TLS)
-does not stop the others: its entry carries `problem`, the text its component reports.
+used (a PSK missing from Vault, an 802.1X protocol the Enterprise Assistant does not serve, no
+MPS CA for TLS) does not stop the others: its entry carries `problem`, the text its component
+reports.
+
+What the Enterprise Assistant provides (§3 of spec/enterprise-assistant.md): EAP-TLS (0) always
+comes from it, PEAPv0/EAP-MSCHAPv2 (2) when the 802.1X config has no password of its own in Vault
+(upstream asks the EA for every config; a stored password is this server's addition), and TLS
+when the profile's `tlsSigningAuthority` is `MicrosoftCA`.
 
 Synchronous (ORM and hvac); callers run it in a worker thread. Vault being unreachable raises
 `VaultUnavailable`: nothing is guessed.
@@ -45,9 +51,7 @@ PEAP_MSCHAPV2 = 2
 PSK_METHODS = (4, 6)
 IEEE8021X_METHODS = (5, 7)
 USER_CONSENT_CODES = {"None": 0, "KVM": 1, "All": 4294967295}
-ENTERPRISE_ASSISTANT_NEEDED = (
-    "needs the Enterprise Assistant (EAP-TLS or Microsoft CA certificates), which this server does not run"
-)
+ENTERPRISE_ASSISTANT_PROTOCOLS = {EAP_TLS: "EAP-TLS", PEAP_MSCHAPV2: "PEAPv0/EAP-MSCHAPv2"}
 MPS_ROOT_KEY_MISSING = "Failed to fetch MPS root key for post-provisioning TLS"
 TLS_TUNNEL_DEFAULT_MODE = 2  # server authentication, non-TLS connections still accepted
 
@@ -61,6 +65,9 @@ class Ieee8021xPlan:
     pxe_timeout: int
     roaming_identity: str = ""
     problem: str = ""
+    # The account or certificate comes from the Enterprise Assistant at activation (then
+    # `username`/`password` are unused): EAP-TLS, and PEAP without a stored password.
+    enterprise_assistant: bool = False
 
 
 @dataclass(frozen=True)
@@ -106,6 +113,9 @@ class TlsPlan:
     trusted_root_der: bytes | None = field(default=None, repr=False)
     authority: MpsCertificateAuthority | None = None
     problem: str = ""
+    # `tlsSigningAuthority` MicrosoftCA: the certificate comes from the Enterprise Assistant of
+    # this tenant (§6), and neither `authority` nor `trusted_root_der` is used.
+    microsoft_ca_tenant: str | None = None
 
 
 @dataclass(frozen=True)
@@ -242,13 +252,14 @@ def resolve_configuration_plan(profile: Profile | str, request: DeviceRequest, t
 def _ieee8021x_plan(config: Ieee8021xConfig) -> Ieee8021xPlan:
     problem = ""
     password: Secret | None = None
-    if config.authentication_protocol == PEAP_MSCHAPV2:
+    protocol = config.authentication_protocol
+    if protocol == PEAP_MSCHAPV2:
         stored = secret_store().read(ieee8021x_config_path(config.tenant_id, config.name))
         password = stored.get("PASSWORD") if stored is not None else None
-        if not password:
-            password, problem = None, f"802.1X password of {config.name} is missing from the secret store"
-    else:
-        problem = f"802.1X config {config.name} {ENTERPRISE_ASSISTANT_NEEDED}"
+    if protocol not in ENTERPRISE_ASSISTANT_PROTOCOLS:
+        # B5: upstream sends 3/5/10 down the EAP-TLS path and waits out the timeout, as no EA
+        # answers them; the API refuses them for profiles now, this covers rows from before.
+        problem = f"802.1X protocol {protocol} of {config.name} is not one the Enterprise Assistant serves"
     return Ieee8021xPlan(
         name=config.name,
         authentication_protocol=config.authentication_protocol,
@@ -257,6 +268,7 @@ def _ieee8021x_plan(config: Ieee8021xConfig) -> Ieee8021xPlan:
         pxe_timeout=config.pxe_timeout if config.pxe_timeout is not None else 120,
         roaming_identity=config.roaming_identity or "",
         problem=problem,
+        enterprise_assistant=not problem and not password,
     )
 
 
@@ -264,7 +276,8 @@ def _tls_plan(profile: Profile, mode: int) -> TlsPlan:
     from profiles.models import Profile
 
     if profile.tls_signing_authority == Profile.TlsSigningAuthority.MICROSOFT_CA:
-        return TlsPlan(mode, problem=f"TLS signed by a Microsoft CA {ENTERPRISE_ASSISTANT_NEEDED}")
+        # Upstream still requires `MPSCerts` here and fails without it (§6); nothing uses it.
+        return TlsPlan(mode, microsoft_ca_tenant=profile.tenant_id)
     store = secret_store()
     authority = mps_certificate_authority(store.read(MPS_CERTIFICATES_PATH))
     if authority is None:

@@ -417,6 +417,9 @@ EA_ACCOUNTS: dict[str, tuple[Secret, str]] = _enterprise_assistant_accounts(env.
 EA_ALLOW_ANONYMOUS: bool = env.bool("RPS_EA_ALLOW_ANONYMOUS", default=False)
 EA_TIMEOUT: float = env.float("RPS_EA_TIMEOUT", default=12.0)  # AD and CA work can outlast WS-Man's wait (B16)
 EA_PORT: int = env.int("RPS_EA_PORT", default=0)  # a listener of its own, like upstream's 8082; 0 = none
+# Not used to reach the EA (it connects to us): only written into profile exports, where rpc-go's
+# local configuration finds the EA's HTTP API (§1.6, §8). Upstream's key and default.
+ENTERPRISE_ASSISTANT_URL: str = env.str("RPS_ENTERPRISE_ASSISTANT_URL", default="http://localhost:8000")
 
 if EA_TIMEOUT <= 0:
     raise ImproperlyConfigured("RPS_EA_TIMEOUT must be > 0")

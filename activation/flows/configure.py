@@ -15,6 +15,7 @@ from typing import Any
 from activation.configuration_plan import ConfigurationPlan
 from activation.flows.cira import configure_cira
 from activation.flows.components import ComponentFailed, ConfigurationReport, MpsPort, Pause
+from activation.flows.enterprise_certificates import describe
 from activation.flows.features import configure_features
 from activation.flows.network import configure_network
 from activation.flows.ports import DeviceSecretsPort, ProgressPort, StepOutcome, StepRecord
@@ -65,7 +66,7 @@ async def configure_device(
                 status.tls_configuration = TLS_ALREADY_CONFIGURED
                 report.succeeded(Component.TLS, TLS_ALREADY_CONFIGURED)
             else:
-                await configure_tls(
+                leaf = await configure_tls(
                     amt,
                     plan.tls,
                     device_guid=plan.device_guid,
@@ -75,7 +76,7 @@ async def configure_device(
                     pause=pause,
                 )
                 status.tls_configuration = TLS_CONFIGURED
-                report.succeeded(Component.TLS, TLS_CONFIGURED)
+                report.succeeded(Component.TLS, f"{TLS_CONFIGURED} ({describe(leaf)})")
         except ComponentFailed as failure:
             status.tls_configuration = failure.status_text
             report.failed(Component.TLS, failure.status_text, failure.cause)

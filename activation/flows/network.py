@@ -1,5 +1,6 @@
 """Network configuration (protocol.md §4.7): general settings, the wired port (DHCP or static, IP
-sync), wired 802.1X (PEAP-MSCHAPv2), Wi-Fi profiles with local profile sync, HTTP proxies.
+sync), wired 802.1X, Wi-Fi profiles with local profile sync, HTTP proxies. 802.1X accounts and
+certificates from the Enterprise Assistant are in `enterprise_8021x`.
 
 Each part reports its own component (WiredNetwork, WirelessNetwork, CIRAProxy) and a failed part
 never stops the next one. Wi-Fi profiles are checked against the firmware's limits before the
@@ -18,6 +19,12 @@ from activation.configuration_plan import (
     WirelessPlan,
 )
 from activation.flows.components import CALL_ERRORS, ComponentFailed, ConfigurationReport, cause_of
+from activation.flows.enterprise_8021x import (
+    Ieee8021xCredentials,
+    configure_wired_with_enterprise_assistant,
+    credentials_from_enterprise_assistant,
+)
+from activation.flows.enterprise_certificates import EnterpriseAssistantScope
 from activation.flows.ports import ProgressPort
 from activation.protocol import Component, ComponentMode
 from activation.session import AmtSession
@@ -122,14 +129,15 @@ async def _configure_wired(
         except ComponentFailed as failure:
             report.failed(Component.WIRED_NETWORK, failure.status_text, failure.cause)
             return failure.status_text
+    issued = ""
     if plan.wired_ieee8021x is not None:
         try:
-            await _enable_wired_ieee8021x(amt, plan.wired_ieee8021x)
+            issued = await _enable_wired_ieee8021x(amt, plan, plan.wired_ieee8021x, report)
         except ComponentFailed as failure:
             report.failed(Component.WIRED_NETWORK, failure.status_text, failure.cause)
             return f"{text}. {failure.status_text}"
         text = f"{text} with 802.1x"
-    report.succeeded(Component.WIRED_NETWORK, text)
+    report.succeeded(Component.WIRED_NETWORK, f"{text} ({issued})" if issued else text)
     await progress.report("Wired network configuration completed")
     return text
 
@@ -161,9 +169,18 @@ async def _put_wired(amt: AmtSession, plan: ConfigurationPlan, port: EthernetPor
     return WIRED_CONFIGURED
 
 
-async def _enable_wired_ieee8021x(amt: AmtSession, config: Ieee8021xPlan) -> None:
+def enterprise_assistant_scope(plan: ConfigurationPlan) -> EnterpriseAssistantScope:
+    return EnterpriseAssistantScope(tenant_id=plan.tenant_id, device_name=plan.hostname)
+
+
+async def _enable_wired_ieee8021x(
+    amt: AmtSession, plan: ConfigurationPlan, config: Ieee8021xPlan, report: ConfigurationReport
+) -> str:
+    """What the Enterprise Assistant issued, or "" for a config with its own password."""
     if config.problem:
         raise ComponentFailed(f"Failed to configure 802.1x: {config.problem}")
+    if config.enterprise_assistant:
+        return await configure_wired_with_enterprise_assistant(amt, config, enterprise_assistant_scope(plan), report)
     try:
         settings = await amt.call(network.get_ieee8021x_settings())
         await amt.call(
@@ -178,6 +195,7 @@ async def _enable_wired_ieee8021x(amt: AmtSession, config: Ieee8021xPlan) -> Non
         )
     except CALL_ERRORS as error:
         raise ComponentFailed("Failed to configure 802.1x", cause_of(error)) from None
+    return ""
 
 
 # ---------------------------------------------------------------------------------------------
@@ -239,20 +257,14 @@ async def _configure_wireless(
     failed: list[str] = []
     causes: list[str] = []
     for profile in plan.wireless:
-        problem = profile.problem or (profile.ieee8021x.problem if profile.ieee8021x is not None else "")
-        if problem:
-            failed.append(profile.name)
-            causes.append(problem)
-            continue
         try:
-            outcome = await amt.call(network.add_wifi_settings(_wifi_profile(profile)))
-        except CALL_ERRORS as error:
-            failed.append(profile.name)
-            causes.append(f"{profile.name}: {cause_of(error)}")
-            continue
-        if not outcome.succeeded:
-            failed.append(profile.name)
-            causes.append(f"{profile.name}: ReturnValue {outcome.return_value}")
+            await _add_wifi_profile(amt, plan, profile, report)
+        except ComponentFailed as failure:
+            # An Enterprise Assistant failure is named with the profile; the others only in the cause.
+            failed.append(f"{profile.name} ({failure.status_text})" if failure.cause else profile.name)
+            causes.append(
+                f"{profile.name}: {failure.status_text} ({failure.cause})" if failure.cause else failure.status_text
+            )
             continue
         added.append(profile.name)
         await progress.report(f"Added wireless profile {profile.name}")
@@ -308,15 +320,39 @@ async def _prepare_wireless_port(amt: AmtSession, plan: ConfigurationPlan, port:
         raise ComponentFailed("Failed to enable the wireless port", f"ReturnValue {enabled.return_value}")
 
 
-def _wifi_profile(profile: WirelessPlan) -> network.WifiProfile:
+async def _add_wifi_profile(
+    amt: AmtSession, plan: ConfigurationPlan, profile: WirelessPlan, report: ConfigurationReport
+) -> None:
+    """One profile; raises `ComponentFailed` (its cause empty unless an EA step failed)."""
+    problem = profile.problem or (profile.ieee8021x.problem if profile.ieee8021x is not None else "")
+    if problem:
+        raise ComponentFailed(problem)
+    credentials = None
+    if profile.ieee8021x is not None and profile.ieee8021x.enterprise_assistant:
+        # §5.5, B7: this profile's own exchange, never the previous profile's account or certificate.
+        scope = enterprise_assistant_scope(plan)
+        credentials = await credentials_from_enterprise_assistant(
+            amt, profile.ieee8021x, scope, report, used_by=f"Wi-Fi profile {profile.name}"
+        )
+    try:
+        outcome = await amt.call(network.add_wifi_settings(_wifi_profile(profile, credentials)))
+    except CALL_ERRORS as error:
+        raise ComponentFailed(f"{profile.name}: {cause_of(error)}") from None
+    if not outcome.succeeded:
+        raise ComponentFailed(f"{profile.name}: ReturnValue {outcome.return_value}")
+
+
+def _wifi_profile(profile: WirelessPlan, credentials: Ieee8021xCredentials | None) -> network.WifiProfile:
     ieee8021x = None
     if profile.ieee8021x is not None and profile.authentication_method in IEEE8021X_METHODS:
         ieee8021x = network.WifiIeee8021x(
             name=profile.ieee8021x.name,
             authentication_protocol=profile.ieee8021x.authentication_protocol,
-            username=profile.ieee8021x.username,
-            password=profile.ieee8021x.password,
+            username=credentials.username if credentials else profile.ieee8021x.username,
+            password=credentials.password if credentials else profile.ieee8021x.password,
             roaming_identity=profile.ieee8021x.roaming_identity,
+            client_certificate=credentials.client_handle if credentials else None,
+            ca_certificate=credentials.root_handle if credentials else None,
         )
     return network.WifiProfile(
         name=profile.name,

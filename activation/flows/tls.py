@@ -2,7 +2,8 @@
 
 Applied whenever the profile sets `tlsMode`, on every path. Upstream v2.40 skips it on AMT < 19
 without `--tls-tunnel`: a documented deviation. The device's key pair is generated in AMT; RPS
-signs AMT's public key with the MPS CA from `MPSCerts` and keeps the leaf as
+signs AMT's public key with the MPS CA from `MPSCerts` (or, for `tlsSigningAuthority`
+MicrosoftCA, the Enterprise Assistant gets it signed: `enterprise_tls`) and keeps the leaf as
 `TLS_ISSUED_CERTIFICATE` in `devices/<guid>`. Through the TLS tunnel, a device that already
 presents that certificate keeps its TLS ("Already configured", §5.5).
 """
@@ -20,6 +21,8 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from activation.configuration_plan import MpsCertificateAuthority, TlsPlan
 from activation.flows.components import CALL_ERRORS, ComponentFailed, Pause, cause_of
+from activation.flows.enterprise_certificates import EnterpriseAssistantScope
+from activation.flows.enterprise_tls import certificate_from_microsoft_ca
 from activation.flows.ports import DeviceSecretsPort, ProgressPort
 from activation.plan import ActivationPlan
 from activation.protocol import ActivationStatus, Component, ComponentResult, ComponentStatus
@@ -94,11 +97,40 @@ async def configure_tls(
     secrets: DeviceSecretsPort,
     progress: ProgressPort,
     pause: Pause,
-) -> None:
-    """Raises `ComponentFailed` with the status text of the step that failed."""
+) -> x509.Certificate:
+    """The certificate AMT now serves. Raises `ComponentFailed` with the status text of the step
+    that failed."""
     await progress.report("Configuring TLS")
-    if plan.problem or plan.authority is None or plan.trusted_root_der is None:
-        raise ComponentFailed(plan.problem or "Failed to fetch MPS root key for post-provisioning TLS")
+    if plan.problem:
+        raise ComponentFailed(plan.problem)
+    if plan.microsoft_ca_tenant is not None:
+        scope = EnterpriseAssistantScope(tenant_id=plan.microsoft_ca_tenant, device_name=hostname)
+        leaf, handle = await certificate_from_microsoft_ca(amt, scope)
+    else:
+        leaf, handle = await _mps_signed_certificate(amt, plan, device_guid=device_guid, hostname=hostname)
+    await _serve_certificate(amt, plan, handle, pause)
+    # Until now an AMT 19+ tunnel carried the device's temporary self-signed leaf, unverified (the
+    # digest password guarded that window, §5.4); every session from here on must present this one.
+    amt.expect_device_certificate(leaf.public_bytes(serialization.Encoding.DER))
+
+    # 9. Keep the issued leaf beside the device's passwords.
+    try:
+        await secrets.write_tls_certificate(device_guid, leaf.public_bytes(serialization.Encoding.PEM).decode())
+    except Exception as error:  # storage failure: TLS is on, but Vault does not know the leaf
+        raise ComponentFailed(
+            "Failed to save the TLS certificate to the secret provider", type(error).__name__
+        ) from None
+    await progress.report("TLS configuration completed")
+    return leaf
+
+
+async def _mps_signed_certificate(
+    amt: AmtSession, plan: TlsPlan, *, device_guid: str, hostname: str
+) -> tuple[x509.Certificate, str]:
+    """§4.9 steps 1-4: the trusted root, a key pair generated in AMT, its leaf signed with the MPS
+    CA and added to AMT. The leaf and its handle."""
+    if plan.authority is None or plan.trusted_root_der is None:
+        raise ComponentFailed("Failed to fetch MPS root key for post-provisioning TLS")
 
     # 1-2. The trusted root (kept if AMT already holds it).
     try:
@@ -137,14 +169,18 @@ async def configure_tls(
         raise ComponentFailed("Failed to add certificate", cause_of(error)) from None
     if not added.succeeded or not added.instance_id:
         raise ComponentFailed("Failed to add certificate", f"ReturnValue {added.return_value}")
+    return leaf, added.instance_id
 
+
+async def _serve_certificate(amt: AmtSession, plan: TlsPlan, handle: str, pause: Pause) -> None:
+    """§4.9 steps 5-8: AMT's TLS listeners use the certificate `handle`."""
     # 5. The TLS credential context points at the new certificate.
     try:
         contexts = await amt.enumerate(certificates.TLS_CREDENTIAL_CONTEXTS)
         context_call = (
-            certificates.put_tls_credential_context(added.instance_id)
+            certificates.put_tls_credential_context(handle)
             if contexts
-            else certificates.create_tls_credential_context(added.instance_id)
+            else certificates.create_tls_credential_context(handle)
         )
         try:
             await amt.call(context_call)
@@ -186,18 +222,6 @@ async def configure_tls(
         raise ComponentFailed("Failed to commit TLS settings", cause_of(error)) from None
     if not commit.succeeded:
         raise ComponentFailed("Failed to commit TLS settings", f"ReturnValue {commit.return_value}")
-    # Until now an AMT 19+ tunnel carried the device's temporary self-signed leaf, unverified (the
-    # digest password guarded that window, §5.4); every session from here on must present this one.
-    amt.expect_device_certificate(leaf.public_bytes(serialization.Encoding.DER))
-
-    # 9. Keep the issued leaf beside the device's passwords.
-    try:
-        await secrets.write_tls_certificate(device_guid, leaf.public_bytes(serialization.Encoding.PEM).decode())
-    except Exception as error:  # storage failure: TLS is on, but Vault does not know the leaf
-        raise ComponentFailed(
-            "Failed to save the TLS certificate to the secret provider", type(error).__name__
-        ) from None
-    await progress.report("TLS configuration completed")
 
 
 async def _synchronize_time(amt: AmtSession) -> None:

@@ -137,10 +137,13 @@ def generate_key_pair(*, key_length: int = 2048) -> WsmanCall[CreatedReference]:
         "GenerateKeyPair",
         [("KeyAlgorithm", "0"), ("KeyLength", str(key_length))],  # 0 = RSA
     )
+    # Sent once (enterprise-assistant.md B11): RSA generation can outlast the wait, and a resent
+    # request would leave a second key pair in AMT.
     return WsmanCall(
         "AMT_PublicKeyManagementService.GenerateKeyPair",
         request,
         _created_reference_parser("GenerateKeyPair", "KeyPair"),
+        non_idempotent=True,
     )
 
 

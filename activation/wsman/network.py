@@ -178,6 +178,9 @@ def disable_ieee8021x(settings: Ieee8021xSettings) -> WsmanCall[None]:
     return WsmanCall("IPS_IEEE8021xSettings.Put", put_request(instance), nothing_to_read)
 
 
+IEEE8021X_ELEMENT_NAME: Final = "Intel(r) AMT: 8021X Settings"
+
+
 def enable_ieee8021x(
     settings: Ieee8021xSettings,
     *,
@@ -188,7 +191,6 @@ def enable_ieee8021x(
     profile_name: str,
 ) -> WsmanCall[None]:
     """§4.7.3 step 5. `password` only for PEAP-MSCHAPv2 (protocol 2)."""
-    element_name = settings.instance.value("ElementName") or ""
     instance = settings.instance.with_values(
         {
             "Enabled": "2",
@@ -197,22 +199,23 @@ def enable_ieee8021x(
             "Username": username,
             "Password": password.reveal() if password is not None and authentication_protocol == 2 else None,
             "PxeTimeout": str(pxe_timeout),
-            "ElementName": f"{element_name} {profile_name}".strip(),
+            # Set, not appended to what AMT holds (upstream appends: "... wired wired", B14).
+            "ElementName": f"{IEEE8021X_ELEMENT_NAME} {profile_name}",
         }
     )
     return WsmanCall("IPS_IEEE8021xSettings.Put", put_request(instance), nothing_to_read)
 
 
-def set_ieee8021x_certificates(*, server_certificate_issuer: str, client_certificate: str) -> WsmanCall[MethodResult]:
-    """§4.7.3 step 6 (EAP-TLS): both are AMT_PublicKeyCertificate InstanceIDs."""
-    request = method_request(
-        IEEE8021X_SETTINGS_URI,
-        "SetCertificates",
-        [
-            ("ServerCertificateIssuer", _certificate_reference(server_certificate_issuer)),
-            ("ClientCertificate", _certificate_reference(client_certificate)),
-        ],
-    )
+def set_ieee8021x_certificates(
+    *, server_certificate_issuer: str, client_certificate: str | None
+) -> WsmanCall[MethodResult]:
+    """§4.7.3 step 6: AMT_PublicKeyCertificate InstanceIDs; PEAP has no client certificate."""
+    parameters: list[tuple[str, PropertyValue | EmbeddedInstance]] = [
+        ("ServerCertificateIssuer", _certificate_reference(server_certificate_issuer))
+    ]
+    if client_certificate is not None:
+        parameters.append(("ClientCertificate", _certificate_reference(client_certificate)))
+    request = method_request(IEEE8021X_SETTINGS_URI, "SetCertificates", parameters)
     return method_call("IPS_IEEE8021xSettings.SetCertificates", request, "SetCertificates")
 
 
@@ -340,6 +343,10 @@ class WifiIeee8021x:
     username: str
     password: Secret | None = None
     roaming_identity: str = ""
+    # AMT_PublicKeyCertificate InstanceIDs (Enterprise Assistant profiles): the EAP-TLS client
+    # certificate and the root the RADIUS server's certificate must chain to.
+    client_certificate: str | None = None
+    ca_certificate: str | None = None
 
 
 @dataclass(frozen=True)
@@ -354,8 +361,8 @@ class WifiProfile:
 
 
 def add_wifi_settings(profile: WifiProfile) -> WsmanCall[MethodResult]:
-    """§4.7.4 step 4. An 802.1X profile also carries `IEEE8021xSettingsInput`; EAP-TLS would add
-    `ClientCredential`/`CACredential` references from the Enterprise Assistant (not built)."""
+    """§4.7.4 step 4. An 802.1X profile also carries `IEEE8021xSettingsInput`, and the
+    `ClientCredential`/`CACredential` references of its certificates (enterprise-assistant.md §5.4)."""
     settings: list[tuple[str, PropertyValue]] = [
         ("ElementName", profile.name),
         ("InstanceID", f"Intel(r) AMT:WiFi Endpoint Settings {profile.name}"),
@@ -375,6 +382,10 @@ def add_wifi_settings(profile: WifiProfile) -> WsmanCall[MethodResult]:
     ]
     if profile.ieee8021x is not None:
         parameters.append(("IEEE8021xSettingsInput", _wifi_ieee8021x_input(profile.ieee8021x)))
+        if profile.ieee8021x.client_certificate is not None:
+            parameters.append(("ClientCredential", _certificate_reference(profile.ieee8021x.client_certificate)))
+        if profile.ieee8021x.ca_certificate is not None:
+            parameters.append(("CACredential", _certificate_reference(profile.ieee8021x.ca_certificate)))
     request = method_request(WIFI_PORT_CONFIGURATION_SERVICE_URI, "AddWiFiSettings", parameters)
     return method_call("AMT_WiFiPortConfigurationService.AddWiFiSettings", request, "AddWiFiSettings")
 

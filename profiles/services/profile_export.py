@@ -23,7 +23,6 @@ from profiles.services.profiles import profile_not_found
 from rps_site import vault
 
 ACM = "acmactivate"
-DEFAULT_ENTERPRISE_ASSISTANT_URL = "http://localhost:8000"
 
 
 @dataclass(frozen=True)
@@ -142,7 +141,7 @@ def export_document(profile: Profile, *, domain_name: str | None) -> dict[str, A
             },
             "userAccounts": {"userAccounts": []},
             "enterpriseAssistant": {
-                "url": getattr(settings, "ENTERPRISE_ASSISTANT_URL", DEFAULT_ENTERPRISE_ASSISTANT_URL),
+                "url": settings.ENTERPRISE_ASSISTANT_URL,
                 "username": "",
                 "password": "",
             },

@@ -104,7 +104,11 @@ def test_plan_from_profile_links_and_vault(vault) -> None:  # type: ignore[no-un
     assert "missing from the secret store" in plan.wireless[0].problem
     assert plan.wireless[1].psk_passphrase == Secret(PSK) and not plan.wireless[1].problem
     assert plan.wireless[2].ieee8021x is not None and plan.wireless[2].ieee8021x.password == Secret(DOT1X)
-    assert plan.wired_ieee8021x is not None and "Enterprise Assistant" in plan.wired_ieee8021x.problem
+    # EAP-TLS: the certificate comes from the Enterprise Assistant at activation; PEAP with a
+    # password of its own in Vault does without it.
+    wired = plan.wired_ieee8021x
+    assert wired is not None and wired.enterprise_assistant and not wired.problem and wired.password is None
+    assert plan.wireless[2].ieee8021x is not None and not plan.wireless[2].ieee8021x.enterprise_assistant
     assert [p.name for p in plan.proxies] == ["alpha", "zeta"]
     assert plan.features.kvm and plan.features.user_consent == 1
     assert plan.cira is not None and plan.cira.mps_password == Secret(MPS)
@@ -146,4 +150,5 @@ def test_tls_plan_needs_the_mps_ca(vault) -> None:  # type: ignore[no-untyped-de
         version=1,
     )
     plan = resolve_configuration_plan("mscaprofile", request, "")
-    assert plan.tls is not None and "Enterprise Assistant" in plan.tls.problem
+    # Signed through the tenant's Enterprise Assistant: MPSCerts (gone here) is not needed.
+    assert plan.tls is not None and not plan.tls.problem and plan.tls.microsoft_ca_tenant == ""

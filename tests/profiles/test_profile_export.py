@@ -65,7 +65,8 @@ def create_profile(tenant_id: str = "", **overrides: Any) -> str:
 
 
 @pytest.mark.django_db
-def test_permitted_user_gets_the_encrypted_yaml_with_its_secrets(vault: SecretStore) -> None:
+def test_permitted_user_gets_the_encrypted_yaml_with_its_secrets(vault: SecretStore, settings: Any) -> None:
+    settings.ENTERPRISE_ASSISTANT_URL = "https://ea.corp.example:8000"
     wifi = WirelessConfig.objects.create(
         tenant_id="", version=next_version(), name=unique_name("wifi"), authentication_method=6, encryption_method=4,
         ssid="corp",
@@ -110,6 +111,12 @@ def test_permitted_user_gets_the_encrypted_yaml_with_its_secrets(vault: SecretSt
             "ieee8021xProfileName": None,
         }
     ]
+    # rpc-go's local 802.1X configuration reaches the EA's HTTP API there (enterprise-assistant.md §8).
+    assert document["configuration"]["enterpriseAssistant"] == {
+        "url": "https://ea.corp.example:8000",
+        "username": "",
+        "password": "",
+    }
     record = ProfileExportRecord.objects.get(profile_name=name)
     assert record.exported_by == user.username and record.tenant_id == ""
     assert AMT not in str(record.__dict__) and payload["key"] not in str(record.__dict__)
