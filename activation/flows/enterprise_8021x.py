@@ -2,7 +2,9 @@
 settings with an EA account or certificate, and the credentials of one 802.1X Wi-Fi profile.
 
 Upstream misbehaviour decided here (§9):
-- B4 kept: an EA failure fails the WiredNetwork/WirelessNetwork component, never the activation.
+- B4: an EA failure fails the WiredNetwork/WirelessNetwork component, never the activation; the
+  terminal message is then `error` with the status, as for any failed component (protocol.md
+  correction 5), where upstream says `success`.
 - B7 fixed: every 802.1X Wi-Fi profile gets its own EA exchange (its own account or certificate),
   not the first profile's (§5.5). A profile whose exchange fails is reported and the next ones
   are still added (upstream stops the whole wireless step, S27).
