@@ -31,6 +31,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
+from activation.enterprise_assistant.messages import SERVED_PROTOCOLS
 from activation.protocol import DeviceRequest
 from profiles.tls_certificates import ProfileTlsCertificates
 from rps_site.sensitive import Secret
@@ -46,12 +47,11 @@ from rps_site.vault import (
 if TYPE_CHECKING:  # the ORM is imported where it is used, so the plan types load without Django
     from profiles.models import CiraConfig, Ieee8021xConfig, Profile
 
-EAP_TLS = 0
+EAP_TLS = 0  # the 802.1X protocol numbers the Enterprise Assistant serves (SERVED_PROTOCOLS)
 PEAP_MSCHAPV2 = 2
 PSK_METHODS = (4, 6)
 IEEE8021X_METHODS = (5, 7)
 USER_CONSENT_CODES = {"None": 0, "KVM": 1, "All": 4294967295}
-ENTERPRISE_ASSISTANT_PROTOCOLS = {EAP_TLS: "EAP-TLS", PEAP_MSCHAPV2: "PEAPv0/EAP-MSCHAPv2"}
 MPS_ROOT_KEY_MISSING = "Failed to fetch MPS root key for post-provisioning TLS"
 TLS_TUNNEL_DEFAULT_MODE = 2  # server authentication, non-TLS connections still accepted
 
@@ -256,7 +256,7 @@ def _ieee8021x_plan(config: Ieee8021xConfig) -> Ieee8021xPlan:
     if protocol == PEAP_MSCHAPV2:
         stored = secret_store().read(ieee8021x_config_path(config.tenant_id, config.name))
         password = stored.get("PASSWORD") if stored is not None else None
-    if protocol not in ENTERPRISE_ASSISTANT_PROTOCOLS:
+    if protocol not in SERVED_PROTOCOLS:
         # B5: upstream sends 3/5/10 down the EAP-TLS path and waits out the timeout, as no EA
         # answers them; the API refuses them for profiles now, this covers rows from before.
         problem = f"802.1X protocol {protocol} of {config.name} is not one the Enterprise Assistant serves"

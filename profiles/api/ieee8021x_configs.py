@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from profiles.api.common import is_json_number
 from profiles.api.common import js_string as js_text
 from profiles.api.resource import TenantResource
 from profiles.models import Ieee8021xConfig
+from profiles.selectors.profiles import profiles_using_ieee8021x_config
 from profiles.services.ieee8021x_configs import (
     ieee8021x_config_create,
     ieee8021x_config_delete,
@@ -40,6 +41,24 @@ WIRED_MESSAGE = (
     "2:PEAPv0/EAP-MSCHAPv2"
 )
 WIRELESS_MESSAGE = "Authentication protocol must be one of 0:EAP-TLS, 2:PEAPv0/EAP-MSCHAPv2"
+PROTOCOL_NAMES = {0: "EAP-TLS", 2: "PEAPv0/EAP-MSCHAPv2", 3: "PEAPv1/EAP-GTC", 5: "EAP-FAST/GTC", 10: "EAP-FAST/TLS"}
+# What the Enterprise Assistant answers (enterprise-assistant.md §3): upstream's REST rules accept
+# 3, 5 and 10 for wired configs, and the activation then waits out the EA's silence (B5). The
+# configs keep upstream's rules; a profile cannot use one of them (here and in profiles_validation).
+ENTERPRISE_ASSISTANT_PROTOCOLS = (0, 2)
+
+
+def enterprise_assistant_refusal(name: str, protocol: Any) -> str | None:
+    """Why a profile cannot use an 802.1X config with this protocol, or None when it can."""
+    if protocol in ENTERPRISE_ASSISTANT_PROTOCOLS:
+        return None
+    label = PROTOCOL_NAMES.get(protocol, "unknown")
+    return (
+        f"Ieee8021x profile {name} uses {protocol}:{label}, which the Enterprise Assistant does not serve; "
+        "AMT profiles support 0:EAP-TLS and 2:PEAPv0/EAP-MSCHAPv2"
+    )
+
+
 BODY: dict[str, Shape] = {
     "profileName": Text(pattern=NAME_SOURCE),  # the chains allow 32
     "authenticationProtocol": Number(choices=WIRED_PROTOCOLS),
@@ -79,7 +98,22 @@ def _optional_text(field: str) -> Field:
     return Field(field).optional(nullable=True).raw(lambda value: isinstance(value, str), f"{field} must be a string")
 
 
-def chains(*, with_version: bool) -> list[Field]:
+def _not_in_use_with(tenant_id: str) -> Callable[[Any, Mapping[str, Any]], bool]:
+    """An update may not give a config that profiles use a protocol they cannot be provisioned with."""
+
+    def check(value: Any, body: Mapping[str, Any]) -> bool:
+        name = body.get("profileName")
+        refusal = enterprise_assistant_refusal(str(name), value) if is_json_number(value) else None
+        if refusal and isinstance(name, str):
+            users = profiles_using_ieee8021x_config(tenant_id=tenant_id, name=name)
+            if users:
+                raise CustomCheckFailed(f"{refusal} (used by AMT profiles {', '.join(users)})")
+        return True
+
+    return check
+
+
+def chains(*, with_version: bool, tenant_id: str = "") -> list[Field]:
     fields = [
         Field("profileName")
         .not_empty("802.1x profile name is required")
@@ -100,6 +134,7 @@ def chains(*, with_version: bool) -> list[Field]:
     ]
     if with_version:
         fields.append(Field("version").not_empty("Version is required to patch/update a record."))
+        fields.append(Field("authenticationProtocol").custom(_not_in_use_with(tenant_id)))
     return fields
 
 
@@ -140,7 +175,7 @@ class Ieee8021xConfigs(TenantResource):
     delete_service = staticmethod(ieee8021x_config_delete)
 
     def chains(self, *, update: bool) -> list[Field]:
-        return chains(with_version=update)
+        return chains(with_version=update, tenant_id=self.tenant_id)
 
 
 urlpatterns = Ieee8021xConfigs.urls()

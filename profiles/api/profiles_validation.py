@@ -14,6 +14,8 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from profiles.api.ieee8021x_configs import enterprise_assistant_refusal
+from profiles.models import Ieee8021xConfig
 from profiles.selectors import profiles as profile_selectors
 from rps_site.api.validation import (
     INT64,
@@ -233,6 +235,7 @@ def _ieee8021x_wired(tenant_id: str) -> Callable[[Any, Mapping[str, Any]], bool]
             raise CustomCheckFailed(f"Ieee8021x profile {value} does not exist in db")
         if not config.wired_interface:
             raise CustomCheckFailed(f"Ieee8021x profile {value} is for wireless interfaces")
+        _served_by_the_enterprise_assistant(config)
         return True
 
     return check
@@ -240,11 +243,20 @@ def _ieee8021x_wired(tenant_id: str) -> Callable[[Any, Mapping[str, Any]], bool]
 
 def _ieee8021x_exists(tenant_id: str) -> Callable[[Any, Mapping[str, Any]], bool]:
     def check(value: Any, body: Mapping[str, Any]) -> bool:
-        if profile_selectors.ieee8021x_config_find(tenant_id=tenant_id, name=value) is None:
+        config = profile_selectors.ieee8021x_config_find(tenant_id=tenant_id, name=value)
+        if config is None:
             raise CustomCheckFailed(f"IEEEProfile config {value} does not exists in db")
+        _served_by_the_enterprise_assistant(config)
         return True
 
     return check
+
+
+def _served_by_the_enterprise_assistant(config: Ieee8021xConfig) -> None:
+    """Refused here rather than timed out at activation (enterprise-assistant.md §3, B5)."""
+    refusal = enterprise_assistant_refusal(config.name, config.authentication_protocol)
+    if refusal:
+        raise CustomCheckFailed(refusal)
 
 
 def _common_tail(tenant_id: str, *, on_update: bool) -> list[Field]:

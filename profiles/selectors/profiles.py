@@ -14,6 +14,7 @@ from django.db.models.functions import Lower
 from profiles.models import (
     Ieee8021xConfig,
     NamedTenantRecord,
+    Profile,
     ProfileProxyConfig,
     ProfileWirelessConfig,
     ProxyConfig,
@@ -85,3 +86,12 @@ def ieee8021x_config_find(*, tenant_id: str, name: Any) -> Ieee8021xConfig | Non
     if not isinstance(name, str):
         return None
     return Ieee8021xConfig.objects.for_tenant(tenant_id).named(name).first()
+
+
+def profiles_using_ieee8021x_config(*, tenant_id: str, name: str) -> list[str]:
+    """The names of the profiles whose wired 802.1X is that config, or whose Wi-Fi links use it."""
+    wired = Profile.objects.for_tenant(tenant_id).filter(ieee8021x_config__name__iexact=name)
+    wireless = Profile.objects.for_tenant(tenant_id).filter(
+        wireless_links__wireless_config__ieee8021x_config__name__iexact=name
+    )
+    return sorted({*wired.values_list("name", flat=True), *wireless.values_list("name", flat=True)})

@@ -134,3 +134,33 @@ def test_lists_keep_insertion_order(api: APIClient) -> None:
     for name in names:
         api.post(URL, ieee8021x_body(name), format="json")
     assert [item["profileName"] for item in api.get(URL).json()] == names
+
+
+def test_a_config_in_use_keeps_a_protocol_the_enterprise_assistant_serves(api: APIClient) -> None:
+    """A config alone follows upstream's rules (5 is accepted, as the Postman suite expects); one
+    that a profile uses cannot move to a protocol no Enterprise Assistant answers (B5)."""
+    from profiles.models import Profile
+
+    alone, used = unique_name(), unique_name()
+    versions = {}
+    for name in (alone, used):
+        response = api.post(URL, ieee8021x_body(name), format="json")
+        assert response.status_code == 201, response.content
+        versions[name] = response.json()["version"]
+    Profile.objects.create(
+        name="usesit", activation="ccmactivate", version=1, ieee8021x_config=Ieee8021xConfig.objects.get(name=used)
+    )
+    body = ieee8021x_body(alone, authenticationProtocol=5, version=versions[alone])
+    assert api.patch(URL, body, format="json").status_code == 200
+    response = api.patch(URL, ieee8021x_body(used, authenticationProtocol=5, version=versions[used]), format="json")
+    assert response.status_code == 400
+    assert messages(response) == [
+        (
+            "authenticationProtocol",
+            f"Ieee8021x profile {used} uses 5:EAP-FAST/GTC, which the Enterprise Assistant does not serve; "
+            "AMT profiles support 0:EAP-TLS and 2:PEAPv0/EAP-MSCHAPv2 (used by AMT profiles usesit)",
+        )
+    ]
+    assert Ieee8021xConfig.objects.get(name=used).authentication_protocol == 0
+    body = ieee8021x_body(used, authenticationProtocol=2, version=versions[used])
+    assert api.patch(URL, body, format="json").status_code == 200

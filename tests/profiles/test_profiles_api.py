@@ -147,12 +147,12 @@ def make_proxy(name: str, tenant_id: str = "") -> ProxyConfig:
     )
 
 
-def make_8021x(name: str, *, wired: bool, tenant_id: str = "") -> Ieee8021xConfig:
+def make_8021x(name: str, *, wired: bool, tenant_id: str = "", protocol: int = 0) -> Ieee8021xConfig:
     return Ieee8021xConfig.objects.create(
         tenant_id=tenant_id,
         version=next_version(),
         name=name,
-        authentication_protocol=0,
+        authentication_protocol=protocol,
         pxe_timeout=120 if wired else None,
         wired_interface=wired,
     )
@@ -298,6 +298,28 @@ def test_8021x_must_exist_and_be_wired_on_create(api: APIClient) -> None:
     }
     response = post(api, ccm_random_body("x", ieee8021xProfileName="notInDb"))
     assert response.json()["errors"][0]["msg"] == "Ieee8021x profile notInDb does not exist in db"
+
+
+@pytest.mark.parametrize(("protocol", "label"), [(3, "PEAPv1/EAP-GTC"), (5, "EAP-FAST/GTC"), (10, "EAP-FAST/TLS")])
+def test_8021x_protocols_the_enterprise_assistant_cannot_serve_are_refused(
+    api: APIClient, protocol: int, label: str
+) -> None:
+    """Upstream accepts them and the activation waits out the EA's silence (B5): refused here,
+    on create and on update, naming the cause."""
+    make_8021x("gtc1x", wired=True, protocol=protocol)
+    make_8021x("tls1x", wired=True)
+    refusal = (
+        f"Ieee8021x profile gtc1x uses {protocol}:{label}, which the Enterprise Assistant does not serve; "
+        "AMT profiles support 0:EAP-TLS and 2:PEAPv0/EAP-MSCHAPv2"
+    )
+    name = unique_name()
+    assert errors_of(post(api, ccm_random_body(name, ieee8021xProfileName="gtc1x"))) == [
+        ("ieee8021xProfileName", refusal)
+    ]
+    created = post(api, ccm_random_body(name, ieee8021xProfileName="tls1x")).json()
+    base = {"profileName": name, "activation": "ccmactivate", "version": created["version"]}
+    assert errors_of(patch(api, {**base, "ieee8021xProfileName": "gtc1x"})) == [("ieee8021xProfileName", refusal)]
+    assert Profile.objects.get(name=name).ieee8021x_config.name == "tls1x"
 
 
 def test_unknown_cira_config_is_a_foreign_key_error(api: APIClient) -> None:
