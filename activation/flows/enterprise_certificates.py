@@ -13,6 +13,9 @@ Upstream misbehaviour decided here (§9):
   slow answer would leave a second key pair in AMT.
 - Q4/§5.3: a root AMT already holds is reused (found by its DER), never added twice, whichever
   step installed it (upstream reuses it only after wired EAP-TLS).
+- B10: a 401 between the EA's round trips refreshes the digest challenge and is retried, as for
+  every call (`AmtSession.call`).
+- B15 left as upstream: deactivation neither removes the AD account nor revokes the certificate.
 """
 
 from __future__ import annotations

@@ -44,6 +44,7 @@ _unused = itertools.count()
 EA_TIMEOUT = 3  # seconds; RPS_EA_TIMEOUT of this server
 
 INITIATE = "Failed to initiate cert request with enterprise assistant in 802.1x"
+GET_CERTIFICATE = "Failed to get cert from Microsoft CA in 802.1x"
 
 
 @pytest.fixture(scope="module")
@@ -411,3 +412,28 @@ async def test_two_eas_one_dies_mid_exchange_the_other_serves(ea_rps: RpsServer,
     assert_wired_failure(ea_rps, tenant, failed, INITIATE, "closed while the request was pending")
     assert component(healthy, "WiredNetwork")["Result"] == "Success"
     assert len(live.issued) == 1 and not dying.issued
+
+
+async def test_a_failed_wifi_exchange_fails_its_profile_and_the_next_is_still_added(
+    ea_rps: RpsServer, tenant: Tenant
+) -> None:
+    """Upstream stops the whole wireless step at the first EA failure (S27); here only that
+    profile fails, named with the step, and the next profile gets its own certificate."""
+    first, second = wifi_8021x(ea_rps, tenant, 0), wifi_8021x(ea_rps, tenant, 0)
+    links = [{"profileName": first, "priority": 1}, {"profileName": second, "priority": 2}]
+    profile = create_ccm_profile(ea_rps, tenant_id=tenant.name, wifiConfigs=links)
+    device = new_device()
+    async with connected_ea(ea_rps, tenant) as ea:
+        ea.faults.add(EaFault.silent(CSR_RESPONSE))  # the first profile's CSR only
+        result = await activate(ea_rps, device, profile, tenant)
+    assert result.outcome == "error"
+    wireless = component(result, "WirelessNetwork")
+    assert wireless == {
+        "Result": "Failure",
+        "Details": f"Added {second} WiFi Profiles. Failed to add {first} ({GET_CERTIFICATE})",
+    }
+    assert device.state.wifi_profile_names == [second]
+    credentials = device.state.wifi_ieee8021x_credentials[
+        device.state.wifi_endpoint_settings[0].get("InstanceID") or ""
+    ]
+    proven_client_certificate(device, credentials["ClientCredential"], ea)
