@@ -51,10 +51,11 @@ async def configure_tls_while_activating(
     secrets: DeviceSecretsPort,
     progress: ProgressPort,
     pause: Pause,
-) -> None:
+) -> x509.Certificate:
     """§4.9 inside an activation flow (AMT 19+ ACM between its phases, `--tls-tunnel` before the
-    port switch), with the hostname the client reported. Raises `ComponentFailed`."""
-    await configure_tls(
+    port switch), with the hostname the client reported: the certificate AMT now serves. Raises
+    `ComponentFailed`."""
+    return await configure_tls(
         amt,
         tls,
         device_guid=plan.device_guid,

@@ -36,6 +36,7 @@ from activation.flows.acm import upgrade_to_acm
 from activation.flows.ccm import CCM_FAILED, activate_ccm
 from activation.flows.components import ComponentFailed
 from activation.flows.deactivate import unprovision_once
+from activation.flows.enterprise_certificates import describe
 from activation.flows.ports import (
     DeviceSecretsPort,
     FlowResult,
@@ -152,11 +153,11 @@ async def activate_acm_tls_enforced(
 
     if tls is not None:
         try:
-            await configure_tls_while_activating(amt, tls, plan, secrets, progress, pause)
+            leaf = await configure_tls_while_activating(amt, tls, plan, secrets, progress, pause)
         except ComponentFailed as failure:
             phase_one.fail("configure TLS", f"{TLS_BETWEEN_PHASES_FAILED}: {failure.status_text}", failure.cause)
             return await _roll_back(amt, plan, secrets, phase_one)
-        phase_one.record("configure TLS", StepOutcome.SUCCESS, "between the phases; the leaf is pinned")
+        phase_one.record("configure TLS", StepOutcome.SUCCESS, f"between the phases, leaf pinned: {describe(leaf)}")
         await tls_pause(TLS_RESTART_DELAY)  # AMT restarts its TLS listener with the new certificate
         tunnel.rebuild()  # the next session must present the pinned leaf
 

@@ -24,6 +24,7 @@ from activation.configuration_plan import TlsPlan
 from activation.flows.acm import upgrade_to_acm
 from activation.flows.ccm import activate_ccm
 from activation.flows.components import ComponentFailed, Pause
+from activation.flows.enterprise_certificates import describe
 from activation.flows.ports import DeviceSecretsPort, FlowResult, ProgressPort, StepOutcome
 from activation.flows.tls import configure_tls_while_activating, mark_tls_configured
 from activation.plan import ActivationMode, ActivationPlan
@@ -61,14 +62,14 @@ async def activate_through_tls_tunnel(
     assert isinstance(status, ActivationStatus)
 
     try:
-        await configure_tls_while_activating(amt, tls, plan, secrets, progress, pause)
+        leaf = await configure_tls_while_activating(amt, tls, plan, secrets, progress, pause)
     except ComponentFailed as failure:
         # Activated in CCM (its password is stored and works), but without the tunnel it asked for.
         status.tls_configuration = failure.status_text
         status.components[Component.TLS] = ComponentStatus(ComponentResult.FAILURE, failure.status_text)
         return result.fail("configure TLS", f"{TLS_FOR_TUNNEL_FAILED}: {failure.status_text}", failure.cause), amt
     mark_tls_configured(status)
-    result.record("configure TLS", StepOutcome.SUCCESS, "signed by the MPS CA, leaf pinned for the tunnel")
+    result.record("configure TLS", StepOutcome.SUCCESS, f"leaf pinned for the tunnel: {describe(leaf)}")
 
     await progress.report("Switching to the TLS tunnel")
     try:

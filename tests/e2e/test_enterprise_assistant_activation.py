@@ -11,6 +11,7 @@ that no other test uses (each test takes a fresh one, so an EA of one test never
 from __future__ import annotations
 
 import asyncio
+import base64
 import dataclasses
 import itertools
 import json
@@ -31,11 +32,13 @@ from amtsim.enterprise_assistant import (
     VirtualEnterpriseAssistant,
     running_enterprise_assistant,
 )
+from amtsim.pki import make_provisioning_chain
 from rps_site.openbao_dev import free_port
 from rps_site.serving import daphne_command
 from rps_site.vault import device_path
 from tests.e2e.conftest import RpsServer, create_ccm_profile, running_server, unique
 from tests.e2e.test_configuration import assert_nowhere_in_database_or_log
+from tests.e2e.test_tls_tunnel import installed_certificate_login_succeeds
 
 RUN = random_source.token_hex(4)
 TENANTS = [f"ea-act-{RUN}-{index}" for index in range(24)]
@@ -183,6 +186,8 @@ async def test_wired_eap_tls(ea_rps: RpsServer, tenant: Tenant) -> None:
     # What was issued shows in the component and in the run history.
     assert f"serial {certificate.serial_number:x}" in wired["Details"]
     assert certificate.subject.rfc4514_string() in wired["Details"]
+    steps = run_steps(ea_rps, tenant, result)
+    assert f"serial {certificate.serial_number:x}" in steps["802.1X certificate for wired"]
     assert [message["subaction"] for message in ea.received] == [PROFILE_REQUEST, KEY_PAIR_RESPONSE, CSR_RESPONSE]
     assert {message["devname"] for message in ea.received} == {device.identity.hostname}
 
@@ -287,7 +292,73 @@ async def test_tls_from_the_microsoft_ca_on_amt19_then_deactivation_through_the_
     assert x509.load_der_x509_certificate(device.presented_tls_leaves[-1]) == issued
 
 
+async def test_tls_tunnel_on_amt16_with_the_microsoft_ca(ea_rps: RpsServer, tenant: Tenant) -> None:
+    """Upstream configures TLS, then fails with `TLS provisioning failed - no certificates were
+    generated` (B13): here the tunnel is held to the EA's certificate and the activation goes on."""
+    profile = create_ccm_profile(ea_rps, tenant_id=tenant.name, tlsMode=2, tlsSigningAuthority="MicrosoftCA")
+    device = new_device()
+    async with connected_ea(ea_rps, tenant) as ea, serve_device(device, tls=True) as endpoint:
+        result = await run_rpc(
+            ["activate", "-u", ea_rps.wss_url, "-profile", profile, "-cafile", str(ea_rps.ca_file)]
+            + ["-tenant", tenant.name, "--tls-tunnel"],
+            device_endpoint=endpoint,
+        )
+        assert result.exit_code == 0, (result.error, result.message)
+        assert result.status["TLSConfiguration"] == "Configured" and result.tunnel_rounds > 0
+        secret = ea_rps.vault_store().read(device_path(device.identity.uuid.lower())).values
+        issued = x509.load_pem_x509_certificate(secret["TLS_ISSUED_CERTIFICATE"].reveal().encode())
+        issued.verify_directly_issued_by(ea.ca.root)
+        # AMT's TLS port serves it: a client trusting only the EA's CA logs in.
+        assert await installed_certificate_login_succeeds(endpoint, secret["AMT_PASSWORD"].reveal(), ea.ca.root)
+
+
+async def test_amt19_acm_with_the_microsoft_ca_between_the_phases(ea_rps: RpsServer, tenant: Tenant) -> None:
+    """Upstream stops in CCM with `success` after Microsoft-CA TLS on AMT 19+ (§6.2): here the
+    upgrade goes on through a tunnel held to the EA's certificate."""
+    suffix = f"{unique('eaacm')}.example.com"
+    chain = make_provisioning_chain(suffix)
+    profile = unique("acm")
+    with ea_rps.api(tenant.name) as api:
+        domain = {
+            "profileName": unique("dom"),
+            "domainSuffix": suffix,
+            "provisioningCert": base64.b64encode(chain.pfx("Pfx-Passw0rd!")).decode(),
+            "provisioningCertStorageFormat": "raw",
+            "provisioningCertPassword": "Pfx-Passw0rd!",
+        }
+        assert api.post("/domains", json=domain).status_code == 201
+        body = {
+            "profileName": profile,
+            "activation": "acmactivate",
+            "generateRandomPassword": True,
+            "generateRandomMEBxPassword": True,
+            "dhcpEnabled": True,
+            "tlsMode": 1,
+            "tlsSigningAuthority": "MicrosoftCA",
+        }
+        assert api.post("/profiles", json=body).status_code == 201
+    device = VirtualAmtDevice(
+        DeviceIdentity(amt_version="19.0.5", dns_suffix=suffix, trusted_root_hashes=[chain.root_sha256])
+    )
+    async with connected_ea(ea_rps, tenant) as ea:
+        result = await activate(ea_rps, device, profile, tenant)
+    assert result.exit_code == 0, (result.error, result.message)
+    assert result.status["Components"]["Activation"]["Mode"] == "ACM"
+    assert device.state.control_mode is ControlMode.ACM and device.state.tls_committed
+    calls = device.call_names
+    assert calls.index("AMT_TLSSettingData.Put") < calls.index("IPS_HostBasedSetupService.UpgradeClientToAdmin")
+    issued = x509.load_der_x509_certificate(device.presented_tls_leaves[-1])
+    issued.verify_directly_issued_by(ea.ca.root)  # the upgrade's sessions were held to it
+
+
 # -- failures: a named component failure and a terminal message -------------------------------------
+
+
+def run_steps(rps: RpsServer, tenant: Tenant, result: Any) -> dict[str, str]:
+    """The last run's steps in the device registry (GET /devices/<guid>), name → detail."""
+    with rps.api(tenant.name) as api:
+        history = api.get(f"/devices/{result.payload['uuid']}").json()
+    return {step["name"]: step["detail"] for step in history["runs"][0]["steps"]}
 
 
 def assert_wired_failure(rps: RpsServer, tenant: Tenant, result: Any, text: str, cause: str) -> None:
@@ -299,12 +370,8 @@ def assert_wired_failure(rps: RpsServer, tenant: Tenant, result: Any, text: str,
     wired = component(result, "WiredNetwork")
     assert wired == {"Result": "Failure", "Details": text}, wired
     assert text in result.status["Network"]
-    with rps.api(tenant.name) as api:
-        history = api.get(f"/devices/{result.payload['uuid']}").json()
-    details = [
-        step["detail"] for run in history["runs"] for step in run["steps"] if step["name"] == "configure WiredNetwork"
-    ]
-    assert any(detail.startswith(f"{text}: ") and cause in detail for detail in details), details
+    detail = run_steps(rps, tenant, result)["configure WiredNetwork"]
+    assert detail.startswith(f"{text}: ") and cause in detail, detail
 
 
 async def test_no_ea_connected_fails_at_once(ea_rps: RpsServer, tenant: Tenant) -> None:
