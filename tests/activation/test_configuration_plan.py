@@ -152,3 +152,32 @@ def test_tls_plan_needs_the_mps_ca(vault) -> None:  # type: ignore[no-untyped-de
     plan = resolve_configuration_plan("mscaprofile", request, "")
     # Signed through the tenant's Enterprise Assistant: MPSCerts (gone here) is not needed.
     assert plan.tls is not None and not plan.tls.problem and plan.tls.microsoft_ca_tenant == ""
+
+
+@pytest.mark.parametrize(
+    ("protocol", "stored_password", "via_ea"), [(0, False, True), (2, False, True), (2, True, False)]
+)
+def test_which_8021x_configs_the_enterprise_assistant_serves(vault, protocol, stored_password, via_ea) -> None:  # type: ignore[no-untyped-def]
+    """EAP-TLS always, PEAP unless the config has a password of its own in Vault (§3)."""
+    name = f"dot1x{protocol}{int(stored_password)}"
+    config = Ieee8021xConfig.objects.create(
+        name=name, authentication_protocol=protocol, pxe_timeout=120, wired_interface=True, version=1
+    )
+    if stored_password:
+        vault.create(ieee8021x_config_path("", name), {"PASSWORD": Secret("own-password-1")})
+    Profile.objects.create(name=f"p{name}", activation="ccmactivate", ieee8021x_config=config, version=1)
+    plan = resolve_configuration_plan(f"p{name}", device_request(f"activate --profile p{name}"), "")
+    assert plan.wired_ieee8021x is not None and not plan.wired_ieee8021x.problem
+    assert plan.wired_ieee8021x.enterprise_assistant is via_ea
+
+
+def test_a_protocol_no_enterprise_assistant_serves_fails_at_once(vault) -> None:  # type: ignore[no-untyped-def]
+    """B5: a row from before the API refused it (or written directly) is not sent to the EA to wait
+    out its silence: the plan names the cause."""
+    config = Ieee8021xConfig.objects.create(
+        name="gtc", authentication_protocol=3, pxe_timeout=120, wired_interface=True, version=1
+    )
+    Profile.objects.create(name="gtcprofile", activation="ccmactivate", ieee8021x_config=config, version=1)
+    plan = resolve_configuration_plan("gtcprofile", device_request("activate --profile gtcprofile"), "")
+    assert plan.wired_ieee8021x is not None and not plan.wired_ieee8021x.enterprise_assistant
+    assert plan.wired_ieee8021x.problem == "802.1X protocol 3 of gtc is not one the Enterprise Assistant serves"
