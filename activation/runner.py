@@ -66,7 +66,7 @@ from activation.wsman import setup
 from activation.wsman.response import UnsafeXml
 from devices import services as registry
 from devices.models import Device
-from devices.mps import MpsClient
+from devices.mps import MpsClient, MpsOutcome
 from devices.services import DeviceReport, RunStarted, VerifiedChange
 from rps_site.sensitive import Secret
 from rps_site.vault import VaultUnavailable
@@ -434,7 +434,7 @@ class DeviceSessionRunner:
         if result.succeeded:
             tags = list(plan.tags)
             outcome = await self.mps.register_device(mps_device_record(plan, request, tags=tags))
-            self._note_outcome("register with MPS", outcome.ok, outcome.detail)
+            self._note_mps("register with MPS", outcome)
             # Post-activation configuration, §4.6-4.10 (activation/configuration.py); its steps
             # reach the run through session_steps.
             await configure_after_activation(
@@ -450,7 +450,7 @@ class DeviceSessionRunner:
                 # §4.5: the second registration carries the final component outcomes.
                 final = mps_device_record(plan, request, tags=tags, status=result.status)
                 outcome = await self.mps.register_device(final)
-                self._note_outcome("update MPS with the outcome", outcome.ok, outcome.detail)
+                self._note_mps("update MPS with the outcome", outcome)
         if result.succeeded:
             # The activation completed: it proves the request, binds an unbound device to the tenant
             # it named, and the password stored for it is in use.
@@ -508,7 +508,7 @@ class DeviceSessionRunner:
         else:
             outcome = await self.mps.delete_device(guid=request.device_guid, tenant_id=request.tenant_id)
             removed = outcome.ok or outcome.status == 404  # §4.11: a 404 is fine
-            self._note_outcome("remove from MPS", removed, outcome.detail)
+            self._note_mps("remove from MPS", outcome, succeeded=removed)
             if not removed:
                 result.status = PlainStatus(f"{DEACTIVATED}. {MPS_UNAVAILABLE}")
         change = VerifiedChange(
@@ -541,13 +541,13 @@ class DeviceSessionRunner:
             outcome = await self.mps.update_device({"tenantId": request.tenant_id, **result.mps_update})
             if not outcome.ok:
                 result.mps_failed(outcome.detail)
-            self._note_outcome("update MPS", outcome.ok, outcome.detail)
+            self._note_mps("update MPS", outcome)
         if result.succeeded and result.mps_refresh:
             outcome = await self.mps.refresh_device(guid=request.device_guid, tenant_id=request.tenant_id)
             refreshed = outcome.ok or outcome.status == 404
             if not refreshed:
                 result.mps_failed(outcome.detail)
-            self._note_outcome("refresh MPS", refreshed, outcome.detail)
+            self._note_mps("refresh MPS", outcome, succeeded=refreshed)
         return await self._conclude(result, change=self._verified_only())
 
     async def _verify_payload_password(self, *, forced: bool) -> None:
@@ -618,8 +618,13 @@ class DeviceSessionRunner:
     def _note(self, name: str, outcome: StepOutcome, detail: str) -> None:
         self._steps.append(StepRecord(name, outcome, detail))
 
-    def _note_outcome(self, name: str, succeeded: bool, detail: str) -> None:
-        self._note(name, StepOutcome.SUCCESS if succeeded else StepOutcome.FAILURE, detail)
+    def _note_mps(self, name: str, outcome: MpsOutcome, *, succeeded: bool | None = None) -> None:
+        """An MPS call's step; skipped when MPS is not configured (nothing was sent)."""
+        if not outcome.configured:
+            self._note(name, StepOutcome.SKIPPED, outcome.detail)
+            return
+        succeeded = outcome.ok if succeeded is None else succeeded
+        self._note(name, StepOutcome.SUCCESS if succeeded else StepOutcome.FAILURE, outcome.detail)
 
     def _step_rows(self) -> list[tuple[str, str, str, datetime]]:
         return [(step.name, step.outcome.value, step.cause, step.at) for step in self._steps]

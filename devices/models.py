@@ -116,6 +116,7 @@ class RunStep(models.Model):
         SUCCESS = "success", "Success"
         FAILURE = "failure", "Failure"
         SKIPPED = "skipped", "Skipped"
+        NOT_APPLICABLE = "not_applicable", "Not applicable"
 
     run = models.ForeignKey(ProvisioningRun, on_delete=models.CASCADE, related_name="steps")
     position = models.PositiveIntegerField()

@@ -29,10 +29,13 @@ class MpsOutcome:
     status: int | None = None
     detail: str = ""
     body: Any = None
+    # False: nothing was sent, MPS is not configured (a deployment without MPS). `ok` stays true
+    # so nothing that needs MPS fails for it; the run records the step as skipped.
+    configured: bool = True
 
     @classmethod
     def skipped(cls) -> MpsOutcome:
-        return cls(ok=True, detail="MPS is not configured (RPS_MPS_URL is empty)")
+        return cls(ok=True, detail="MPS is not configured (RPS_MPS_URL is empty)", configured=False)
 
 
 # At most this many calls to MPS at once per worker; more wait their turn here. httpcore's pool

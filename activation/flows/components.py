@@ -64,3 +64,10 @@ class ConfigurationReport:
             details = f"{previous}; {details}" if details not in previous else previous
         self.failed_components.add(component)
         self.status.components[component] = ComponentStatus(ComponentResult.FAILURE, details, mode)
+
+    def not_asked_for(self) -> None:
+        """A `Not applicable` step for each component the profile does not ask for, with the
+        status JSON's words: the history shows what was considered, not only what was done."""
+        for component, outcome in self.status.components.items():
+            if component is not Component.ACTIVATION and outcome.result is ComponentResult.NOT_APPLICABLE:
+                self.step(f"configure {component.value}", StepOutcome.NOT_APPLICABLE, outcome.details)

@@ -102,6 +102,7 @@ async def configure_device(
         except ComponentFailed as failure:
             status.cira_connection = failure.status_text
             report.failed(Component.CIRA_CONNECTION, failure.status_text, failure.cause)
+    report.not_asked_for()
     return report.steps
 
 

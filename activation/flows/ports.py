@@ -73,9 +73,16 @@ class ProgressPort(Protocol):
 
 
 class StepOutcome(StrEnum):
+    """How a step ended; the values are `devices.models.RunStep.Outcome`'s, as the run stores them."""
+
     SUCCESS = "success"
     FAILURE = "failure"
+    # The step was due but did not run: something it needs is not there (MPS not configured, a
+    # password unchanged, a forced request that may change nothing stored).
     SKIPPED = "skipped"
+    # The profile does not ask for what the step would configure (mirrors the status JSON's
+    # `NotApplicable` components, so the history says what the client was told).
+    NOT_APPLICABLE = "not_applicable"
 
 
 @dataclass(frozen=True)
