@@ -8,7 +8,7 @@ days (tests/portal/fleet.py: about 6 % failed, each with its failing step), so a
 has other tenants' rows to skip. Then, in this process, it times each dashboard query and the
 whole dashboard page (Django's test client, a logged-in user of the first tenant; the health
 panel is a separate request and not part of the page), first with the schema as migrated and
-then with candidate indexes created ad hoc, and prints a Markdown table with each query's plan.
+then with the dashboard's indexes dropped, and prints a Markdown table with each query's plan.
 The database is dropped at the end unless --keep is given.
 """
 
@@ -30,18 +30,12 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 SERVER = os.environ.get("RPS_BENCH_DATABASE_SERVER", "postgres://postgres@127.0.0.1:5432")
-# Indexes the dashboard's reads would use; created here only to measure them (devices/ is not
-# this change's to migrate).
-CANDIDATE_INDEXES = {
-    "devices_device (tenant_id, control_mode, status)": (
-        "CREATE INDEX bench_device_tenant_state ON devices_device (tenant_id, control_mode, status)"
-    ),
-    "devices_provisioningrun (action, started_at)": (
-        "CREATE INDEX bench_run_action_started ON devices_provisioningrun (action, started_at)"
-    ),
-    "devices_provisioningrun (started_at DESC, id DESC) WHERE outcome = 'failure'": (
-        "CREATE INDEX bench_run_failures ON devices_provisioningrun (started_at DESC, id DESC) "
-        "WHERE outcome = 'failure'"
+# The indexes devices/migrations/0005 adds for the dashboard; dropped for the second measurement.
+DASHBOARD_INDEXES = {
+    "device_tenant_state": "devices_device (tenant_id, control_mode, status)",
+    "run_tenant_action_started": "devices_provisioningrun (tenant_id, action, started_at) INCLUDE (outcome)",
+    "run_tenant_failures_latest": (
+        "devices_provisioningrun (tenant_id, started_at DESC, id DESC) WHERE outcome = 'failure'"
     ),
 }
 
@@ -83,46 +77,6 @@ def captured_sql(call: Callable[[], Any]) -> list[str]:
     with CaptureQueriesContext(connection) as captured:
         call()
     return [query["sql"] for query in captured.captured_queries]
-
-
-# What if a run carried its tenant (a column filled from its device when it starts)? The
-# activation counts would then read one tenant's index entries only, and no device rows.
-RUN_TENANT = [
-    "ALTER TABLE devices_provisioningrun ADD COLUMN bench_tenant varchar(36)",
-    "UPDATE devices_provisioningrun r SET bench_tenant = d.tenant_id FROM devices_device d WHERE d.id = r.device_id",
-    "CREATE INDEX bench_run_tenant_action_started ON devices_provisioningrun (bench_tenant, action, started_at) "
-    "INCLUDE (outcome)",
-    "VACUUM ANALYZE devices_provisioningrun",
-]
-ACTIVATIONS_BY_RUN_TENANT = """
-SELECT count(*) FILTER (WHERE started_at >= %(day)s AND outcome = 'success'),
-       count(*) FILTER (WHERE started_at >= %(day)s AND outcome = 'failure'),
-       count(*) FILTER (WHERE outcome = 'success'),
-       count(*) FILTER (WHERE outcome = 'failure')
-FROM devices_provisioningrun
-WHERE bench_tenant = %(tenant)s AND action = 'activate' AND started_at >= %(week)s
-"""
-
-
-def measure_run_tenant(tenant_id: str, repeat: int) -> tuple[float, float, str]:
-    from django.db import connection
-    from django.utils import timezone
-
-    now = timezone.now()
-    parameters = {"tenant": tenant_id, "day": now - timedelta(days=1), "week": now - timedelta(days=7)}
-    with connection.cursor() as cursor:
-        for statement in RUN_TENANT:
-            cursor.execute(statement)
-
-    def count() -> None:
-        with connection.cursor() as cursor:
-            cursor.execute(ACTIVATIONS_BY_RUN_TENANT, parameters)
-            cursor.fetchall()
-
-    median, p95 = timed(count, repeat)
-    with connection.cursor() as cursor:
-        sql = cursor.mogrify(ACTIVATIONS_BY_RUN_TENANT, parameters)
-    return median, p95, plan_summary(sql)
 
 
 def measure(tenant_id: str, client: Any, repeat: int) -> list[tuple[str, float, float, str]]:
@@ -201,31 +155,27 @@ def main() -> int:
 
         as_migrated = measure(tenants[0], client, arguments.repeat)
         with connection.cursor() as cursor:
-            for statement in CANDIDATE_INDEXES.values():
-                cursor.execute(statement)
+            for name in DASHBOARD_INDEXES:
+                cursor.execute(f"DROP INDEX {name}")
             cursor.execute("VACUUM ANALYZE")
-        indexed = measure(tenants[0], client, arguments.repeat)
-        run_tenant = measure_run_tenant(tenants[0], arguments.repeat)
+        unindexed = measure(tenants[0], client, arguments.repeat)
 
         print(
             f"\n{arguments.tenants} tenant(s) x {arguments.devices:,} devices and {arguments.runs:,} runs "
             f"(seeded in {seeded:.0f} s); {arguments.repeat} timed calls each, after a warm-up\n"
         )
-        print("| read | as migrated: median / p95 ms | with candidate indexes: median / p95 ms |")
+        print("| read | as migrated: median / p95 ms | without the dashboard indexes: median / p95 ms |")
         print("|---|---:|---:|")
-        for (name, median, p95, _), (_, indexed_median, indexed_p95, _) in zip(as_migrated, indexed, strict=True):
-            print(f"| {name} | {median:.1f} / {p95:.1f} | {indexed_median:.1f} / {indexed_p95:.1f} |")
-        what_if = "activations, 24 h and 7 days, if runs carried their tenant"
-        print(f"| {what_if} | | {run_tenant[0]:.1f} / {run_tenant[1]:.1f} |")
+        for (name, median, p95, _), (_, bare_median, bare_p95, _) in zip(as_migrated, unindexed, strict=True):
+            print(f"| {name} | {median:.1f} / {p95:.1f} | {bare_median:.1f} / {bare_p95:.1f} |")
         print("\nPlans (scan nodes, execution time), as migrated:")
         for name, _, _, plan in as_migrated[:-1]:
             print(f"- {name}: {plan}")
-        print("\nPlans with the candidate indexes:")
-        for name, _, _, plan in indexed[:-1]:
+        print("\nPlans without the dashboard indexes:")
+        for name, _, _, plan in unindexed[:-1]:
             print(f"- {name}: {plan}")
-        print(f"- activations if runs carried their tenant: {run_tenant[2]}")
-        print("\nCandidate indexes:")
-        for index in CANDIDATE_INDEXES:
+        print("\nDashboard indexes (devices/migrations/0005):")
+        for index in DASHBOARD_INDEXES.values():
             print(f"- {index}")
     finally:
         if not arguments.keep:

@@ -123,7 +123,7 @@ def run_outcome_counts(*, tenant_id: str, action: str, since: Mapping[str, datet
         for field, outcome in outcomes.items()
     }
     totals = ProvisioningRun.objects.filter(
-        device__tenant_id=tenant_id, action=action, started_at__gte=min(since.values())
+        tenant_id=tenant_id, action=action, started_at__gte=min(since.values())
     ).aggregate(**aggregates)
     return {
         name: RunOutcomeCounts(**{field: totals[f"w{index}_{field}"] for field in outcomes})
@@ -148,7 +148,7 @@ def run_failures_latest(*, tenant_id: str, limit: int) -> list[RunFailure]:
     """A tenant's latest failed runs, newest first, each with its first failed step."""
     failed_steps = RunStep.objects.filter(run=OuterRef("pk"), outcome=RunStep.Outcome.FAILURE).order_by("position")
     rows = (
-        ProvisioningRun.objects.filter(device__tenant_id=tenant_id, outcome=ProvisioningRun.Outcome.FAILURE)
+        ProvisioningRun.objects.filter(tenant_id=tenant_id, outcome=ProvisioningRun.Outcome.FAILURE)
         .order_by("-started_at", "-id")
         .annotate(
             failing_step=Subquery(failed_steps.values("name")[:1]),

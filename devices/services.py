@@ -23,7 +23,7 @@ from typing import Any, Final
 
 from asgiref.sync import async_to_sync
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Case, F, Value, When
+from django.db.models import Case, F, Subquery, Value, When
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
@@ -341,6 +341,7 @@ def run_start(
         device_id, owner_tenant_id = known if known is not None else _insert_unless_known(first_sight)
     run = ProvisioningRun.objects.create(
         device_id=device_id,
+        tenant_id=owner_tenant_id,
         action=action,
         profile_name=profile_name,
         client_address=client_address,
@@ -406,6 +407,8 @@ def run_finish(
         run.save(update_fields=["outcome", "finished_at", "status_message", "failure_cause"])
         if change is not None:
             Device.objects.filter(pk=run.device_id).update(**_device_changes(change, now))
+            if change.bind_tenant_id is not None and run.tenant_id is None:
+                _runs_follow_their_device(run.device_id)
         elif not succeeded:
             # A device first seen in a run that ended early (refused, interrupted) shows `failed`,
             # never `in_progress` for good; a known device keeps the state it had. A secret the
@@ -418,6 +421,13 @@ def run_finish(
                     When(credential_run=run, then=Value(Device.Credential.UNCONFIRMED)), default=F("credential")
                 ),
             )
+
+
+def _runs_follow_their_device(device_id: int) -> None:
+    """A device was bound: its runs from while it was unbound are its tenant's now."""
+    ProvisioningRun.objects.filter(device_id=device_id, tenant_id__isnull=True).update(
+        tenant_id=Subquery(Device.objects.filter(pk=device_id).values("tenant_id")[:1])
+    )
 
 
 def _device_changes(change: VerifiedChange, now: datetime) -> dict[str, Any]:
@@ -550,6 +560,7 @@ def device_move(*, tenant_id: str, guid: str, target_tenant_id: str, mps: MpsCli
         try:
             Device.objects.filter(pk=device.pk).update(tenant_id=target_tenant_id)
             ReprovisioningRequest.objects.filter(device=device).update(tenant_id=target_tenant_id)
+            ProvisioningRun.objects.filter(device=device).update(tenant_id=target_tenant_id)
         except Exception:
             if restore is not None:
                 async_to_sync(client.register_device)(restore)

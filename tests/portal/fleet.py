@@ -89,6 +89,7 @@ def seed_fleet(
                     (
                         ProvisioningRun(
                             device_id=device_id,
+                            tenant_id=tenant_id,
                             action=rng.choices(["activate", "maintenance", "deactivate"], weights=[85, 10, 5])[0],
                             profile_name=rng.choice(["acm-corp", "ccm-branch"]),
                             client_address=f"10.{rng.randrange(256)}.{rng.randrange(256)}.{rng.randrange(1, 255)}",
