@@ -16,6 +16,8 @@ from typing import Any
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
+from django.contrib.admin.utils import unquote
+from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
@@ -23,7 +25,8 @@ from django.urls import path, reverse
 
 from devices.models import Device, EnrolledDevice, ProvisioningRun, ReprovisioningRequest, RunStep
 from devices.selectors import device_list
-from devices.services import device_move, enrollment_add, reprovisioning_release
+from devices.services import device_move, device_purge, enrollment_add, reprovisioning_release
+from portal.device_page import DeviceAction, device_facts, open_request, run_timeline
 from rps_site.errors import RpsError
 from rps_site.permissions import model_permission, portal_user_may
 
@@ -117,16 +120,6 @@ class RunStepInline(ReadOnlyInline):
     readonly_fields = fields
 
 
-class ProvisioningRunInline(ReadOnlyInline):
-    model = ProvisioningRun
-    fields = ("action", "profile_name", "outcome", "failure_cause", "started_at", "finished_at")
-    readonly_fields = fields
-    show_change_link = True
-
-    def get_queryset(self, request: HttpRequest) -> QuerySet[ProvisioningRun]:
-        return runs_visible(request, super().get_queryset(request))
-
-
 class MoveForm(forms.Form):
     tenant_id = forms.CharField(
         label="Target tenant", max_length=36, required=False, strip=True, help_text="Empty: the default tenant."
@@ -138,8 +131,7 @@ class DeviceAdmin(ReadOnlyAdmin):
     list_display = ("guid", "hostname", "tenant_id", "control_mode", "status", "profile_name", "last_seen_at")
     list_filter = ("status", "control_mode", "credential", "tenant_id")
     search_fields = ("guid", "hostname", "profile_name")
-    inlines = [ProvisioningRunInline]
-    actions = ["move_to_tenant"]
+    actions = ["move_to_tenant", "purge"]
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Device]:
         if request.user.is_superuser:
@@ -148,6 +140,83 @@ class DeviceAdmin(ReadOnlyAdmin):
 
     def has_move_permission(self, request: HttpRequest) -> bool:
         return may(request, "devices.change_device")
+
+    def has_purge_permission(self, request: HttpRequest) -> bool:
+        return may(request, "devices.delete_device")
+
+    @staticmethod
+    def manageable(request: HttpRequest, device: Device) -> bool:
+        """A decision about a device is its tenant's: a bound device of the user's tenant (any, for
+        a superuser). An unbound device has no tenant to decide yet."""
+        return device.tenant_id is not None and (request.user.is_superuser or device.tenant_id == user_tenant(request))
+
+    def change_view(
+        self, request: HttpRequest, object_id: str, form_url: str = "", extra_context: dict[str, Any] | None = None
+    ) -> HttpResponse:
+        """The device page (portal.device_page): its state, its runs' timeline, its actions."""
+        device = self.get_object(request, unquote(object_id))
+        if device is None:
+            return self._get_obj_does_not_exist_redirect(request, self.opts, object_id)  # type: ignore[attr-defined]
+        if not self.has_view_permission(request, device):
+            raise PermissionDenied
+        context = {
+            **self.admin_site.each_context(request),
+            "title": device.hostname or device.guid,
+            "subtitle": device.guid,
+            "opts": self.opts,
+            "device": device,
+            "facts": device_facts(device),
+            "runs": run_timeline(runs_visible(request, ProvisioningRun.objects.filter(device=device))),
+            "open_request": open_request(device),
+            "actions_offered": self.actions_offered(request, device),
+        }
+        return TemplateResponse(request, "admin/devices/device/page.html", context)
+
+    def actions_offered(self, request: HttpRequest, device: Device) -> list[DeviceAction]:
+        offered = []
+        own_changelist = reverse("admin:devices_device_changelist")
+        if self.manageable(request, device):
+            if self.has_move_permission(request):
+                offered.append(DeviceAction("move_to_tenant", "Move to another tenant…", own_changelist, device.pk))
+            if self.has_purge_permission(request):
+                offered.append(DeviceAction("purge", "Purge…", own_changelist, device.pk, danger=True))
+        waiting = open_request(device)
+        if (
+            waiting is not None
+            and may(request, "devices.change_reprovisioningrequest")
+            and (request.user.is_superuser or waiting.tenant_id == user_tenant(request))
+        ):
+            requests = reverse("admin:devices_reprovisioningrequest_changelist")
+            offered.insert(0, DeviceAction("release", "Release re-provisioning…", requests, waiting.pk))
+        return offered
+
+    @admin.action(description="Purge selected devices: history, stored secret and MPS record", permissions=["purge"])
+    def purge(self, request: HttpRequest, queryset: QuerySet[Device]) -> TemplateResponse | None:
+        if "confirm" not in request.POST:
+            return confirmation(
+                self,
+                request,
+                queryset,
+                action="purge",
+                title="Purge devices",
+                explanation=(
+                    "For a device that can never be deactivated (gone, broken, reset by hand): its row and "
+                    "history, its stored AMT and MEBx passwords in Vault and its MPS record are deleted. This "
+                    "cannot be undone; a device that connects again starts as a new, unbound one."
+                ),
+            )
+        for device in queryset:
+            if not self.manageable(request, device):
+                self.message_user(request, f"{device.guid}: not bound to your tenant, not purged.", messages.ERROR)
+                continue
+            try:
+                outcome = device_purge(tenant_id=device.tenant_id or "", guid=device.guid)
+            except RpsError as error:
+                self.message_user(request, f"{device.guid}: {error.public_message}", messages.ERROR)
+                continue
+            note = "" if outcome.ok or outcome.status == 404 else f" MPS kept its record ({outcome.detail})."
+            self.message_user(request, f"{device.guid} purged.{note}", messages.SUCCESS)
+        return None
 
     @admin.action(description="Move selected devices to another tenant", permissions=["move"])
     def move_to_tenant(self, request: HttpRequest, queryset: QuerySet[Device]) -> TemplateResponse | None:
@@ -167,11 +236,11 @@ class DeviceAdmin(ReadOnlyAdmin):
             )
         target = form.cleaned_data["tenant_id"]
         for device in queryset:
-            if device.tenant_id is None or (not request.user.is_superuser and device.tenant_id != user_tenant(request)):
+            if not self.manageable(request, device):
                 self.message_user(request, f"{device.guid}: not bound to your tenant, not moved.", messages.ERROR)
                 continue
             try:
-                device_move(tenant_id=device.tenant_id, guid=device.guid, target_tenant_id=target)
+                device_move(tenant_id=device.tenant_id or "", guid=device.guid, target_tenant_id=target)
             except RpsError as error:
                 self.message_user(request, f"{device.guid}: {error.public_message}", messages.ERROR)
             else:
