@@ -9,6 +9,12 @@ class PortalConfig(AppConfig):
     name = "portal"
     verbose_name = "Portal"
 
+    def ready(self) -> None:
+        from activation import session_events
+        from portal.live import relay_session_event
+
+        session_events.subscribe(relay_session_event)  # live progress (portal/live.py)
+
 
 class PortalAdminConfig(admin_apps.AdminConfig):
     """Django's admin with the portal's site as `admin.site`, so every `@admin.register` lands there."""

@@ -1,7 +1,8 @@
 """ASGI entry point: HTTP goes to Django (through its WSGI handler, see rps_site.http_bridge),
-WebSockets to the Enterprise Assistant consumer (`/ea`, or any path on `RPS_EA_PORT`) or else to
-the device consumer (any path). A bad setting, an unreachable database or an unfit Vault credential
-ends the server at start with one line naming the cause (rps_site.startup)."""
+WebSockets to the portal's live progress (`/portal/live`), the Enterprise Assistant consumer
+(`/ea`, or any path on `RPS_EA_PORT`) or else to the device consumer (any path). A bad setting,
+an unreachable database or an unfit Vault credential ends the server at start with one line
+naming the cause (rps_site.startup)."""
 
 import gc
 import os
@@ -24,6 +25,7 @@ from django.contrib.staticfiles.handlers import StaticFilesHandler  # noqa: E402
 
 from activation.enterprise_assistant.routing import EnterpriseAssistantListener  # noqa: E402
 from activation.routing import websocket_application  # noqa: E402
+from portal.consumers import PortalLiveRoute  # noqa: E402
 from rps_site.http_bridge import DjangoHttpBridge  # noqa: E402
 
 # The portal's CSS/JS come from the app itself unless a proxy or CDN serves STATIC_URL.
@@ -32,7 +34,7 @@ http_application = DjangoHttpBridge(
 )
 
 application = EnterpriseAssistantListener(
-    ProtocolTypeRouter({"http": http_application, "websocket": websocket_application()})
+    ProtocolTypeRouter({"http": http_application, "websocket": PortalLiveRoute(websocket_application())})
 )
 
 # Everything loaded so far (Django, the apps, the libraries: some 170,000 objects) lives as long as

@@ -73,7 +73,7 @@ def test_the_page_shows_state_steps_with_true_outcomes_and_durations_in_the_admi
     device = device_with_history("acme")
     page = page_of(portal_user("acme", "view_device"), device)
     assert "vpro-0042" in page and "Client control mode" in page and "Activated" in page
-    steps = re.findall(r'<tr class="portal-step-(\w+)" data-position="(\d)">', page)
+    steps = re.findall(r'<tr class="portal-step-(\w+)" data-position="(\d)"', page)
     assert steps == [("failure", "1"), ("success", "1"), ("skipped", "2"), ("not_applicable", "3")]
     assert ">Skipped<" in page and ">Not applicable<" in page
     # 06:00:00 UTC is 15:00:00 in Tokyo; each step took from the one before it.
