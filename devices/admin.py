@@ -162,7 +162,6 @@ class DeviceAdmin(ReadOnlyAdmin):
         context = {
             **self.admin_site.each_context(request),
             "title": device.hostname or device.guid,
-            "subtitle": device.guid,
             "opts": self.opts,
             "device": device,
             "facts": device_facts(device),

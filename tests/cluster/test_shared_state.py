@@ -17,6 +17,7 @@ import pytest
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
+from amtsim import DeviceIdentity, VirtualAmtDevice, run_rpc, serve_device
 from amtsim.enterprise_assistant import PROFILE_REQUEST, VirtualEnterpriseAssistant
 from rps_site.serving import run_manage
 from tests.cluster.conftest import Cluster, create_ccm_profile, running_cluster
@@ -214,6 +215,75 @@ async def test_an_ea_on_one_worker_answers_a_request_made_on_the_other(cluster: 
     }
     # Once the EA has gone, the other worker says so instead of waiting.
     assert "no Enterprise Assistant is connected" in (await request_from(first, "desktop-08"))["error"]
+
+
+LIVE_USER, LIVE_PASSWORD = "cluster-live", "Portal-" + random_source.token_hex(12)
+
+
+def portal_session_cookie(port: int) -> str:
+    """A logged-in portal session (a superuser's), from one worker's login form."""
+    base = f"http://127.0.0.1:{port}"
+    headers = {"X-Forwarded-Proto": "https", "X-Forwarded-For": an_address(), "Referer": f"https://127.0.0.1:{port}/"}
+    with httpx.Client(base_url=base, headers=headers, timeout=30) as client:
+        form = client.get("/admin/login/")
+        token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', form.text)
+        assert token is not None, form.text[:500]
+        answer = client.post(
+            "/admin/login/?next=/admin/",
+            data={"username": LIVE_USER, "password": LIVE_PASSWORD, "csrfmiddlewaretoken": token.group(1)},
+        )
+        assert answer.status_code == 302, answer.text[:500]
+        return "; ".join(f"{name}={value}" for name, value in client.cookies.items())
+
+
+async def portal_socket(port: int, cookie: str) -> ClientConnection:
+    """The portal's live socket on one worker, as the dashboard opens it (through HAProxy's headers)."""
+    return await connect(
+        f"ws://127.0.0.1:{port}/portal/live",
+        origin=f"https://127.0.0.1:{port}",  # type: ignore[arg-type]
+        additional_headers={"Cookie": cookie, "X-Forwarded-Proto": "https"},
+        open_timeout=10,
+    )
+
+
+async def session_heard(socket: ClientConnection, guid: str) -> list[dict[str, object]]:
+    """The events of `guid`'s session, up to its end (other sessions' events are skipped)."""
+    heard: list[dict[str, object]] = []
+    while not heard or heard[-1]["kind"] != "ended":
+        event = json.loads(await asyncio.wait_for(socket.recv(), 30))
+        if event["guid"] == guid:
+            heard.append(event)
+    return heard
+
+
+async def test_a_portal_socket_hears_a_session_run_on_the_other_worker(cluster: Cluster) -> None:
+    """Issue #16: a portal socket on each worker, one activation through HAProxy (on whichever worker
+    it lands): both sockets hear every step, so one of them heard it through Redis."""
+    environment = {**cluster.settings(), "DJANGO_SUPERUSER_PASSWORD": LIVE_PASSWORD}
+    run_manage(environment, "createsuperuser", "--noinput", "--username", LIVE_USER, "--email", "l@example.com")
+    first, second = cluster.worker_ports
+    cookie = portal_session_cookie(first)
+    sockets = [await portal_socket(port, cookie) for port in (first, second)]
+    profile = create_ccm_profile(cluster)
+    device = VirtualAmtDevice(DeviceIdentity())
+    guid = device.identity.uuid.lower()
+    argv = ["activate", "-u", cluster.wss, "-profile", profile, "-cafile", str(cluster.ca_file)]
+    try:
+        async with serve_device(device) as endpoint:
+            listening = [asyncio.create_task(session_heard(socket, guid)) for socket in sockets]
+            result = await run_rpc(argv, device_endpoint=endpoint)
+            heard = await asyncio.gather(*listening)
+    finally:
+        for socket in sockets:
+            await socket.close()
+    assert result.exit_code == 0, result.message
+    on_first, on_second = heard
+    assert on_first == on_second
+    assert on_first[0]["kind"] == "started" and on_first[-1]["outcome"] == "success"
+    steps = [event["name"] for event in on_first if event["kind"] == "step"]
+    assert "IPS_HostBasedSetupService.Setup" in steps and "register with MPS" in steps
+    served_by = [port for port in (first, second) if guid in cluster.log(f"worker-{port}.log")]
+    assert len(served_by) == 1, "the session ran on one worker; the other worker's socket heard it through Redis"
 
 
 def test_the_worker_health_check_is_not_served_to_clients(cluster: Cluster) -> None:

@@ -257,6 +257,11 @@
             item.className = "portal-run portal-run-" + outcome;
             setChip(item.querySelector("[data-run-outcome]"), outcome, outcome === "success" ? "Success" : "Failure");
             item.querySelector("[data-run-duration]").textContent = durationText(event.seconds);
+            var status = page.querySelector("[data-device-status]");
+            var becomes = {activate: ["activated", "Activated"], deactivate: ["deactivated", "Deactivated"]}[event.action];
+            if (status && becomes && outcome === "success") {
+                setChip(status, becomes[0], becomes[1]);
+            }
             var cause = item.querySelector("[data-run-cause]");
             cause.textContent = "";
             if (outcome === "failure") {
