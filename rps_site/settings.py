@@ -314,9 +314,13 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
 }
 
+# A consumer waits for its next message in a blocking Redis read of up to 5 s (channels_redis's
+# brpop_timeout); redis-py's default socket timeout is 5 s too, so an idle socket (a portal page, an
+# EA between requests) failed with a read timeout after 5 s. The socket waits longer than the read.
+CHANNEL_LAYER_REDIS_HOST = {"address": REDIS_URL, "socket_timeout": 15, "socket_connect_timeout": 5}
 CHANNEL_LAYERS = {
     "default": (
-        {"BACKEND": "channels_redis.core.RedisChannelLayer", "CONFIG": {"hosts": [REDIS_URL]}}
+        {"BACKEND": "channels_redis.core.RedisChannelLayer", "CONFIG": {"hosts": [CHANNEL_LAYER_REDIS_HOST]}}
         if REDIS_URL
         else {"BACKEND": "channels.layers.InMemoryChannelLayer"}
     )

@@ -40,6 +40,7 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
         "RPS_DEVICE_CONNECTIONS_PER_MINUTE": "8",
         "RPS_LOGIN_FAILURE_LIMIT": "3",
         "RPS_EA_ACCOUNTS": json.dumps({EA_USER: {"password": EA_PASSWORD, "tenant": EA_TENANT}}),
+        "RPS_LOG_LEVEL": "INFO",  # each device session's line says which worker ran it
     }
     arguments = [f"--env={name}={value}" for name, value in settings.items()]
     with running_cluster(
@@ -228,12 +229,15 @@ def portal_session_cookie(port: int) -> str:
         form = client.get("/admin/login/")
         token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', form.text)
         assert token is not None, form.text[:500]
+        csrf_cookie = form.headers["set-cookie"].split(";", 1)[0]  # Secure: sent back by hand over http
         answer = client.post(
             "/admin/login/?next=/admin/",
             data={"username": LIVE_USER, "password": LIVE_PASSWORD, "csrfmiddlewaretoken": token.group(1)},
+            headers={"Cookie": csrf_cookie},
         )
         assert answer.status_code == 302, answer.text[:500]
-        return "; ".join(f"{name}={value}" for name, value in client.cookies.items())
+        cookies = [header.split(";", 1)[0] for header in answer.headers.get_list("set-cookie")]
+        return "; ".join(cookie for cookie in cookies if cookie.startswith("sessionid="))
 
 
 async def portal_socket(port: int, cookie: str) -> ClientConnection:
