@@ -159,6 +159,7 @@ class DeviceAdmin(ReadOnlyAdmin):
             return self._get_obj_does_not_exist_redirect(request, self.opts, object_id)  # type: ignore[attr-defined]
         if not self.has_view_permission(request, device):
             raise PermissionDenied
+        waiting = open_request(device)
         context = {
             **self.admin_site.each_context(request),
             "title": device.hostname or device.guid,
@@ -166,12 +167,14 @@ class DeviceAdmin(ReadOnlyAdmin):
             "device": device,
             "facts": device_facts(device),
             "runs": run_timeline(runs_visible(request, ProvisioningRun.objects.filter(device=device))),
-            "open_request": open_request(device),
-            "actions_offered": self.actions_offered(request, device),
+            "open_request": waiting,
+            "actions_offered": self.actions_offered(request, device, waiting),
         }
         return TemplateResponse(request, "admin/devices/device/page.html", context)
 
-    def actions_offered(self, request: HttpRequest, device: Device) -> list[DeviceAction]:
+    def actions_offered(
+        self, request: HttpRequest, device: Device, waiting: ReprovisioningRequest | None
+    ) -> list[DeviceAction]:
         offered = []
         own_changelist = reverse("admin:devices_device_changelist")
         if self.manageable(request, device):
@@ -179,7 +182,6 @@ class DeviceAdmin(ReadOnlyAdmin):
                 offered.append(DeviceAction("move_to_tenant", "Move to another tenant…", own_changelist, device.pk))
             if self.has_purge_permission(request):
                 offered.append(DeviceAction("purge", "Purge…", own_changelist, device.pk, danger=True))
-        waiting = open_request(device)
         if (
             waiting is not None
             and may(request, "devices.change_reprovisioningrequest")

@@ -26,20 +26,17 @@ from typing import Any, Final
 from channels.layers import get_channel_layer
 
 from activation.session_events import SessionEnded, SessionEvent, SessionInfo, SessionStarted, StepEnded
+from devices.models import RunStep
 
 logger = logging.getLogger(__name__)
 
 MESSAGE_TYPE: Final = "portal.session_event"  # the consumer's `portal_session_event`
 MAX_PENDING: Final = 1000
-# Step outcomes and run outcomes as the portal's pages label them (RunStep.Outcome, SessionEnded).
+# Step outcomes as the registry labels them, and the ends of sessions no step outcome names.
 OUTCOME_LABELS: Final = {
-    "success": "Success",
-    "failure": "Failure",
-    "skipped": "Skipped",
-    "not_applicable": "Not applicable",
+    **{value: str(label) for value, label in RunStep.Outcome.choices},
     "refused": "Refused",
     "cancelled": "Cancelled",
-    "in_progress": "In progress",
 }
 
 

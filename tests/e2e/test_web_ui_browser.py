@@ -18,7 +18,9 @@ import jwt
 
 from rps_site.openbao_dev import free_port
 from tests.e2e.conftest import JWT_ISSUER, RpsServer, unique
-from tests.e2e.test_portal_browser import CHROMIUM, pytestmark  # noqa: F401 - skipped without Chromium
+from tests.e2e.portal_browser import CHROMIUM, needs_chromium
+
+pytestmark = needs_chromium
 
 # What the UI does, in the browser: JSON bodies, a bearer token, If-Match on edits.
 UI_CALLS = """
