@@ -95,6 +95,12 @@ def test_a_profile_from_the_grouped_form_activated_while_the_device_page_shows_t
         assert run.locator(f"tr.portal-step-success:has-text('{name}')").count() == 1, name
     for name in ("configure TLS", "configure CIRAConnection"):
         assert run.locator(f"tr.portal-step-not_applicable:has-text('{name}')").count() == 1, name
+    # The end of the session brings the state cards and facts as the registry now has them.
+    page.wait_for_function("document.querySelector('.portal-device-state').textContent.includes('Client control mode')")
+    state = page.inner_text(".portal-device-state")
+    assert "Activated" in state and "not activated" not in state, state
+    assert "unbound" not in page.inner_text("[data-device-refresh=facts]")
+    assert page.evaluate("window.portalPageKept") is True
     screenshot(page, "device-live.png")
 
     # The same run as the registry recorded it, after a reload: the same steps in the same order.

@@ -251,17 +251,37 @@
             body.appendChild(row);
         }
 
+        // The state, facts and actions as the registry has them once a session has ended: one
+        // request per ended session (what the device became is the server's to say, not this
+        // script's guess), never a timer.
+        function refreshState() {
+            fetch(window.location.href, {credentials: "same-origin", headers: {"Accept": "text/html"}})
+                .then(function (response) {
+                    if (!response.ok) {
+                        throw new Error("HTTP " + response.status);
+                    }
+                    return response.text();
+                })
+                .then(function (html) {
+                    var fresh = new DOMParser().parseFromString(html, "text/html");
+                    page.querySelectorAll("[data-device-refresh]").forEach(function (part) {
+                        var replacement = fresh.querySelector("[data-device-refresh='" + part.dataset.deviceRefresh + "']");
+                        if (replacement) {
+                            part.replaceWith(document.importNode(replacement, true));
+                        }
+                    });
+                })
+                .catch(function () {
+                    // The timeline is already right; the cards stay as they were until a reload.
+                });
+        }
+
         function endRun(event) {
             var item = runItem(event);
             var outcome = event.outcome === "success" ? "success" : "failure";
             item.className = "portal-run portal-run-" + outcome;
             setChip(item.querySelector("[data-run-outcome]"), outcome, outcome === "success" ? "Success" : "Failure");
             item.querySelector("[data-run-duration]").textContent = durationText(event.seconds);
-            var status = page.querySelector("[data-device-status]");
-            var becomes = {activate: ["activated", "Activated"], deactivate: ["deactivated", "Deactivated"]}[event.action];
-            if (status && becomes && outcome === "success") {
-                setChip(status, becomes[0], becomes[1]);
-            }
             var cause = item.querySelector("[data-run-cause]");
             cause.textContent = "";
             if (outcome === "failure") {
@@ -273,6 +293,7 @@
                 cause.appendChild(document.createTextNode(event.cause || event.outcomeLabel));
                 cause.hidden = false;
             }
+            refreshState();
         }
 
         openLive(page.dataset.livePath, "?device=" + encodeURIComponent(page.dataset.liveDevice), function (event) {
