@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
-from devices.models import Device
+from devices.models import Device, ReprovisioningRequest
 from devices.selectors import (
     RunFailure,
     RunOutcomeCounts,
     device_state_counts,
+    reprovisioning_request_list,
     run_failures_latest,
     run_outcome_counts,
 )
@@ -17,6 +19,7 @@ from profiles.selectors.domains import CERTIFICATE_WARNING, domain_certificates_
 
 ACTIVATE = "activate"  # the action rpc-go's `activate` command records
 FAILURES_SHOWN = 8
+REQUESTS_SHOWN = 8
 
 
 @dataclass(frozen=True)
@@ -68,6 +71,8 @@ class Dashboard:
     activations_week: RunOutcomeCounts
     failures: list[RunFailure]
     certificates: list[CertificateExpiry] | None  # None: the user may not see domains
+    waiting_requests: list[ReprovisioningRequest] | None  # newest first; None: the user may not see them
+    waiting_requests_total: int
 
 
 def device_counts(*, tenant_id: str) -> DeviceCounts:
@@ -100,7 +105,9 @@ def certificate_expiries(*, tenant_id: str, now: datetime) -> list[CertificateEx
     ]
 
 
-def dashboard_build(*, tenant_id: str, now: datetime, with_certificates: bool = True) -> Dashboard:
+def dashboard_build(
+    *, tenant_id: str, now: datetime, with_certificates: bool = True, with_requests: bool = True
+) -> Dashboard:
     activations = run_outcome_counts(
         tenant_id=tenant_id,
         action=ACTIVATE,
@@ -113,4 +120,16 @@ def dashboard_build(*, tenant_id: str, now: datetime, with_certificates: bool = 
         activations_week=activations["week"],
         failures=run_failures_latest(tenant_id=tenant_id, limit=FAILURES_SHOWN),
         certificates=certificate_expiries(tenant_id=tenant_id, now=now) if with_certificates else None,
+        **waiting_requests(tenant_id=tenant_id, shown=with_requests),
     )
+
+
+def waiting_requests(*, tenant_id: str, shown: bool) -> dict[str, Any]:
+    """The re-provisioning requests waiting for an admin of the tenant (devices refused until one
+    is released), the newest first, and how many there are."""
+    if not shown:
+        return {"waiting_requests": None, "waiting_requests_total": 0}
+    waiting = reprovisioning_request_list(tenant_id=tenant_id, state=ReprovisioningRequest.State.OPEN)
+    newest = list(waiting[:REQUESTS_SHOWN])
+    total = len(newest) if len(newest) < REQUESTS_SHOWN else waiting.count()
+    return {"waiting_requests": newest, "waiting_requests_total": total}

@@ -17,7 +17,7 @@ from django.template.response import TemplateResponse
 from django.urls import URLPattern, URLResolver, path, reverse
 from django.utils import timezone
 
-from devices.models import Device, ProvisioningRun
+from devices.models import Device, ProvisioningRun, ReprovisioningRequest
 from portal.dashboard import dashboard_build
 from portal.health import component_health
 from profiles.models import Domain
@@ -96,7 +96,10 @@ class PortalSite(admin.AdminSite):
         }
         if context["may_view_devices"]:
             context["dashboard"] = dashboard_build(
-                tenant_id=tenant_id, now=timezone.now(), with_certificates=self.may_view(request, Domain)
+                tenant_id=tenant_id,
+                now=timezone.now(),
+                with_certificates=self.may_view(request, Domain),
+                with_requests=self.may_view(request, ReprovisioningRequest),
             )
         return super().index(request, {**context, **(extra_context or {})})
 

@@ -50,6 +50,12 @@ import os
 from tests.portal.fleet import seed_fleet
 size = {"devices": int(os.environ["FLEET_DEVICES"]), "runs": int(os.environ["FLEET_RUNS"])}
 seed_fleet(tenant_id=os.environ["PORTAL_TENANT"], seed=int(os.environ.get("FLEET_SEED", "14")), **size)
+from devices.models import Device, ReprovisioningRequest
+waiting = Device.objects.filter(tenant_id=os.environ["PORTAL_TENANT"]).order_by("id")[:2]
+for attempts, device in enumerate(waiting, 1):
+    ReprovisioningRequest.objects.create(
+        device=device, tenant_id=device.tenant_id, attempts=attempts, client_address="192.0.2.7"
+    )
 """
 
 

@@ -73,7 +73,7 @@ def test_dashboard_on_a_seeded_fleet(portal: Portal) -> None:
             "provisioningCertPassword": "P@ssw0rd-pfx",
         }
         assert api.post("/domains", json=body).status_code == 201
-    username, password = portal.user(tenant, "view_device", "view_domain", "view_profile")
+    username, password = portal.user(tenant, "view_device", "view_domain", "view_profile", "view_reprovisioningrequest")
 
     page = portal.page(username, password, time_zone="Asia/Tokyo")
     page.wait_for_selector("#portal-health[data-loaded=true]")
@@ -83,6 +83,7 @@ def test_dashboard_on_a_seeded_fleet(portal: Portal) -> None:
     assert week > day > 0
     assert page.inner_text("[data-figure=certificates]") == "1"
     assert "expires in 12 days" in page.inner_text("body")
+    assert page.inner_text("[data-figure=waiting-requests]") == "2"
     failures = page.locator(".portal-failures tbody tr")
     assert failures.count() == 8
     assert page.locator("[data-component=Vault].portal-health-ok").count() == 1

@@ -4,6 +4,7 @@ scoped to the user's tenant whatever the query string says."""
 from __future__ import annotations
 
 import re
+import uuid
 from datetime import datetime, timedelta
 
 import pytest
@@ -11,7 +12,7 @@ from django.contrib.auth.models import Permission, User
 from django.test import Client
 from django.utils import timezone
 
-from devices.models import Device, ProvisioningRun, RunStep
+from devices.models import Device, ProvisioningRun, ReprovisioningRequest, RunStep
 from portal.dashboard import dashboard_build
 from profiles.models import Domain
 from rps_site.api.versions import next_version
@@ -155,3 +156,24 @@ def test_the_dashboard_costs_a_fixed_number_of_queries(fleet: None, django_asser
     client.get("/admin/")  # session and permission caches warm
     with django_assert_max_num_queries(12):
         assert client.get("/admin/").status_code == 200
+
+
+def test_re_provisioning_requests_waiting_for_the_tenants_admin(db: None) -> None:
+    def request(tenant_id: str, hostname: str, state: str, attempts: int) -> None:
+        device = Device.objects.create(guid=str(uuid.uuid4()), hostname=hostname, tenant_id=tenant_id)
+        ReprovisioningRequest.objects.create(
+            device=device, tenant_id=tenant_id, state=state, attempts=attempts, client_address="192.0.2.7"
+        )
+
+    request("acme", "reset-by-mebx", ReprovisioningRequest.State.OPEN, 3)
+    request("acme", "released-one", ReprovisioningRequest.State.RELEASED, 1)
+    request("zeta", "theirs", ReprovisioningRequest.State.OPEN, 1)
+    built = dashboard_build(tenant_id="acme", now=NOW)
+    assert built.waiting_requests is not None and built.waiting_requests_total == 1
+    assert [waiting.device.hostname for waiting in built.waiting_requests] == ["reset-by-mebx"]
+
+    assert 'data-figure="waiting-requests"' not in portal_user("acme").get("/admin/").content.decode()
+    page = portal_user("acme", codenames=("view_device", "view_reprovisioningrequest")).get("/admin/").content.decode()
+    assert figure(page, "waiting-requests") == 1
+    assert "reset-by-mebx" in page and "3 attempts" in page and "192.0.2.7" in page
+    assert "theirs" not in page and "released-one" not in page
