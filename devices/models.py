@@ -105,6 +105,12 @@ class ProvisioningRun(models.Model):
     status_message = models.TextField(blank=True, default="")
     started_at = models.DateTimeField(auto_now_add=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+    # The serving worker that runs it (host:pid:random), while it lives holding the advisory lock
+    # devices.ownership names; empty when recorded by a process that is not a serving worker.
+    worker = models.CharField(max_length=96, blank=True, default="")
+    # When it sent Setup with the secret it stored (devices.services.run_setup_sending): a run
+    # whose worker died before this may not have told the device anything.
+    setup_sent_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-started_at", "-id"]
@@ -121,6 +127,8 @@ class ProvisioningRun(models.Model):
                 condition=models.Q(outcome="failure"),
                 name="run_tenant_failures_latest",
             ),
+            # The orphan sweep's question, every minute on every worker: only runs in progress.
+            models.Index(fields=["worker"], condition=models.Q(outcome="in_progress"), name="run_in_progress_worker")
         ]
 
     def __str__(self) -> str:

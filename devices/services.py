@@ -27,6 +27,7 @@ from django.db.models import Case, F, Subquery, Value, When
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
+from devices import ownership
 from devices.models import Device, EnrolledDevice, ProvisioningRun, ReprovisioningRequest, RunStep
 from devices.mps import MpsClient, MpsOutcome
 from devices.selectors import canonical_guid, device_enrolled, enrollment_required
@@ -41,8 +42,10 @@ MEBX_PASSWORD = "MEBX_PASSWORD"
 MPS_PASSWORD = "MPS_PASSWORD"
 PENDING_AMT_PASSWORD = "PENDING_AMT_PASSWORD"
 
-# A run still `in_progress` after this long is taken as abandoned (its worker died): its claim on
-# the device's secret no longer blocks a new activation. No device session lives this long.
+# A run owned by a worker counts as running while its worker lives (devices.ownership). A run with
+# no owner to ask (recorded before owners were, or by a process that is not a serving worker) still
+# `in_progress` after this long is taken as abandoned: its claim on the device's secret no longer
+# blocks a new activation. No device session lives this long (RPS_DEVICE_SESSION_DEADLINE).
 ABANDONED_RUN_AGE: Final = timedelta(hours=1)
 
 
@@ -209,17 +212,30 @@ def device_secret_forget_first_use(
 
 def _claim_device_secret(run: ProvisioningRun) -> None:
     """Hold the device's secret for `run`, in one statement: refused while another live
-    activation holds it. The device's credential standing is left as it is: Setup's confirmation
-    or the run's end (`run_finish`) says what became of the secret. Raw SQL on purpose: the ORM
-    spent several times the statement's run time compiling it, once per activation
-    (bench/activation_bench.py)."""
+    activation holds it. A holder whose worker died holds nothing (devices.ownership), and what
+    it stored before it sent Setup (a secret of no other record) is as replaceable as a failed
+    run's end would have left it (`run_finish`); once it sent Setup, the device may use it.
+    Otherwise the standing is left as it is: Setup's confirmation or the run's end says what
+    became of the secret. Raw SQL on purpose: the ORM spent several times the statement's run
+    time compiling it, once per activation (bench/activation_bench.py)."""
     devices, runs = Device._meta.db_table, ProvisioningRun._meta.db_table
     with connection.cursor() as cursor:
         cursor.execute(
-            f"UPDATE {devices} SET credential_run_id = %s WHERE id = %s AND NOT EXISTS ("  # noqa: S608 (model tables)
-            f"SELECT 1 FROM {runs} r WHERE r.id = {devices}.credential_run_id AND r.id <> %s"
-            " AND r.outcome = %s AND r.started_at > %s)",
-            [run.pk, run.device_id, run.pk, ProvisioningRun.Outcome.IN_PROGRESS, timezone.now() - ABANDONED_RUN_AGE],
+            f"UPDATE {devices} SET credential_run_id = %s, credential = CASE WHEN credential = %s AND EXISTS ("  # noqa: S608 (model tables)
+            f"SELECT 1 FROM {runs} p WHERE p.id = {devices}.credential_run_id AND p.id <> %s"
+            f" AND {ownership.STORED_BEFORE_SETUP_SQL.format('p')}) THEN %s ELSE credential END"
+            f" WHERE id = %s AND NOT EXISTS (SELECT 1 FROM {runs} r WHERE r.id = {devices}.credential_run_id"
+            f" AND r.id <> %s AND r.outcome = %s AND {ownership.may_be_running_sql('r')})",
+            [
+                run.pk,
+                Device.Credential.UNKNOWN,
+                run.pk,
+                Device.Credential.UNCONFIRMED,
+                run.device_id,
+                run.pk,
+                ProvisioningRun.Outcome.IN_PROGRESS,
+                timezone.now() - ABANDONED_RUN_AGE,
+            ],
         )
         if cursor.rowcount != 1:
             raise SecretClaimRefused(SecretClaimRefused.Reason.BUSY)
@@ -348,6 +364,7 @@ def run_start(
         claimed_tenant_id=tenant_id,
         reported_hostname=report.hostname,
         reported_control_mode=report.control_mode,
+        worker=ownership.worker.worker_id,
     )
     return RunStarted(run=run, owner_tenant_id=owner_tenant_id, enrolled=enrolled)
 
@@ -450,6 +467,12 @@ def _device_changes(change: VerifiedChange, now: datetime) -> dict[str, Any]:
         changes["credential"] = change.credential
         changes["credential_run"] = None
     return changes
+
+
+def run_setup_sending(*, run: ProvisioningRun) -> None:
+    """`run` is about to send Setup with the secret it stored: should its worker die from now on,
+    the device may be using that secret (devices.ownership)."""
+    ProvisioningRun.objects.filter(pk=run.pk).update(setup_sent_at=timezone.now())
 
 
 def device_secret_confirmed(*, run: ProvisioningRun) -> None:

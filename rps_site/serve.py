@@ -15,6 +15,8 @@ to know about each connection and daphne does not say.
   have passed; then the sessions still running are ended with a reason (`rps_site.draining`),
   the remaining WebSockets (Enterprise Assistants) are closed with 1012 so they reconnect to
   another worker, and the process exits. SIGINT still stops at once.
+- **Which runs are its own** (`devices.ownership`): before it serves, the worker takes its
+  ownership lock and marks the runs that workers which died left in progress as interrupted.
 
 Every daphne option works as with `daphne`; the frame limits default to the device channel's.
 """
@@ -74,6 +76,13 @@ class RpsServer(Server):  # type: ignore[misc]
         self.long_lived: set[Any] = set()  # Enterprise Assistant sockets: not sessions to wait for
 
     def run(self) -> None:
+        from django.conf import settings
+
+        from devices import ownership
+
+        # Before the first connection: this worker's runs are its own, dead workers' are marked.
+        marked = ownership.worker.start(sweep_seconds=settings.ORPHAN_SWEEP_SECONDS)
+        logger.warning("worker %s: %d runs of dead workers marked interrupted", ownership.worker.worker_id, marked)
         if self.signal_handlers:
             reactor.callWhenRunning(signal.signal, signal.SIGTERM, self._on_sigterm)
         super().run()

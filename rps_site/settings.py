@@ -80,6 +80,9 @@ REDIS_URL: str = env.str("RPS_REDIS_URL", default="")
 # sessions finish, DRAIN_SECONDS at most from the signal.
 DRAIN_NOTICE_SECONDS: float = env.float("RPS_DRAIN_NOTICE", default=0.0)
 DRAIN_SECONDS: float = env.float("RPS_DRAIN_SECONDS", default=300.0)
+# How often each worker marks the runs of workers that died as interrupted (devices.ownership);
+# it also does when it starts. 0: only then.
+ORPHAN_SWEEP_SECONDS: float = env.float("RPS_ORPHAN_SWEEP_SECONDS", default=60.0)
 
 
 if API_MAX_BODY_BYTES < 1 or API_MAX_JSON_DEPTH < 1:
@@ -93,6 +96,8 @@ if DEVICE_FIRST_FRAME_TIMEOUT <= 0 or DEVICE_SESSION_DEADLINE <= 0:
     raise ImproperlyConfigured("RPS_DEVICE_FIRST_FRAME_TIMEOUT and RPS_DEVICE_SESSION_DEADLINE must be > 0")
 if DRAIN_NOTICE_SECONDS < 0 or DRAIN_SECONDS < DRAIN_NOTICE_SECONDS:
     raise ImproperlyConfigured("RPS_DRAIN_NOTICE must be >= 0 and RPS_DRAIN_SECONDS at least as long")
+if ORPHAN_SWEEP_SECONDS < 0:
+    raise ImproperlyConfigured("RPS_ORPHAN_SWEEP_SECONDS must be >= 0")
 
 
 ALLOWED_HOSTS: list[str] = env.list("RPS_ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]"] if DEBUG else [])

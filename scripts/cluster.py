@@ -2,7 +2,7 @@
 
     scripts/cluster.sh up [--workers 2] [--state var/cluster] [--tls-at proxy|worker]
                           [--env RPS_NAME=value ...] [--asgi module:application] [--json]
-    scripts/cluster.sh status | restart | down [--state DIR]
+    scripts/cluster.sh status | restart [--only PORT] | down [--state DIR]
 
 `up` starts, each on a free loopback port: Redis (a server of its own, nothing persisted), an
 OpenBao dev server with a token holding the shipped policy (deploy/rps-vault-policy.hcl),
@@ -409,6 +409,8 @@ def restart(args: argparse.Namespace) -> int:
     state: Path = args.state
     cluster = load(state)
     for worker in cluster["workers"]:
+        if args.only and worker["port"] != args.only:
+            continue
         old, port = worker["pid"], worker["port"]
         if alive(old):
             print(f"worker {port}: SIGTERM to pid {old}", flush=True)
@@ -465,6 +467,7 @@ def main() -> int:
     parser.add_argument("--asgi", default=ASGI_APPLICATION, help="the workers' ASGI application")
     parser.add_argument("--redis-url", help="use this Redis instead of starting one")
     parser.add_argument("--database-url", help="use this database instead of creating one")
+    parser.add_argument("--only", type=int, default=0, metavar="PORT", help="restart: only the worker on PORT")
     parser.add_argument("--wait", type=float, default=0, help="restart: wait this long for the old workers to exit")
     parser.add_argument("--json", action="store_true", help="up/status: print the description as JSON")
     args = parser.parse_args()

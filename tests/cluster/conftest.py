@@ -20,6 +20,7 @@ from typing import Any
 import httpx
 import jwt
 
+from rps_site.vault import SecretStore
 from tests.e2e.conftest import create_ccm_profile as e2e_create_ccm_profile
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -91,6 +92,18 @@ class Cluster:
 
     def cluster_command(self, *arguments: str) -> list[str]:
         return [str(ROOT / "scripts" / "cluster.sh"), *arguments, "--state", str(self.state)]
+
+    def vault_store(self) -> SecretStore:
+        """The storage layer as the workers use it, for assertions on what they stored."""
+        settings = self.settings()
+        return SecretStore(
+            addr=settings["RPS_VAULT_ADDR"],
+            token=settings["RPS_VAULT_TOKEN"],
+            mount=settings.get("RPS_VAULT_MOUNT", "secret"),
+            prefix=settings.get("RPS_VAULT_PREFIX", ""),
+            timeout=5,
+            verify=True,
+        )
 
     def log(self, name: str) -> str:
         return (self.state / "logs" / name).read_text(errors="replace")
