@@ -69,11 +69,6 @@ class VaultDeviceSecrets:
             values[services.MEBX_PASSWORD] = mebx_password
         await self._claim(values, keep_existing=False)
 
-    async def setup_sending(self, guid: str) -> None:
-        if self.run is not None and self.first_use is not None:
-            # Recorded first: if this worker dies now, the secret stays in use (devices.ownership).
-            await landed(in_thread(services.run_setup_sending)(run=self.run))
-
     async def confirm_initial(self, guid: str, mode: ControlMode) -> None:
         if self.run is None or self.first_use is None:
             return

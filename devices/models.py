@@ -108,9 +108,9 @@ class ProvisioningRun(models.Model):
     # The serving worker that runs it (host:pid:random), while it lives holding the advisory lock
     # devices.ownership names; empty when recorded by a process that is not a serving worker.
     worker = models.CharField(max_length=96, blank=True, default="")
-    # When it sent Setup with the secret it stored (devices.services.run_setup_sending): a run
-    # whose worker died before this may not have told the device anything.
-    setup_sent_at = models.DateTimeField(null=True, blank=True)
+    # When the secret it stored as a first use was written (devices.services): from then on it
+    # may have told the device (Setup follows at once); a run whose worker died before had not.
+    secret_written_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-started_at", "-id"]

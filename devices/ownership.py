@@ -9,9 +9,10 @@ another. So a run `in_progress` whose owner's lock is free was orphaned: nothing
 
 - The device secret claim (`devices.services`) counts such a run as ended at once: a device whose
   activation died with its worker can be activated again straight away, through any worker. What
-  the dead run stored is replaceable if it had not sent Setup yet (it records when it does:
-  `setup_sent_at`); after that the device may be using it, so only the stored password (the
-  already-activated path) or an admin's release gets past it.
+  the dead run stored is replaceable if it died before recording the write (`secret_written_at`,
+  right after the write, right before Setup): it had told the device nothing. After that the
+  device may be using it, so only the stored password (the already-activated path) or an
+  admin's release gets past it.
 - A worker marks the orphaned runs failed, `interrupted` being the first word of the cause,
   when it starts, and every `RPS_ORPHAN_SWEEP_SECONDS` after (a worker scaled down is never
   restarted): no run stays `in_progress` for good.
@@ -42,10 +43,10 @@ logger = logging.getLogger(__name__)
 # The prefix keeps worker keys apart from the secret-path keys (rps_site.vault.changes).
 LOCK_KEY_SQL: Final = "hashtextextended('rps worker ' || {}, 0)"
 HOSTNAME_CHARACTERS: Final = 48
-# SQL, true for a run (alias `{0}`) known to have stored its secret, if any, without sending Setup
-# yet: a worker's run records when it sends Setup; a run of no worker (from before owners were
-# recorded) may have sent it.
-STORED_BEFORE_SETUP_SQL: Final = "({0}.worker <> '' AND {0}.setup_sent_at IS NULL)"
+# SQL, true for a run (alias `{0}`) known to have told its device nothing of a secret it stored:
+# a worker's run records the write before it may send Setup; a run of no worker (from before
+# owners were recorded) may have sent it.
+TOLD_THE_DEVICE_NOTHING_SQL: Final = "({0}.worker <> '' AND {0}.secret_written_at IS NULL)"
 INTERRUPTED_STATUS: Final = "Interrupted: the server worker handling the session stopped"
 
 
@@ -132,7 +133,8 @@ def orphaned_runs_interrupt(*, finder: str) -> int:
             cause = f"interrupted: its worker {owner} stopped before the run ended (found by worker {finder})"
             cursor.execute(
                 f"UPDATE {runs} SET outcome = %s, finished_at = %s, status_message = %s, failure_cause = %s"  # noqa: S608
-                f" WHERE outcome = %s AND worker = %s RETURNING id, device_id, {STORED_BEFORE_SETUP_SQL.format(runs)}",
+                " WHERE outcome = %s AND worker = %s"
+                f" RETURNING id, device_id, {TOLD_THE_DEVICE_NOTHING_SQL.format(runs)}",
                 [
                     ProvisioningRun.Outcome.FAILURE,
                     now,
@@ -151,8 +153,8 @@ def orphaned_runs_interrupt(*, finder: str) -> int:
 
 def _devices_after_interrupted_runs(cursor: Any, devices: str, interrupted: list[tuple[int, int, bool]]) -> None:
     """What `run_finish` does for a failed run: a device first seen in it shows `failed`, and a
-    secret the run stored under its claim is replaceable, but only if the run had not sent Setup
-    yet (after that, the device may be using it: it stays in use until verified). Only a secret
+    secret the run stored under its claim is replaceable, but only if the run died before recording
+    the write (after that it may have sent Setup: the secret stays in use until verified). Only a secret
     of no other record: a released one stays released."""
     if not interrupted:
         return

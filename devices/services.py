@@ -145,12 +145,25 @@ def device_secret_first_use(
     wrote unconfirmed (`run_finish`), or Setup's confirmation marks it in use."""
     _claim_device_secret(run)
     try:
-        return _write_first_secret(run, device_path(guid), values, keep_existing=keep_existing)
+        written = _write_first_secret(run, device_path(guid), values, keep_existing=keep_existing)
     except Exception:
         # Nothing of this run's is stored (or it cannot be known): the claim is given back, so its
         # end never marks someone else's secret unconfirmed; the standing was never touched.
         Device.objects.filter(pk=run.device_id, credential_run=run).update(credential_run=None)
         raise
+    _record_secret_written(run)
+    return written
+
+
+def _record_secret_written(run: ProvisioningRun) -> None:
+    """From now on the session may tell the device what it stored (Setup follows at once): should
+    its worker die, the device may be using it (devices.ownership). Dying before this line, the
+    run told the device nothing. Raw SQL for the reason `_claim_device_secret` gives."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {ProvisioningRun._meta.db_table} SET secret_written_at = %s WHERE id = %s",  # noqa: S608
+            [timezone.now(), run.pk],
+        )
 
 
 def _write_first_secret(
@@ -213,8 +226,8 @@ def device_secret_forget_first_use(
 def _claim_device_secret(run: ProvisioningRun) -> None:
     """Hold the device's secret for `run`, in one statement: refused while another live
     activation holds it. A holder whose worker died holds nothing (devices.ownership), and what
-    it stored before it sent Setup (a secret of no other record) is as replaceable as a failed
-    run's end would have left it (`run_finish`); once it sent Setup, the device may use it.
+    stored before it could tell the device (a secret of no other record) is as replaceable as a
+    failed run's end would have left it (`run_finish`); once it could, the device may use it.
     Otherwise the standing is left as it is: Setup's confirmation or the run's end says what
     became of the secret. Raw SQL on purpose: the ORM spent several times the statement's run
     time compiling it, once per activation (bench/activation_bench.py)."""
@@ -223,7 +236,7 @@ def _claim_device_secret(run: ProvisioningRun) -> None:
         cursor.execute(
             f"UPDATE {devices} SET credential_run_id = %s, credential = CASE WHEN credential = %s AND EXISTS ("  # noqa: S608 (model tables)
             f"SELECT 1 FROM {runs} p WHERE p.id = {devices}.credential_run_id AND p.id <> %s"
-            f" AND {ownership.STORED_BEFORE_SETUP_SQL.format('p')}) THEN %s ELSE credential END"
+            f" AND {ownership.TOLD_THE_DEVICE_NOTHING_SQL.format('p')}) THEN %s ELSE credential END"
             f" WHERE id = %s AND NOT EXISTS (SELECT 1 FROM {runs} r WHERE r.id = {devices}.credential_run_id"
             f" AND r.id <> %s AND r.outcome = %s AND {ownership.may_be_running_sql('r')})",
             [
@@ -467,12 +480,6 @@ def _device_changes(change: VerifiedChange, now: datetime) -> dict[str, Any]:
         changes["credential"] = change.credential
         changes["credential_run"] = None
     return changes
-
-
-def run_setup_sending(*, run: ProvisioningRun) -> None:
-    """`run` is about to send Setup with the secret it stored: should its worker die from now on,
-    the device may be using that secret (devices.ownership)."""
-    ProvisioningRun.objects.filter(pk=run.pk).update(setup_sent_at=timezone.now())
 
 
 def device_secret_confirmed(*, run: ProvisioningRun) -> None:

@@ -50,7 +50,6 @@ async def send_setup_once(
     the control mode the device reports. A definite refusal (a SOAP fault, a non-zero
     ReturnValue, the mode not reached) forgets the passwords stored for it: the device never used
     them; a confirmed one marks them in use. False when `result` has failed."""
-    await secrets.setup_sending(device_guid)
     try:
         outcome = await amt.call(call)
         applied = outcome.succeeded

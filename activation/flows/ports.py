@@ -37,10 +37,6 @@ class DeviceSecretsPort(Protocol):
     async def write_initial(self, guid: str, amt_password: Secret, mebx_password: Secret | None) -> None:
         """First activation: store the passwords before the device is told to use them."""
 
-    async def setup_sending(self, guid: str) -> None:
-        """Setup/AdminSetup with what `write_initial` stored is about to be sent: from now on the
-        device may use it, whatever becomes of this session (a crash included)."""
-
     async def confirm_initial(self, guid: str, mode: ControlMode) -> None:
         """The device confirmed Setup/AdminSetup with the stored password (it is now in `mode`):
         the password is in use from now on."""

@@ -14,7 +14,7 @@ class Migration(migrations.Migration):
         ),
         migrations.AddField(
             model_name="provisioningrun",
-            name="setup_sent_at",
+            name="secret_written_at",
             field=models.DateTimeField(blank=True, null=True),
         ),
         migrations.AddIndex(

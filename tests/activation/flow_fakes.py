@@ -53,9 +53,6 @@ class RecordingSecrets:
         self._maybe_fail("write_mebx_password")
         self.events.append(f"write_mebx_password {mebx_password.reveal()}")
 
-    async def setup_sending(self, guid: str) -> None:
-        pass  # what a crash would leave is the registry's concern (tests/devices/test_ownership.py)
-
     async def confirm_initial(self, guid: str, mode: int) -> None:
         self.events.append(f"confirm_initial {int(mode)}")
 

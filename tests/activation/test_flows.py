@@ -35,9 +35,6 @@ class RecordingSecrets:
     async def promote_pending(self, guid: str) -> None:
         self.events.append("promote_pending")
 
-    async def setup_sending(self, guid: str) -> None:
-        self.events.append(f"setup_sending {guid}")
-
     async def confirm_initial(self, guid: str, mode: int) -> None:
         self.events.append(f"confirm_initial {guid} {mode}")
 
@@ -120,8 +117,7 @@ async def test_ccm_activation_stores_the_password_before_setup() -> None:
     amt = session(device)
     result = await activate_ccm(amt, plan(), secrets, progress, pause=no_pause)
     assert result.succeeded, result.steps
-    # Stored, then recorded as sent (should the worker die now, the device may use it), then sent.
-    assert order == [f"setup after ['write_initial {GUID} {AMT_PASSWORD}', 'setup_sending {GUID}']"]
+    assert order == [f"setup after ['write_initial {GUID} {AMT_PASSWORD}']"]
     assert secrets.events[-1] == f"confirm_initial {GUID} 1", "a confirmed Setup marks the secret in use"
     assert amt.username == "admin"
     assert progress.texts == ["Activation completed"]

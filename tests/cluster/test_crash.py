@@ -79,7 +79,7 @@ async def kill_when_setup_sent_on(cluster: Cluster, devices: list[VirtualAmtDevi
 
 def sent_setup_at(cluster: Cluster, guid: str) -> str:
     return cluster.psql(
-        "select coalesce(max(r.setup_sent_at)::text, '') from devices_provisioningrun r"
+        "select coalesce(max(r.secret_written_at)::text, '') from devices_provisioningrun r"
         f" join devices_device d on d.id = r.device_id where d.guid = '{guid}'"
     )[0][0]
 

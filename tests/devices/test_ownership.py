@@ -3,10 +3,12 @@ worker died from one still running, for the orphan sweep and for the device secr
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import Iterator
 
 import pytest
+from django.db import connection
 
 from devices import services
 from devices.models import Device, ProvisioningRun
@@ -27,6 +29,31 @@ def live_worker() -> Iterator[WorkerOwnership]:
     owner.stop()
 
 
+def dies(owner: WorkerOwnership) -> None:
+    """The worker's connection ends; its lock goes once PostgreSQL has ended the backend."""
+    backend = owner._holder.info.backend_pid
+    owner.stop()
+    for _ in range(100):
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_stat_clear_snapshot()")  # else one snapshot per transaction
+            cursor.execute("SELECT count(*) FROM pg_stat_activity WHERE pid = %s", [backend])
+            if cursor.fetchone()[0] == 0:
+                return
+        time.sleep(0.05)
+    raise AssertionError("the backend of a closed connection lives on")
+
+
+def died_before_recording_the_write(run: ProvisioningRun) -> None:
+    """As if its worker died between the Vault write and recording it: Setup was never sent."""
+    ProvisioningRun.objects.filter(pk=run.pk).update(secret_written_at=None)
+
+
+def store(run: ProvisioningRun, password: str) -> None:
+    services.device_secret_first_use(
+        run=run, guid=run.device.guid, values={"AMT_PASSWORD": Secret(password)}, keep_existing=False
+    )
+
+
 def run_of(worker: str, *, action: str = "activate") -> ProvisioningRun:
     run = services.run_start(guid=str(uuid.uuid4()), tenant_id="", action=action).run
     ProvisioningRun.objects.filter(pk=run.pk).update(worker=worker)
@@ -36,14 +63,14 @@ def run_of(worker: str, *, action: str = "activate") -> ProvisioningRun:
 
 def test_the_sweep_marks_the_runs_of_dead_workers_only(vault: SecretStore, live_worker: WorkerOwnership) -> None:
     alive, unowned, own = run_of(live_worker.worker_id), run_of(""), run_of("the-finder")
-    dead = run_of("gone:4242:0badc0de")
-    services.device_secret_first_use(
-        run=dead, guid=dead.device.guid, values={"AMT_PASSWORD": Secret("Pw-1!a")}, keep_existing=False
-    )
+    dead, dead_after_setup = run_of("gone:4242:0badc0de"), run_of("gone:4242:0badc0de")
+    store(dead, "Pw-1!a")
+    died_before_recording_the_write(dead)
+    store(dead_after_setup, "Pw-2!a")
     ended = run_of("gone:4242:0badc0de")
     services.run_finish(run=ended, succeeded=True)
 
-    assert orphaned_runs_interrupt(finder="the-finder") == 1
+    assert orphaned_runs_interrupt(finder="the-finder") == 2
     assert orphaned_runs_interrupt(finder="the-finder") == 0  # once
 
     dead.refresh_from_db()
@@ -52,8 +79,11 @@ def test_the_sweep_marks_the_runs_of_dead_workers_only(vault: SecretStore, live_
         "interrupted: its worker gone:4242:0badc0de stopped before the run ended (found by worker the-finder)"
     )
     device = Device.objects.get(pk=dead.device_id)
-    # First seen in the interrupted run: failed; its unconfirmed secret is replaceable.
+    # First seen in the interrupted run: failed; its secret, never sent, is replaceable.
     assert (device.status, device.credential) == (Device.Status.FAILED, Device.Credential.UNCONFIRMED)
+    # One that may have been sent with Setup stays of no record: in use until verified.
+    other = Device.objects.get(pk=dead_after_setup.device_id)
+    assert (other.status, other.credential) == (Device.Status.FAILED, Device.Credential.UNKNOWN)
     outcomes = ProvisioningRun.objects.filter(pk__in=[alive.pk, unowned.pk, own.pk, ended.pk]).values_list(
         "outcome", flat=True
     )
@@ -65,9 +95,8 @@ def test_a_claim_is_busy_while_its_worker_lives_and_free_once_it_died(vault: Sec
     owner.hold(f"doomed-{uuid.uuid4().hex[:8]}")
     first = run_of(owner.worker_id)
     guid = first.device.guid
-    services.device_secret_first_use(
-        run=first, guid=guid, values={"AMT_PASSWORD": Secret("First-1!a")}, keep_existing=False
-    )
+    store(first, "First-1!a")
+    died_before_recording_the_write(first)
     retry = services.run_start(guid=guid, tenant_id="", action="activate").run
     with pytest.raises(SecretClaimRefused) as refused:
         services.device_secret_first_use(
@@ -75,7 +104,7 @@ def test_a_claim_is_busy_while_its_worker_lives_and_free_once_it_died(vault: Sec
         )
     assert refused.value.reason is SecretClaimRefused.Reason.BUSY
 
-    owner.stop()  # the worker died: PostgreSQL let its lock go with its connection
+    dies(owner)  # the worker died: PostgreSQL let its lock go with its connection
     again = services.run_start(guid=guid, tenant_id="", action="activate").run
     written = services.device_secret_first_use(
         run=again, guid=guid, values={"AMT_PASSWORD": Secret("Retry-2!a")}, keep_existing=False
@@ -95,7 +124,7 @@ def test_a_claim_never_makes_a_secret_in_use_replaceable(vault: SecretStore) -> 
         run=first, guid=guid, values={"AMT_PASSWORD": Secret("First-1!a")}, keep_existing=False
     )
     assert services.device_activation_confirmed(run=first, tenant_id="", control_mode=1, profile_name="p")
-    owner.stop()  # died after Setup was confirmed, before the run ended
+    dies(owner)  # died after Setup was confirmed, before the run ended
 
     stranger = services.run_start(guid=guid, tenant_id="", action="activate").run
     with pytest.raises(SecretClaimRefused) as refused:
@@ -107,7 +136,7 @@ def test_a_claim_never_makes_a_secret_in_use_replaceable(vault: SecretStore) -> 
     assert Device.objects.get(guid=guid).credential == Device.Credential.CONFIRMED
 
 
-def test_a_secret_sent_with_setup_before_the_worker_died_stays_in_use(vault: SecretStore) -> None:
+def test_a_secret_recorded_as_written_before_the_worker_died_stays_in_use(vault: SecretStore) -> None:
     owner = WorkerOwnership()
     owner.hold(f"doomed-{uuid.uuid4().hex[:8]}")
     first = run_of(owner.worker_id)
@@ -115,8 +144,7 @@ def test_a_secret_sent_with_setup_before_the_worker_died_stays_in_use(vault: Sec
     services.device_secret_first_use(
         run=first, guid=guid, values={"AMT_PASSWORD": Secret("First-1!a")}, keep_existing=False
     )
-    services.run_setup_sending(run=first)
-    owner.stop()  # died with Setup on its way: the device may be using the password
+    dies(owner)  # died after the write, when Setup may have been sent: the device may use it
 
     assert orphaned_runs_interrupt(finder="the-finder") == 1
     assert Device.objects.get(guid=guid).credential == Device.Credential.UNKNOWN
