@@ -2,6 +2,7 @@
 workers, with PostgreSQL, OpenBao and Redis, as `scripts/cluster.sh up` brings them up.
 
     .venv/bin/python bench/cluster_bench.py [--devices 400] [--workers 2] [--rest] [--uvicorn]
+                                           [--py-spy FILE]
 
 Activations: `--devices` amtsim devices at once (CCM, generated password, DHCP profile, timers 0,
 the recording MPS), from a separate process, over WSS to HAProxy. Reported: activations/s,
@@ -23,6 +24,7 @@ import json
 import os
 import resource
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -36,7 +38,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.activation_bench import cpu_seconds, peak_memory_mib  # noqa: E402
+from bench.activation_bench import cpu_seconds, peak_memory_mib, start_py_spy  # noqa: E402
 from bench.api_bench import AUTH_SCRIPT, CREATE_SCRIPT, wrk  # noqa: E402
 from rps_site.openbao_dev import free_port  # noqa: E402
 from tests.mps_recorder import running_mps_recorder  # noqa: E402
@@ -127,7 +129,9 @@ def run_load(devices: int, *, url: str, profile: str, ca_file: str) -> subproces
     )
 
 
-def activations(description: dict[str, Any], devices: int, warmup: int, token: str, context: Any) -> int:
+def activations(
+    description: dict[str, Any], devices: int, warmup: int, token: str, context: Any, *, py_spy: str | None = None
+) -> int:
     profile = "bench-ccm"
     post_profile(description["https"], token, profile, context)
     if warmup:
@@ -141,9 +145,13 @@ def activations(description: dict[str, Any], devices: int, warmup: int, token: s
     before = {name: cpu_seconds(pid) for name, pid in processes.items()}
     backends_before = database_backends(database)
     load_before = children_cpu_seconds()
+    profiler = start_py_spy(description["workers"][0]["pid"], py_spy) if py_spy else None
     started = time.monotonic()
     load = run_load(devices, url=description["wss"], profile=profile, ca_file=description["ca_file"])
     elapsed = time.monotonic() - started
+    if profiler is not None:
+        profiler.send_signal(signal.SIGINT)  # py-spy writes its output on SIGINT
+        profiler.wait(timeout=60)
     used = {name: cpu_seconds(pid) - before[name] for name, pid in processes.items()}
     backends_after = database_backends(database)
     used["PostgreSQL backends"] = sum(cpu - backends_before.get(pid, 0.0) for pid, cpu in backends_after.items())
@@ -258,6 +266,7 @@ def main() -> int:
     parser.add_argument("--uvicorn", action="store_true", help="also the trivial view under uvicorn")
     parser.add_argument("--duration", type=int, default=10, help="seconds per wrk run")
     parser.add_argument("--no-activations", action="store_true")
+    parser.add_argument("--py-spy", metavar="FILE", help="record the first worker with py-spy (collapsed stacks)")
     args = parser.parse_args()
     if (args.rest or args.uvicorn) and not shutil.which("wrk"):
         raise SystemExit("wrk is required: apt-get install -y wrk")
@@ -280,7 +289,7 @@ def main() -> int:
                 token = Path(description["token_file"]).read_text().strip()
                 context = ssl.create_default_context(cafile=description["ca_file"])
                 if not args.no_activations:
-                    status = activations(description, args.devices, args.warmup, token, context)
+                    status = activations(description, args.devices, args.warmup, token, context, py_spy=args.py_spy)
                 if args.rest:
                     rest(description, token, context, duration=args.duration, work=work)
                 if args.uvicorn:
