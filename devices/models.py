@@ -108,7 +108,7 @@ class ProvisioningRun(models.Model):
     # The serving worker that runs it (host:pid:random), while it lives holding the advisory lock
     # devices.ownership names; empty when recorded by a process that is not a serving worker.
     worker = models.CharField(max_length=96, blank=True, default="")
-    # When the secret it stored as a first use was written (devices.services): from then on it
+    # When the secret it stored as a first use was written (devices.ownership): from then on it
     # may have told the device (Setup follows at once); a run whose worker died before had not.
     secret_written_at = models.DateTimeField(null=True, blank=True)
 

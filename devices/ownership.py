@@ -65,7 +65,10 @@ class WorkerOwnership:
             return 0
         hostname = socket.gethostname()[:HOSTNAME_CHARACTERS]
         self.hold(f"{hostname}:{os.getpid()}:{random_source.token_hex(4)}")
-        marked = orphaned_runs_interrupt(finder=self.worker_id)
+        try:
+            marked = orphaned_runs_interrupt(finder=self.worker_id)
+        finally:
+            connection.close()  # the starting thread's: back to the pool, it serves no request
         if sweep_seconds > 0:
             threading.Thread(target=self._keep, args=(sweep_seconds,), name="rps-orphan-sweep", daemon=True).start()
         return marked
@@ -170,6 +173,17 @@ def _devices_after_interrupted_runs(cursor: Any, devices: str, interrupted: list
             Device.Credential.UNKNOWN,
         ],
     )
+
+
+def record_secret_written(run: ProvisioningRun) -> None:
+    """`run` wrote the device's secret as a first use: from now on it may tell the device (Setup
+    follows at once), so should its worker die, the device may be using it. Dying before this,
+    it told the device nothing. Raw SQL: once per activation, without the ORM's compiling."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {ProvisioningRun._meta.db_table} SET secret_written_at = %s WHERE id = %s",  # noqa: S608
+            [timezone.now(), run.pk],
+        )
 
 
 def may_be_running_sql(run_alias: str) -> str:

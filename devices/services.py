@@ -151,19 +151,8 @@ def device_secret_first_use(
         # end never marks someone else's secret unconfirmed; the standing was never touched.
         Device.objects.filter(pk=run.device_id, credential_run=run).update(credential_run=None)
         raise
-    _record_secret_written(run)
+    ownership.record_secret_written(run)
     return written
-
-
-def _record_secret_written(run: ProvisioningRun) -> None:
-    """From now on the session may tell the device what it stored (Setup follows at once): should
-    its worker die, the device may be using it (devices.ownership). Dying before this line, the
-    run told the device nothing. Raw SQL for the reason `_claim_device_secret` gives."""
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"UPDATE {ProvisioningRun._meta.db_table} SET secret_written_at = %s WHERE id = %s",  # noqa: S608
-            [timezone.now(), run.pk],
-        )
 
 
 def _write_first_secret(
