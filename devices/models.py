@@ -128,7 +128,7 @@ class ProvisioningRun(models.Model):
                 name="run_tenant_failures_latest",
             ),
             # The orphan sweep's question, every minute on every worker: only runs in progress.
-            models.Index(fields=["worker"], condition=models.Q(outcome="in_progress"), name="run_in_progress_worker")
+            models.Index(fields=["worker"], condition=models.Q(outcome="in_progress"), name="run_in_progress_worker"),
         ]
 
     def __str__(self) -> str:
