@@ -27,6 +27,7 @@ from django.db.models import Case, F, Subquery, Value, When
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
+from audit.services import audited_action, by_guid, enrolled_guids
 from devices import ownership
 from devices.models import Device, EnrolledDevice, ProvisioningRun, ReprovisioningRequest, RunStep
 from devices.mps import MpsClient, MpsOutcome
@@ -519,6 +520,7 @@ def device_activation_confirmed(
     return confirmed
 
 
+@audited_action("devices", "purge", name=by_guid)
 def device_purge(*, tenant_id: str, guid: str, mps: MpsClient | None = None) -> MpsOutcome:
     """Forget a device that can never be deactivated: its row and history, its secret, its MPS record."""
     canonical = guid.lower()
@@ -534,6 +536,7 @@ def device_purge(*, tenant_id: str, guid: str, mps: MpsClient | None = None) -> 
 # --- admin actions ----------------------------------------------------------------------------------
 
 
+@audited_action("devices", "release", name=by_guid)
 def reprovisioning_release(*, tenant_id: str, guid: str, released_by: str) -> ReprovisioningRequest:
     """Let the next activation of the device replace its stored secret, which stays in Vault as
     a prior version. Only the open request of a device the tenant may see."""
@@ -563,6 +566,9 @@ def reprovisioning_release(*, tenant_id: str, guid: str, released_by: str) -> Re
 MPS_RECORD_FIELDS: Final = ("guid", "hostname", "tags", "mpsusername", "friendlyName", "dnsSuffix", "deviceInfo")
 
 
+@audited_action(
+    "devices", "move", name=by_guid, detail=lambda arguments: f"to tenant {arguments['target_tenant_id']!r}"
+)
 def device_move(*, tenant_id: str, guid: str, target_tenant_id: str, mps: MpsClient | None = None) -> Device:
     """An admin of the device's tenant gives it to another tenant: the registry row, its open
     re-provisioning requests and its MPS record (re-registered under the target tenant). The
@@ -612,6 +618,7 @@ async def _move_mps_record(mps: MpsClient, guid: str, source: str, target: str) 
     return original
 
 
+@audited_action("devices", "enroll", name=lambda arguments: "enrollment", detail=enrolled_guids)
 def enrollment_add(*, tenant_id: str, guids: Iterable[str], enrolled_by: str, note: str = "") -> tuple[int, int]:
     """Enroll GUIDs (already canonical) in a tenant; returns (added, already enrolled)."""
     wanted = list(dict.fromkeys(guids))
@@ -627,6 +634,7 @@ def enrollment_add(*, tenant_id: str, guids: Iterable[str], enrolled_by: str, no
     return len(wanted) - len(existing), len(existing)
 
 
+@audited_action("devices", "unenroll", name=by_guid)
 def enrollment_remove(*, tenant_id: str, guid: str) -> None:
     deleted, _ = EnrolledDevice.objects.filter(tenant_id=tenant_id, guid=guid.lower()).delete()
     if not deleted:

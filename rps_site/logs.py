@@ -79,7 +79,7 @@ class JsonFormatter(logging.Formatter):
 # --- one line per API write --------------------------------------------------------------------
 
 
-def _caller(request: HttpRequest) -> tuple[str, str]:
+def caller(request: HttpRequest) -> tuple[str, str]:
     """(who, tenant) as the API's authentication left them on the request."""
     user = getattr(request, "user", None)
     if user is None or not getattr(user, "is_authenticated", False):
@@ -105,7 +105,7 @@ class ApiWriteLogMiddleware:
         started = time.monotonic()
         response = self.get_response(request)
         resource, _, name = request.path.removeprefix(API_PREFIX).strip("/").partition("/")
-        who, tenant = _caller(request)
+        who, tenant = caller(request)
         log_event(
             api_logger,
             "api_write",

@@ -200,6 +200,7 @@ INSTALLED_APPS = [
     "profiles",
     "devices",
     "activation",
+    "audit",
 ]
 
 MIDDLEWARE = [
@@ -216,6 +217,7 @@ MIDDLEWARE = [
     "axes.middleware.AxesMiddleware",
     "django.middleware.http.ConditionalGetMiddleware",
     "rps_site.logs.ApiWriteLogMiddleware",
+    "audit.context.AuditContextMiddleware",
 ]
 
 ROOT_URLCONF = "rps_site.urls"
@@ -440,3 +442,9 @@ if not DEBUG:
             "Refusing insecure production settings: "
             f"RPS_EA_ACCOUNTS passwords need {EA_PASSWORD_MIN_LENGTH}+ characters"
         )
+
+# --- observability (README "Observability") ----------------------------------------------------
+# Audit entries older than this many days are removed by `manage.py rps_audit_prune`; 0 keeps all.
+AUDIT_RETENTION_DAYS: int = env.int("RPS_AUDIT_RETENTION_DAYS", default=365)
+if AUDIT_RETENTION_DAYS < 0:
+    raise ImproperlyConfigured("RPS_AUDIT_RETENTION_DAYS must be >= 0")

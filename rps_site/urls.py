@@ -16,6 +16,7 @@ admin_api: list[URLPattern | URLResolver] = [
     re_path(r"^version/?$", site_api.version),
     path("", include("profiles.api.urls")),
     path("", include("devices.api.urls")),
+    path("", include("audit.api.urls")),
     re_path(r"^[\s\S]*$", unknown_route),  # [\s\S]: a name may hold a newline
 ]
 

@@ -9,6 +9,7 @@ from typing import Any
 
 from django.db import DataError, IntegrityError
 
+from audit.services import audited_record_write
 from profiles.models import CiraConfig
 from profiles.services.named_records import locked_by_name, record_with_secret_delete
 from rps_site.api.versions import next_version
@@ -45,6 +46,7 @@ def cira_config_not_found(name: str) -> NotFound:
     return NotFound(f"CIRA profile {name} Not Found")
 
 
+@audited_record_write("ciraconfigs", "create", CiraConfig)
 def cira_config_create(*, tenant_id: str, data: CiraConfigInput) -> CiraConfig:
     name, password = data.name, data.password
     try:
@@ -59,6 +61,7 @@ def cira_config_create(*, tenant_id: str, data: CiraConfigInput) -> CiraConfig:
     return config
 
 
+@audited_record_write("ciraconfigs", "update", CiraConfig)
 def cira_config_update(*, tenant_id: str, data: CiraConfigInput, expected_version: int | None) -> CiraConfig:
     """Every given field replaces the stored one, if the stored version is `expected_version`; a
     given password replaces the Vault secret."""
@@ -79,6 +82,7 @@ def cira_config_update(*, tenant_id: str, data: CiraConfigInput, expected_versio
     return config
 
 
+@audited_record_write("ciraconfigs", "delete", CiraConfig)
 def cira_config_delete(*, tenant_id: str, name: str) -> None:
     record_with_secret_delete(
         CiraConfig,

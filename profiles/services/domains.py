@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 from django.db import DataError, IntegrityError
 
+from audit.services import audited_record_write
 from profiles import pfx
 from profiles.models import Domain
 from profiles.services.named_records import locked_by_name, record_with_secret_delete
@@ -53,6 +54,7 @@ class DomainChanges:
     password: Secret | None = None
 
 
+@audited_record_write("domains", "create", Domain)
 def domain_create(*, tenant_id: str, data: DomainInput) -> Domain:
     name = data.name
     certificate, password = data.certificate, data.password
@@ -75,6 +77,7 @@ def domain_create(*, tenant_id: str, data: DomainInput) -> Domain:
     return domain
 
 
+@audited_record_write("domains", "update", Domain)
 def domain_update(*, tenant_id: str, data: DomainChanges, expected_version: int | None) -> Domain:
     """Apply the changes if the stored version is `expected_version` (None never is)."""
     name = data.name
@@ -118,5 +121,6 @@ def domain_update(*, tenant_id: str, data: DomainChanges, expected_version: int 
     return domain
 
 
+@audited_record_write("domains", "delete", Domain)
 def domain_delete(*, tenant_id: str, name: str) -> None:
     record_with_secret_delete(Domain, tenant_id=tenant_id, name=name, not_found=domain_not_found)

@@ -9,6 +9,7 @@ from typing import Any
 
 from django.db import DataError, IntegrityError, transaction
 
+from audit.services import audited_record_write
 from profiles.models import Ieee8021xConfig
 from profiles.services.named_records import locked_by_name, record_with_secret_delete
 from rps_site.api.validation import MISSING, js_string
@@ -62,6 +63,7 @@ def _columns(data: Mapping[str, Any]) -> dict[str, Any]:
     return columns
 
 
+@audited_record_write("ieee8021xconfigs", "create", Ieee8021xConfig)
 def ieee8021x_config_create(*, tenant_id: str, data: Mapping[str, Any]) -> Ieee8021xConfig:
     """`data` is a validated create body; `password`, when given, is a `Secret`."""
     name = js_string(data["profileName"])
@@ -82,6 +84,7 @@ def ieee8021x_config_create(*, tenant_id: str, data: Mapping[str, Any]) -> Ieee8
     return config
 
 
+@audited_record_write("ieee8021xconfigs", "update", Ieee8021xConfig)
 def ieee8021x_config_update(
     *, tenant_id: str, data: Mapping[str, Any], expected_version: int | None
 ) -> Ieee8021xConfig:
@@ -120,6 +123,7 @@ def _in_use(config: Ieee8021xConfig, name: str) -> OperationFailed | None:
     return None
 
 
+@audited_record_write("ieee8021xconfigs", "delete", Ieee8021xConfig)
 def ieee8021x_config_delete(*, tenant_id: str, name: str) -> None:
     record_with_secret_delete(
         Ieee8021xConfig,

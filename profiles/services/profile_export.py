@@ -18,6 +18,7 @@ import yaml
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from django.conf import settings
 
+from audit.services import audited_action
 from profiles.models import Domain, Profile, ProfileExportRecord, ProfileWirelessConfig
 from profiles.services.profiles import profile_not_found
 from rps_site import vault
@@ -167,6 +168,11 @@ def encrypt_with_random_key(plaintext: bytes) -> tuple[str, str]:
     return base64.b64encode(nonce + sealed).decode("ascii"), key
 
 
+@audited_action(
+    "profiles",
+    "export",
+    detail=lambda arguments: f"domain {arguments['domain_name']}" if arguments.get("domain_name") else "",
+)
 def profile_export(*, tenant_id: str, name: str, domain_name: str | None, actor: str) -> EncryptedExport:
     """Export one profile of the tenant, encrypted, and record who exported it."""
     profile = (

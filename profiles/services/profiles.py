@@ -22,6 +22,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import ProtectedError
 from django.db.models.functions import Lower
 
+from audit.services import audited_record_write
 from profiles.models import (
     CiraConfig,
     Ieee8021xConfig,
@@ -173,6 +174,7 @@ def _write_tls_if_missing(changes: SecretChanges, profile: Profile) -> None:
         changes.create(profile.tls_secret_path, generate_profile_certificates(profile.name).secret_values())
 
 
+@audited_record_write("profiles", "create", Profile)
 def profile_create(*, tenant_id: str, data: Mapping[str, Any]) -> Profile:
     """Insert a profile with its links, then its secrets; nothing stays if any step fails."""
     name: str = data["name"]
@@ -342,6 +344,7 @@ def _wifi_after_update(data: Mapping[str, Any], old_dhcp: bool | None) -> list[L
     return [] if old_dhcp else None
 
 
+@audited_record_write("profiles", "update", Profile)
 def profile_update(*, tenant_id: str, data: Mapping[str, Any], expected_version: int | None) -> Profile:
     """Apply a PATCH with upstream's merge rules (rest-api.md §2.3) if the stored version is
     `expected_version` (None never is).
@@ -382,6 +385,7 @@ def _cira_for_update(tenant_id: str, name: str | None, failed: OperationFailed) 
     return cira
 
 
+@audited_record_write("profiles", "delete", Profile)
 def profile_delete(*, tenant_id: str, name: str) -> None:
     """Delete a profile and its links; its secrets are destroyed once the commit is known (with
     Vault unreachable, or a token that may not destroy, the row stays: 503)."""

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from django.db import DataError, IntegrityError, transaction
 
+from audit.services import audited_record_write
 from profiles.models import ProxyConfig
 from profiles.services.named_records import locked_by_name
 from rps_site.api.validation import js_regex
@@ -58,6 +59,7 @@ class ProxyConfigChanges:
     network_dns_suffix: str | None = None
 
 
+@audited_record_write("proxyconfigs", "create", ProxyConfig)
 def proxy_config_create(*, tenant_id: str, data: ProxyConfigInput) -> ProxyConfig:
     name = data.name
     try:
@@ -78,6 +80,7 @@ def proxy_config_create(*, tenant_id: str, data: ProxyConfigInput) -> ProxyConfi
         raise Duplicate(f"Proxy profile {name} already exists") from None
 
 
+@audited_record_write("proxyconfigs", "update", ProxyConfig)
 def proxy_config_update(*, tenant_id: str, data: ProxyConfigChanges) -> ProxyConfig:
     name = data.name
     with transaction.atomic():
@@ -98,6 +101,7 @@ def proxy_config_update(*, tenant_id: str, data: ProxyConfigChanges) -> ProxyCon
     return config
 
 
+@audited_record_write("proxyconfigs", "delete", ProxyConfig)
 def proxy_config_delete(*, tenant_id: str, name: str) -> None:
     with transaction.atomic():
         config = locked_by_name(ProxyConfig, tenant_id=tenant_id, name=name, not_found=proxy_config_not_found)

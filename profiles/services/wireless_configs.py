@@ -8,6 +8,7 @@ from typing import Any
 
 from django.db import DataError, IntegrityError, transaction
 
+from audit.services import audited_record_write
 from profiles.models import WirelessConfig
 from profiles.selectors.wireless_configs import ieee8021x_config_for_wireless
 from profiles.services.named_records import record_with_secret_delete
@@ -62,6 +63,7 @@ def _columns(tenant_id: str, data: Mapping[str, Any], name: str) -> dict[str, An
     return columns
 
 
+@audited_record_write("wirelessconfigs", "create", WirelessConfig)
 def wireless_config_create(*, tenant_id: str, data: Mapping[str, Any]) -> WirelessConfig:
     """`data` is a validated create body; `pskPassphrase`, when given, is a `Secret`."""
     name = js_string(data["profileName"])
@@ -80,6 +82,7 @@ def wireless_config_create(*, tenant_id: str, data: Mapping[str, Any]) -> Wirele
     return config
 
 
+@audited_record_write("wirelessconfigs", "update", WirelessConfig)
 def wireless_config_update(*, tenant_id: str, data: Mapping[str, Any], expected_version: int | None) -> WirelessConfig:
     """Every field the body holds replaces the stored one, if the stored version is
     `expected_version`; a passphrase replaces the Vault secret (not kept for 802.1X)."""
@@ -116,6 +119,7 @@ def wireless_config_update(*, tenant_id: str, data: Mapping[str, Any], expected_
     return WirelessConfig.objects.select_related("ieee8021x_config").get(pk=config.pk)
 
 
+@audited_record_write("wirelessconfigs", "delete", WirelessConfig)
 def wireless_config_delete(*, tenant_id: str, name: str) -> None:
     record_with_secret_delete(
         WirelessConfig,

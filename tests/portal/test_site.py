@@ -29,7 +29,7 @@ def sections(page: str) -> list[str]:
 
 def test_auth_and_lockouts_are_one_access_section(admin_client: Client) -> None:
     page = admin_client.get("/admin/profiles/profile/").content.decode()
-    assert sections(page) == ["devices", "profiles", "access"]
+    assert sections(page) == ["devices", "profiles", "access", "audit"]
     access = page[page.index('class="app-access module') :]
     names = re.findall(r'<th scope="row" id="access-[a-z]+">\s*<a href="[^"]+"[^>]*>([^<]+)</a>', access)
     assert names[:2] == ["Users", "Groups"] and "Access attempts" in names and "Access logs" in names
