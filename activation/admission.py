@@ -128,6 +128,11 @@ def too_many_at_once() -> str:
     return f"too many open device connections from this address (at most {settings.DEVICE_SOCKETS_PER_ADDRESS} at once)"
 
 
+def refusal_cause(refusal: str) -> str:
+    """Which limit a refusal text of `DeviceAdmission.admit` names, as a metric label."""
+    return "rate_limit" if refusal == too_many_per_minute() else "sockets_per_address"
+
+
 class InProcessAdmission:
     """`DeviceAdmission` for one worker; the limits are read at each connection (settings)."""
 

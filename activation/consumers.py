@@ -40,6 +40,7 @@ from activation.protocol import (
 )
 from activation.runner import DeviceSessionRunner, SocketTransport
 from activation.tunnel import PortSwitchingTransport, TlsTunnelTransport
+from metrics.devices import connection_refused, socket_closed, socket_opened
 from rps_site import draining
 from rps_site.serving import DEVICE_FRAME_LIMIT
 
@@ -89,6 +90,7 @@ class DeviceConsumer(AsyncWebsocketConsumer):
             if self.stop_watching_drain is not None:
                 self.stop_watching_drain()
             if self.admitted:
+                socket_closed()
                 await admission.limits.release(self.client_address)
 
     async def connect(self) -> None:
@@ -104,19 +106,23 @@ class DeviceConsumer(AsyncWebsocketConsumer):
         origin = header(self.scope, b"origin")
         if origin is not None and origin not in settings.DEVICE_ALLOWED_ORIGINS:
             logger.warning("refused a device connection from origin %s", origin[:100])
+            connection_refused("origin")
             await self.close(code=CLOSE_POLICY_VIOLATION)
             return
         insecure = admission.insecure_transport(self.scope)
         if insecure is not None:
             logger.warning("refused a plain ws:// device connection from %s", self.client_address)
+            connection_refused("plain_transport")
             await self._refuse(CLOSE_POLICY_VIOLATION, insecure)
             return
         refused = await admission.limits.admit(self.client_address)
         if refused is not None:
             logger.warning("refused a device connection from %s: %s", self.client_address, refused)
+            connection_refused(admission.refusal_cause(refused))
             await self._refuse(CLOSE_TRY_AGAIN_LATER, refused)
             return
         self.admitted = True
+        socket_opened()
         await self.accept()
         self._after(settings.DEVICE_FIRST_FRAME_TIMEOUT, self._first_frame_overdue)
         self._after(settings.DEVICE_SESSION_DEADLINE, self._deadline_passed)

@@ -24,6 +24,7 @@ from typing import Final, Protocol, TypeVar
 
 from activation.wsman.call import Enumeration, WsmanCall
 from activation.wsman.response import UnsafeXml, WsmanFault, WsmanParseError, parse_fault, parse_soap
+from metrics.registry import WSMAN_ROUND_TRIP
 from rps_site.sensitive import Secret
 
 logger = logging.getLogger(__name__)
@@ -357,7 +358,9 @@ class AmtSession:
         started, frames_before = time.monotonic(), self._frames_received()
         while True:
             try:
+                sent = time.monotonic()
                 raw = await self._transport.exchange(request.data, timeout=timeout)
+                WSMAN_ROUND_TRIP.labels(call.name).observe(time.monotonic() - sent)
             except (TimeoutError, DeviceConnectionReset) as error:
                 timed_out = isinstance(error, TimeoutError)
                 if call.non_idempotent:

@@ -16,6 +16,7 @@ from typing import Any, Final
 import httpx
 from django.conf import settings
 
+from metrics.registry import dependency_call, dependency_call_failed
 from rps_site.authentication import issue_token
 
 logger = logging.getLogger(__name__)
@@ -117,11 +118,12 @@ class MpsClient:
         shared = _shared_connection()
         try:
             async with shared.turns:
-                response = await shared.transport.handle_async_request(request)
-                try:
-                    await response.aread()
-                finally:
-                    await response.aclose()
+                with dependency_call("mps", method):
+                    response = await shared.transport.handle_async_request(request)
+                    try:
+                        await response.aread()
+                    finally:
+                        await response.aclose()
         except httpx.HTTPError as error:
             logger.warning("MPS %s %s failed: %s", method, path, type(error).__name__)
             return MpsOutcome(ok=False, detail=f"MPS unreachable ({type(error).__name__})")
@@ -132,6 +134,8 @@ class MpsClient:
             except ValueError:
                 body = None
         ok = 200 <= response.status_code < 300
+        if response.status_code >= 500:
+            dependency_call_failed("mps", method, f"status {response.status_code}")
         if not ok:
             logger.warning("MPS %s %s answered %s", method, path, response.status_code)
         return MpsOutcome(ok=ok, status=response.status_code, detail=f"MPS answered {response.status_code}", body=body)

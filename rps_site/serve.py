@@ -35,6 +35,7 @@ from daphne.ws_protocol import WebSocketProtocol
 from twisted.internet import reactor
 from twisted.internet.interfaces import ISSLTransport
 
+from metrics.multiprocess import prepare_worker
 from rps_site import draining
 from rps_site.serving import DEVICE_FRAME_LIMIT
 
@@ -216,4 +217,5 @@ class RpsCommandLine(CommandLineInterface):  # type: ignore[misc]
 
 
 if __name__ == "__main__":
+    prepare_worker()  # before any metric is written: this worker's files in PROMETHEUS_MULTIPROC_DIR
     RpsCommandLine.entrypoint()

@@ -201,9 +201,11 @@ INSTALLED_APPS = [
     "devices",
     "activation",
     "audit",
+    "metrics",
 ]
 
 MIDDLEWARE = [
+    "metrics.http.HttpMetricsMiddleware",  # first: it times the rest and reads the URL pattern matched
     "django.middleware.security.SecurityMiddleware",
     "corsheaders.middleware.CorsMiddleware",
     "rps_site.api.input_limits.ApiInputLimitsMiddleware",
@@ -448,3 +450,7 @@ if not DEBUG:
 AUDIT_RETENTION_DAYS: int = env.int("RPS_AUDIT_RETENTION_DAYS", default=365)
 if AUDIT_RETENTION_DAYS < 0:
     raise ImproperlyConfigured("RPS_AUDIT_RETENTION_DAYS must be >= 0")
+# The bearer token a Prometheus scraper sends to GET /metrics; empty: no metrics endpoint.
+METRICS_TOKEN = Secret(env.str("RPS_METRICS_TOKEN", default=""))
+if METRICS_TOKEN and not DEBUG and len(METRICS_TOKEN.reveal()) < 16:
+    raise ImproperlyConfigured("Refusing insecure production settings: RPS_METRICS_TOKEN needs 16+ characters")

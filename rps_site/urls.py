@@ -7,6 +7,7 @@ from django.urls import URLPattern, URLResolver, include, path, re_path
 from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from metrics.views import metrics
 from rps_site import site_api
 from rps_site.api_errors import unknown_route
 
@@ -23,6 +24,7 @@ admin_api: list[URLPattern | URLResolver] = [
 urlpatterns = [
     path("", RedirectView.as_view(url="/admin/", permanent=False)),
     re_path(r"^api/v1/admin/?", include(admin_api)),
+    path("metrics", metrics),
     path("api/schema", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
     re_path(r"^api/[\s\S]*$", unknown_route),

@@ -29,6 +29,7 @@ from hvac.exceptions import (
 )
 from urllib3.exceptions import NewConnectionError
 
+from metrics.registry import dependency_call
 from rps_site.sensitive import Secret
 from rps_site.vault.errors import (
     SecretVersionConflict,
@@ -131,6 +132,11 @@ class SecretStore:
 
     @contextmanager
     def _guard(self, operation: str, *, mutating: bool = False) -> Iterator[None]:
+        with dependency_call("vault", operation), self._translated_errors(operation, mutating=mutating):
+            yield
+
+    @contextmanager
+    def _translated_errors(self, operation: str, *, mutating: bool) -> Iterator[None]:
         try:
             yield
         except (InvalidPath, SecretVersionConflict):

@@ -9,7 +9,7 @@ import ssl
 import subprocess
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -78,16 +78,24 @@ class RpsServer:
 
 @pytest.fixture(scope="session")
 def rps_server(dev_vault: DevVault, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RpsServer]:
-    work = tmp_path_factory.mktemp("rps-e2e")
+    with rps_workers(dev_vault, tmp_path_factory.mktemp("rps-e2e")) as (rps,):
+        yield rps
+
+
+@contextmanager
+def rps_workers(
+    dev_vault: DevVault, work: Path, *, workers: int = 1, **settings: str
+) -> Iterator[tuple[RpsServer, ...]]:
+    """`workers` servers on one fresh database, each on its own port and sharing everything else,
+    with the e2e settings and `settings` on top."""
     database = f"rps_e2e_{random_source.token_hex(4)}"
     subprocess.run(["createdb", "-h", "127.0.0.1", "-U", "postgres", database], check=True)
     certificate, key = make_self_signed_certificate(work / "tls")
-    port = free_port()
     jwt_secret = random_source.token_urlsafe(48)
     odca_roots = work / "odca-roots.pem"  # TLS-enforced amtsim devices chain to this stand-in (§5.4)
     odca_roots.write_bytes(shared_on_die_ca().root_pem())
     web_ui_origin = f"http://127.0.0.1:{free_port()}"
-    with running_mps_recorder() as mps:
+    with running_mps_recorder() as mps, ExitStack() as running:
         environment = local_server_environment(
             vault_addr=dev_vault.addr,
             vault_token=dev_vault.rps_token(),
@@ -103,30 +111,38 @@ def rps_server(dev_vault: DevVault, tmp_path_factory: pytest.TempPathFactory) ->
             RPS_LOG_LEVEL="DEBUG",
             RPS_AMT_EXTRA_ODCA_ROOTS=str(odca_roots),
             RPS_CORS_ALLOWED_ORIGINS=web_ui_origin,
+            **settings,
         )
         run_manage(environment, "migrate", "--noinput", "-v", "0")
-        log_path = work / "server.log"
-        rps = RpsServer(
-            port,
-            certificate,
-            jwt_secret,
-            mps,
-            dev_vault,
-            log_path,
-            f"{PG_SERVER}/{database}",
-            environment,
-            web_ui_origin,
-        )
+        servers = []
         try:
-            with running_server(
-                daphne_command(port=port, tls=(certificate, key)),
-                environment,
-                log_path,
-                probe_url=f"https://127.0.0.1:{port}/api/v1/admin/version",
-                ca_file=certificate,
-            ):
-                yield rps
+            for index in range(workers):
+                port = free_port()
+                log_path = work / f"server{index or ''}.log"
+                rps = RpsServer(
+                    port,
+                    certificate,
+                    jwt_secret,
+                    mps,
+                    dev_vault,
+                    log_path,
+                    f"{PG_SERVER}/{database}",
+                    environment,
+                    web_ui_origin,
+                )
+                running.enter_context(
+                    running_server(
+                        daphne_command(port=port, tls=(certificate, key)),
+                        environment,
+                        log_path,
+                        probe_url=f"https://127.0.0.1:{port}/api/v1/admin/version",
+                        ca_file=certificate,
+                    )
+                )
+                servers.append(rps)
+            yield tuple(servers)
         finally:
+            running.close()
             subprocess.run(
                 ["dropdb", "-h", "127.0.0.1", "-U", "postgres", "--if-exists", "--force", database], check=False
             )
