@@ -18,6 +18,7 @@ import environ
 from corsheaders.defaults import default_headers as cors_default_headers
 from django.core.exceptions import ImproperlyConfigured
 
+from events.config import mqtt_settings_from
 from rps_site.sensitive import Secret
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -202,6 +203,7 @@ INSTALLED_APPS = [
     "activation",
     "audit",
     "metrics",
+    "events",
 ]
 
 MIDDLEWARE = [
@@ -454,3 +456,5 @@ if AUDIT_RETENTION_DAYS < 0:
 METRICS_TOKEN = Secret(env.str("RPS_METRICS_TOKEN", default=""))
 if METRICS_TOKEN and not DEBUG and len(METRICS_TOKEN.reveal()) < 16:
     raise ImproperlyConfigured("Refusing insecure production settings: RPS_METRICS_TOKEN needs 16+ characters")
+# MQTT events: RPS_MQTT_URL (or upstream's RPS_MQTT_ADDRESS) and RPS_MQTT_* (events/config.py); None: off
+MQTT = mqtt_settings_from(env)

@@ -21,6 +21,7 @@ from rest_framework.response import Response
 from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
+from events.rest import publish_export_failure
 from profiles.api.profile_input import validated_create, validated_update
 from profiles.api.profiles_validation import BODY
 from profiles.api.resource import TenantResource, row_of
@@ -169,6 +170,11 @@ class ProfileExport(APIView):
     permission_classes = [IsAuthenticated, CanExportProfiles]
     throttle_classes = [ProfileExportThrottle]
     throttle_scope = "profile_export"
+
+    def finalize_response(self, request: Request, response: Any, *args: Any, **kwargs: Any) -> Any:
+        response = super().finalize_response(request, response, *args, **kwargs)
+        publish_export_failure(request, response, name=kwargs["name"])  # MQTT, events.md §4.2
+        return response
 
     @schema("profiles", errors=(401, 403, 404, 429, 503), parameters=[EXPORT_DOMAIN])
     def get(self, request: Request, name: str) -> Response:

@@ -42,6 +42,7 @@ from rest_framework.metadata import SimpleMetadata
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from events.rest import publish_rest_event
 from profiles.api.common import json_body, reveal_secrets
 from profiles.models import NamedTenantRecord, TenantQuerySet
 from rps_site.api.openapi import endpoint as schema
@@ -142,6 +143,11 @@ class TenantResource(GenericAPIView):  # type: ignore[type-arg]
         return self.record_of(current)
 
     # --- shared machinery -------------------------------------------------------------------------
+    def finalize_response(self, request: Request, response: Any, *args: Any, **kwargs: Any) -> Any:
+        response = super().finalize_response(request, response, *args, **kwargs)
+        publish_rest_event(self.route, request, response, url_name=kwargs.get("name"))  # MQTT, events.md §4
+        return response
+
     @cached_property
     def tenant_id(self) -> str:
         return request_tenant(self.request)
