@@ -5,3 +5,11 @@ class AuditConfig(AppConfig):
     name = "audit"
     verbose_name = "Audit trail"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from django.contrib.admin.models import LogEntry
+        from django.db.models.signals import post_save
+
+        from audit.admin_log import record_admin_log_entry
+
+        post_save.connect(record_admin_log_entry, sender=LogEntry, dispatch_uid="audit_admin_log")

@@ -178,3 +178,26 @@ def test_retention_removes_only_entries_older_than_the_setting(settings: Any) ->
     assert not AuditEntry.objects.filter(pk=old.pk).exists() and AuditEntry.objects.filter(pk=recent.pk).exists()
     settings.AUDIT_RETENTION_DAYS = 0
     assert audit_prune(now=timezone.now() + timedelta(days=3650)) == 0, "0 keeps every entry"
+
+
+def test_portal_user_and_group_changes_are_recorded_without_the_password() -> None:
+    client, admin = portal_user(tenant_id="acme", superuser=True)
+    username, password = f"n{uuid.uuid4().hex[:8]}", "Very-Secret-Passw0rd!"
+    added = client.post(
+        "/admin/auth/user/add/",
+        {"username": username, "password1": password, "password2": password, "usable_password": "true"},
+    )
+    assert added.status_code == 302, added.content.decode()[:2000]
+    user = User.objects.get(username=username)
+    changed = client.post(
+        f"/admin/auth/user/{user.pk}/password/", {"password1": password + "2", "password2": password + "2"}
+    )
+    assert changed.status_code == 302
+    assert client.post(f"/admin/auth/user/{user.pk}/delete/", {"post": "yes"}).status_code == 302
+
+    recorded = entries(resource="auth.user", name=username)
+    assert [entry.action for entry in recorded] == ["create", "update", "delete"]
+    assert {(entry.actor, entry.via, entry.tenant_id) for entry in recorded} == {
+        (f"user:{admin.username}", "portal", "acme")
+    }
+    assert password not in everything_stored()
