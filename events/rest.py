@@ -10,10 +10,13 @@ them keep working. The device, audit and other resources upstream does not have 
 
 from __future__ import annotations
 
+import json
+import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from django.conf import settings
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -21,6 +24,7 @@ from events.publisher import publish_event
 from rps_site.api.validation import js_string
 from rps_site.logs import API_PREFIX
 
+logger = logging.getLogger(__name__)
 NOT_HANDLER_ERRORS = frozenset({401, 403, 405, 413, 429})
 UNDEFINED = "undefined"
 
@@ -105,8 +109,19 @@ def _text(value: Any) -> str:
 
 
 def _body_name(request: Request, events: ResourceEvents) -> str:
-    body = request.data if isinstance(request.data, dict) else {}
+    body = request.data if isinstance(request.data, dict) else {}  # JSON: see _body_parses
     return _text(body[events.body_name]) if events.body_name in body else UNDEFINED
+
+
+def _body_parses(request: Request) -> bool:
+    """Whether the body is JSON; upstream's handlers never see one that is not (no event)."""
+    if (request.content_type or "").split(";")[0].strip().lower() != "application/json":
+        return False
+    try:
+        json.loads(request.body or b"{}")
+    except ValueError:
+        return False
+    return True
 
 
 def _success(events: ResourceEvents, request: Request, response: Response, url_name: str | None) -> tuple[str, str]:
@@ -140,9 +155,19 @@ def _is_validation_error(response: Response) -> bool:
 
 
 def publish_rest_event(route: str, request: Request, response: Response, *, url_name: str | None) -> None:
-    """The event for one answer of `/api/v1/admin/<route>[/<url_name>]`, when upstream has one."""
+    """The event for one answer of `/api/v1/admin/<route>[/<url_name>]`, when upstream has one;
+    never disturbs the answer."""
+    try:
+        _publish_rest_event(route, request, response, url_name=url_name)
+    except Exception:
+        logger.exception("no MQTT event for this answer")
+
+
+def _publish_rest_event(route: str, request: Request, response: Response, *, url_name: str | None) -> None:
     events = EVENTS.get(route)
-    if events is None or request.method not in ("GET", "POST", "PATCH", "DELETE"):
+    if settings.MQTT is None or events is None or request.method not in ("GET", "POST", "PATCH", "DELETE"):
+        return
+    if request.method in ("POST", "PATCH") and not _body_parses(request):
         return
     status = response.status_code
     if status < 400:
@@ -155,5 +180,5 @@ def publish_rest_event(route: str, request: Request, response: Response, *, url_
 
 def publish_export_failure(request: Request, response: Response, *, name: str) -> None:
     """Profile export publishes no success event; its failures are the profiles router's (§4.2)."""
-    if response.status_code >= 400 and response.status_code not in NOT_HANDLER_ERRORS:
+    if settings.MQTT is not None and response.status_code >= 400 and response.status_code not in NOT_HANDLER_ERRORS:
         publish_event("fail", f"Failed to GET: {name}", [f"{API_PREFIX}profiles"])

@@ -52,6 +52,8 @@ def test_rest_calls_publish_upstreams_events_in_order(broker: Mosquitto, events_
     started = int(time.time() * 1000)
     assert api.post(f"{API}/proxyconfigs", proxy_body(name), format="json").status_code == 201
     assert api.post(f"{API}/proxyconfigs", proxy_body(unique_name(), port="x"), format="json").status_code == 400
+    assert api.post(f"{API}/proxyconfigs", "name=x", content_type="text/plain").status_code == 415
+    assert api.patch(f"{API}/domains", b"{not json", content_type="application/json").status_code == 400
     assert api.get(f"{API}/proxyconfigs/{name}").status_code == 200
     assert api.patch(f"{API}/proxyconfigs", proxy_body(name, port=8080), format="json").status_code == 200
     assert api.get(f"{API}/proxyconfigs").status_code == 200
