@@ -447,8 +447,7 @@ if not DEBUG:
             f"RPS_EA_ACCOUNTS passwords need {EA_PASSWORD_MIN_LENGTH}+ characters"
         )
 
-# --- observability (README "Observability") ----------------------------------------------------
-# Audit entries older than this many days are removed by `manage.py rps_audit_prune`; 0 keeps all.
+# Observability (README): audit entries older than this are removed by `rps_audit_prune`; 0 keeps all.
 AUDIT_RETENTION_DAYS: int = env.int("RPS_AUDIT_RETENTION_DAYS", default=365)
 if AUDIT_RETENTION_DAYS < 0:
     raise ImproperlyConfigured("RPS_AUDIT_RETENTION_DAYS must be >= 0")
