@@ -18,7 +18,9 @@ import environ
 from corsheaders.defaults import default_headers as cors_default_headers
 from django.core.exceptions import ImproperlyConfigured
 
+from audit.config import audit_retention_days_from
 from events.config import mqtt_settings_from
+from metrics.config import metrics_token_from
 from rps_site.sensitive import Secret
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -447,13 +449,7 @@ if not DEBUG:
             f"RPS_EA_ACCOUNTS passwords need {EA_PASSWORD_MIN_LENGTH}+ characters"
         )
 
-# Observability (README): audit entries older than this are removed by `rps_audit_prune`; 0 keeps all.
-AUDIT_RETENTION_DAYS: int = env.int("RPS_AUDIT_RETENTION_DAYS", default=365)
-if AUDIT_RETENTION_DAYS < 0:
-    raise ImproperlyConfigured("RPS_AUDIT_RETENTION_DAYS must be >= 0")
-# The bearer token a Prometheus scraper sends to GET /metrics; empty: no metrics endpoint.
-METRICS_TOKEN = Secret(env.str("RPS_METRICS_TOKEN", default=""))
-if METRICS_TOKEN and not DEBUG and len(METRICS_TOKEN.reveal()) < 16:
-    raise ImproperlyConfigured("Refusing insecure production settings: RPS_METRICS_TOKEN needs 16+ characters")
-# MQTT events: RPS_MQTT_URL (or upstream's RPS_MQTT_ADDRESS) and RPS_MQTT_* (events/config.py); None: off
+# Observability (README): audit retention, the /metrics credential, MQTT events (None: off)
+AUDIT_RETENTION_DAYS: int = audit_retention_days_from(env)
+METRICS_TOKEN: Secret = metrics_token_from(env, debug=DEBUG)
 MQTT = mqtt_settings_from(env)
