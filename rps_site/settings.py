@@ -18,9 +18,7 @@ import environ
 from corsheaders.defaults import default_headers as cors_default_headers
 from django.core.exceptions import ImproperlyConfigured
 
-from audit.config import audit_retention_days_from
-from events.config import mqtt_settings_from
-from metrics.config import metrics_token_from
+from rps_site.observability_settings import observability_from
 from rps_site.sensitive import Secret
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -449,7 +447,4 @@ if not DEBUG:
             f"RPS_EA_ACCOUNTS passwords need {EA_PASSWORD_MIN_LENGTH}+ characters"
         )
 
-# Observability (README): audit retention, the /metrics credential, MQTT events (None: off)
-AUDIT_RETENTION_DAYS: int = audit_retention_days_from(env)
-METRICS_TOKEN: Secret = metrics_token_from(env, debug=DEBUG)
-MQTT = mqtt_settings_from(env)
+AUDIT_RETENTION_DAYS, METRICS_TOKEN, MQTT = observability_from(env, debug=DEBUG)  # README "Observability"
