@@ -1,16 +1,16 @@
 """The runner's entry to post-activation configuration (protocol.md §4.1 step 11, §4.3 step 10):
 run the configuration flows on the activated session, with the plan resolved beside the
-activation plan (`activation.planning.resolve_plans`). A plan that could not be resolved (Vault
+activation plan (`activation.plan.resolve.resolve_plans`). A plan that could not be resolved (Vault
 down) sends nothing to the device and says so in every component."""
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 
-from activation.configuration_plan import ConfigurationPlan, ConfigurationUnavailable
 from activation.flows.components import MpsPort
 from activation.flows.configure import configuration_not_applied, configure_device
 from activation.flows.ports import DeviceSecretsPort, FlowResult, ProgressPort, StepRecord
+from activation.plan.configuration_plan import ConfigurationPlan, ConfigurationUnavailable
 from activation.protocol import ActivationStatus
 from activation.session import AmtSession
 

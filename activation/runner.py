@@ -20,16 +20,25 @@ from typing import Any, Final
 
 from django.conf import settings
 
-from activation import planning, session_events
+from activation import session_events
 from activation.configuration import configure_after_activation
-from activation.configuration_plan import ConfigurationPlan, ConfigurationUnavailable, TlsPlan
 from activation.device_secrets import VaultDeviceSecrets
 from activation.flows import activate_acm, activate_ccm, deactivate, reconfigure_activated, run_maintenance
 from activation.flows.deactivate import DEACTIVATED
 from activation.flows.ports import FlowResult, StepOutcome, StepRecord, session_steps
 from activation.flows.tls_enforced import activate_acm_tls_enforced, activate_ccm_tls_enforced
 from activation.flows.tls_tunnel import activate_through_tls_tunnel
-from activation.plan import ActivationMode, ActivationPlan
+from activation.plan.activation_plan import ActivationMode, ActivationPlan
+from activation.plan.configuration_plan import ConfigurationPlan, ConfigurationUnavailable, TlsPlan
+from activation.plan.resolve import (
+    check_device_tenant,
+    find_domain,
+    generate_amt_password,
+    not_enrolled_text,
+    other_tenant_text,
+    provisioning_certificate,
+    resolve_plans,
+)
 from activation.protocol import (
     ActivationStart,
     ActivationStatus,
@@ -304,7 +313,7 @@ class DeviceSessionRunner:
         request = self.request
         # The device channel is unauthenticated: a tenant outside RPS_DEVICE_TENANTS is refused
         # before anything is recorded under it.
-        planning.check_device_tenant(request)
+        check_device_tenant(request)
         try:
             started: RunStarted = await landed(
                 in_thread(registry.run_start)(
@@ -324,15 +333,15 @@ class DeviceSessionRunner:
                 request.tenant_id,
                 self.client_address,
             )
-            raise ProtocolError(planning.not_enrolled_text(request)) from None
+            raise ProtocolError(not_enrolled_text(request)) from None
         await self._started(started)
         # Recorded on the device's own history (its owner's), never under the tenant it named.
         if started.owner_tenant_id is not None and started.owner_tenant_id != request.tenant_id:
             self._note("check device tenant", StepOutcome.FAILURE, "the request named another tenant")
-            raise ProtocolError(planning.other_tenant_text(request))
+            raise ProtocolError(other_tenant_text(request))
         if not started.enrolled:
             self._note("check enrollment", StepOutcome.FAILURE, "not enrolled in the tenant the request named")
-            raise ProtocolError(planning.not_enrolled_text(request))
+            raise ProtocolError(not_enrolled_text(request))
         if request.action is ClientMethod.ACTIVATE:
             return await self._activate()
         if request.action is ClientMethod.DEACTIVATE:
@@ -352,7 +361,7 @@ class DeviceSessionRunner:
         request = self.request
         payload = request.payload
         try:
-            plan, start, configuration = await in_thread(planning.resolve_plans)(request)
+            plan, start, configuration = await in_thread(resolve_plans)(request)
         except ProtocolError as refused:
             self._note("resolve plan", StepOutcome.FAILURE, refused.client_text)
             raise
@@ -384,8 +393,8 @@ class DeviceSessionRunner:
                 if plan.provisioning_certificate is None and isinstance(self.transport, TlsTunnelTransport):
                     # AMT 19+ was validated as CCM (§2.6.4); its upgrade needs the domain's chain (§5.5 step 4).
                     check_acm_prerequisites(request)
-                    domain = await in_thread(planning.find_domain)(request)
-                    certificate = await in_thread(planning.provisioning_certificate)(request, domain)
+                    domain = await in_thread(find_domain)(request)
+                    certificate = await in_thread(provisioning_certificate)(request, domain)
                     plan = replace(plan, provisioning_certificate=certificate)
                 if plan.provisioning_certificate is None:
                     # AMT 19+ activates ACM only through the TLS tunnel (§5.5).
@@ -536,7 +545,7 @@ class DeviceSessionRunner:
         amt = amt_session(
             self.transport, request, username=setup.ADMIN_USERNAME, password=request.amt_password or NO_PASSWORD
         )
-        result = await run_maintenance(amt, request, self.secrets, new_password=planning.generate_amt_password())
+        result = await run_maintenance(amt, request, self.secrets, new_password=generate_amt_password())
         if result.succeeded and result.mps_update is not None:
             outcome = await self.mps.update_device({"tenantId": request.tenant_id, **result.mps_update})
             if not outcome.ok:

@@ -28,7 +28,7 @@ from activation.flows.ports import (
     StepOutcome,
     store_initial_secret,
 )
-from activation.plan import ActivationPlan, ProvisioningCertificate
+from activation.plan.activation_plan import ActivationPlan, ProvisioningCertificate
 from activation.protocol import (
     ActivationStatus,
     Component,

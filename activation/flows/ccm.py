@@ -18,7 +18,7 @@ from activation.flows.ports import (
     forget_unused_device_secret,
     store_initial_secret,
 )
-from activation.plan import ActivationPlan
+from activation.plan.activation_plan import ActivationPlan
 from activation.protocol import (
     ActivationStatus,
     Component,

@@ -7,9 +7,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from activation.configuration_plan import CiraPlan
 from activation.flows.components import CALL_ERRORS, ComponentFailed, MpsPort, cause_of
 from activation.flows.ports import DeviceSecretsPort, ProgressPort
+from activation.plan.configuration_plan import CiraPlan
 from activation.session import AmtSession
 from activation.wsman import certificates, remote_access
 from activation.wsman.network import AddressFormat

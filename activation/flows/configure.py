@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from activation.configuration_plan import ConfigurationPlan
 from activation.flows.cira import configure_cira
 from activation.flows.components import ComponentFailed, ConfigurationReport, MpsPort, Pause
 from activation.flows.enterprise_certificates import describe
@@ -21,6 +20,7 @@ from activation.flows.network import configure_network
 from activation.flows.ports import DeviceSecretsPort, ProgressPort, StepOutcome, StepRecord
 from activation.flows.tls import TLS_ALREADY_CONFIGURED, TLS_CONFIGURED, configure_tls, serves_issued_certificate
 from activation.flows.unconfigure import unconfigure
+from activation.plan.configuration_plan import ConfigurationPlan
 from activation.protocol import ActivationStatus, Component
 from activation.session import AmtSession
 from activation.wsman.setup import GeneralSettings

@@ -20,7 +20,6 @@ from dataclasses import dataclass
 
 from cryptography.x509.oid import NameOID
 
-from activation.configuration_plan import EAP_TLS, Ieee8021xPlan
 from activation.flows.components import CALL_ERRORS, ComponentFailed, ConfigurationReport, cause_of
 from activation.flows.enterprise_certificates import (
     IN_8021X,
@@ -32,6 +31,7 @@ from activation.flows.enterprise_certificates import (
     trusted_root_handle,
 )
 from activation.flows.ports import StepOutcome
+from activation.plan.configuration_plan import EAP_TLS, Ieee8021xPlan
 from activation.session import AmtSession
 from activation.wsman import network
 from rps_site.sensitive import Secret

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 from cryptography import x509
 
-from activation.configuration_plan import EAP_TLS
 from activation.flows.enterprise_certificates import (
     CertificateOnDevice,
     EnterpriseAssistantScope,
@@ -21,6 +20,7 @@ from activation.flows.enterprise_certificates import (
     request_account,
     trusted_root_handle,
 )
+from activation.plan.configuration_plan import EAP_TLS
 from activation.session import AmtSession
 
 TRUSTED_ROOT_FAILED = "Failed to add trusted root certificate"

@@ -3,9 +3,9 @@ redirection listener, and user consent, set to what the profile asks for."""
 
 from __future__ import annotations
 
-from activation.configuration_plan import FeaturesPlan
 from activation.flows.components import CALL_ERRORS, ComponentFailed, cause_of
 from activation.flows.ports import ProgressPort
+from activation.plan.configuration_plan import FeaturesPlan
 from activation.session import AmtSession
 from activation.wsman import features
 

@@ -11,13 +11,6 @@ from __future__ import annotations
 
 import string
 
-from activation.configuration_plan import (
-    IEEE8021X_METHODS,
-    PSK_METHODS,
-    ConfigurationPlan,
-    Ieee8021xPlan,
-    WirelessPlan,
-)
 from activation.flows.components import CALL_ERRORS, ComponentFailed, ConfigurationReport, cause_of
 from activation.flows.enterprise_8021x import (
     Ieee8021xCredentials,
@@ -26,6 +19,13 @@ from activation.flows.enterprise_8021x import (
 )
 from activation.flows.enterprise_certificates import EnterpriseAssistantScope
 from activation.flows.ports import ProgressPort
+from activation.plan.configuration_plan import (
+    IEEE8021X_METHODS,
+    PSK_METHODS,
+    ConfigurationPlan,
+    Ieee8021xPlan,
+    WirelessPlan,
+)
 from activation.protocol import Component, ComponentMode
 from activation.session import AmtSession
 from activation.wsman import network, setup

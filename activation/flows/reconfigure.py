@@ -15,7 +15,7 @@ from collections.abc import Awaitable, Callable
 from activation.flows.acm import upgrade_to_acm
 from activation.flows.password_rotation import ensure_admin_password, set_mebx_password
 from activation.flows.ports import DeviceSecretsPort, FlowResult, ProgressPort, StepOutcome
-from activation.plan import ActivationMode, ActivationPlan
+from activation.plan.activation_plan import ActivationMode, ActivationPlan
 from activation.protocol import (
     ActivationStart,
     ActivationStatus,

@@ -19,12 +19,12 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from activation.configuration_plan import MpsCertificateAuthority, TlsPlan
 from activation.flows.components import CALL_ERRORS, ComponentFailed, Pause, cause_of
 from activation.flows.enterprise_certificates import EnterpriseAssistantScope
 from activation.flows.enterprise_tls import certificate_from_microsoft_ca
 from activation.flows.ports import DeviceSecretsPort, ProgressPort
-from activation.plan import ActivationPlan
+from activation.plan.activation_plan import ActivationPlan
+from activation.plan.configuration_plan import MpsCertificateAuthority, TlsPlan
 from activation.protocol import ActivationStatus, Component, ComponentResult, ComponentStatus
 from activation.session import AmtSession
 from activation.wsman import certificates, setup, time_sync

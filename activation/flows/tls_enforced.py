@@ -31,7 +31,6 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from typing import Final, Protocol
 
-from activation.configuration_plan import TlsPlan
 from activation.flows.acm import upgrade_to_acm
 from activation.flows.ccm import CCM_FAILED, activate_ccm
 from activation.flows.components import ComponentFailed
@@ -45,7 +44,8 @@ from activation.flows.ports import (
     forget_unused_device_secret,
 )
 from activation.flows.tls import configure_tls_while_activating, mark_tls_configured
-from activation.plan import ActivationPlan
+from activation.plan.activation_plan import ActivationPlan
+from activation.plan.configuration_plan import TlsPlan
 from activation.protocol import (
     ActivationStatus,
     Component,

@@ -20,14 +20,14 @@ import asyncio
 from collections.abc import Callable
 from typing import Final, Protocol
 
-from activation.configuration_plan import TlsPlan
 from activation.flows.acm import upgrade_to_acm
 from activation.flows.ccm import activate_ccm
 from activation.flows.components import ComponentFailed, Pause
 from activation.flows.enterprise_certificates import describe
 from activation.flows.ports import DeviceSecretsPort, FlowResult, ProgressPort, StepOutcome
 from activation.flows.tls import configure_tls_while_activating, mark_tls_configured
-from activation.plan import ActivationMode, ActivationPlan
+from activation.plan.activation_plan import ActivationMode, ActivationPlan
+from activation.plan.configuration_plan import TlsPlan
 from activation.protocol import ActivationStatus, Component, ComponentResult, ComponentStatus
 from activation.session import AmtSession
 

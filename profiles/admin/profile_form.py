@@ -48,7 +48,7 @@ NEW_PROFILE_FLAGS = {
     "kvm_enabled": True,
     "sol_enabled": False,
 }
-# ... and a flag a stored profile leaves unset shows what the device gets (activation/configuration_plan.py).
+# ... and a flag a stored profile leaves unset shows what the device gets (activation/plan/configuration_plan.py).
 UNSET_FLAG_MEANS = {**{flag: False for flag in FLAGS}, "ip_sync_enabled": True, "local_wifi_sync_enabled": True}
 LINK_FORMSETS = "rps_profile_link_formsets"  # request attribute: this request's Wi-Fi and proxy formsets
 PASSWORD_RULE = "8 to 32 characters, with a lower-case and an upper-case letter, a digit and one of !@#$%^&*."

@@ -14,7 +14,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import NameOID
 
-from activation.plan import ActivationMode, ActivationPlan, ProvisioningCertificate
+from activation.plan.activation_plan import ActivationMode, ActivationPlan, ProvisioningCertificate
 from activation.protocol import DeviceRequest, parse_client_message
 from activation.session import AmtSession
 from rps_site.sensitive import Secret

@@ -9,7 +9,7 @@ import json
 import pytest
 from cryptography.hazmat.primitives import serialization
 
-from activation.configuration_plan import MPS_ROOT_KEY_MISSING, resolve_configuration_plan
+from activation.plan.configuration_plan import MPS_ROOT_KEY_MISSING, resolve_configuration_plan
 from activation.protocol import DeviceRequest, parse_client_message
 from profiles.models import (
     CiraConfig,

@@ -10,7 +10,9 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.x509.oid import NameOID
 
-from activation.configuration_plan import (
+from activation.flows.configure import configure_device
+from activation.flows.network import wireless_limit_violations
+from activation.plan.configuration_plan import (
     USER_CONSENT_CODES,
     CiraPlan,
     ConfigurationPlan,
@@ -22,8 +24,6 @@ from activation.configuration_plan import (
     WirelessPlan,
     mps_certificate_authority,
 )
-from activation.flows.configure import configure_device
-from activation.flows.network import wireless_limit_violations
 from activation.protocol import ActivationStatus, Component, ComponentResult
 from activation.wsman import setup
 from amtsim import ControlMode, DeviceIdentity, Fault, VirtualAmtDevice

@@ -13,11 +13,11 @@ from typing import Any
 import pytest
 from channels.testing import WebsocketCommunicator
 
-from activation.configuration_plan import Ieee8021xPlan
 from activation.enterprise_assistant.consumers import EnterpriseAssistantConsumer
 from activation.flows.components import ComponentFailed, ConfigurationReport
 from activation.flows.enterprise_8021x import configure_wired_with_enterprise_assistant
 from activation.flows.enterprise_certificates import EnterpriseAssistantScope
+from activation.plan.configuration_plan import Ieee8021xPlan
 from activation.protocol import ActivationStatus
 from amtsim import ControlMode, Fault, VirtualAmtDevice
 from rps_site.sensitive import Secret

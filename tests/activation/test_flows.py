@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from activation.flows.ccm import activate_ccm
 from activation.flows.deactivate import deactivate
 from activation.flows.ports import StepOutcome
-from activation.plan import ActivationMode, ActivationPlan
+from activation.plan.activation_plan import ActivationMode, ActivationPlan
 from activation.protocol import ActivationStatus, DeviceRequest, parse_client_message
 from activation.session import AmtSession
 from rps_site.sensitive import Secret

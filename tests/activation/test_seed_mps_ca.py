@@ -6,7 +6,7 @@ from io import StringIO
 
 from django.core.management import call_command
 
-from activation.configuration_plan import mps_certificate_authority
+from activation.plan.configuration_plan import mps_certificate_authority
 from rps_site.vault import MPS_CERTIFICATES_PATH, SecretStore
 
 

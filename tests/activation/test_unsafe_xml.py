@@ -18,7 +18,7 @@ from activation.flows import activate_acm, activate_ccm, deactivate, reconfigure
 from activation.flows.acm import upgrade_to_acm
 from activation.flows.tls_enforced import activate_ccm_tls_enforced
 from activation.flows.tls_tunnel import activate_through_tls_tunnel
-from activation.plan import ActivationMode, ActivationPlan, ProvisioningCertificate
+from activation.plan.activation_plan import ActivationMode, ActivationPlan, ProvisioningCertificate
 from activation.runner import DeviceSessionRunner
 from activation.session import AmtSession
 from activation.wsman.response import UnsafeXml
@@ -81,7 +81,7 @@ def assert_nothing_after(device: VirtualAmtDevice, call: str) -> None:
     ],
 )
 async def test_every_configuration_component_lets_unsafe_xml_end_the_session(call: str) -> None:
-    from activation.configuration_plan import ProxyPlan
+    from activation.plan.configuration_plan import ProxyPlan
 
     device = VirtualAmtDevice.activated(DeviceIdentity(), admin_password=PASSWORD)
     plan = base_plan(

@@ -167,7 +167,7 @@ class ConfigurationUnavailable:
 
 
 def resolve_configuration_plan(profile: Profile | str, request: DeviceRequest, tenant_id: str) -> ConfigurationPlan:
-    """`profile` as `activation.planning.find_profile` reads it (its configs joined, and whether it
+    """`profile` as `activation.plan.resolve.find_profile` reads it (its configs joined, and whether it
     links Wi-Fi or proxy configs at all), or a profile name."""
     from profiles.models import Profile
 
@@ -295,7 +295,7 @@ def _tls_plan(profile: Profile, mode: int) -> TlsPlan:
 
 
 def _cira_plan(config: CiraConfig) -> CiraPlan:
-    from activation.planning import generate_amt_password
+    from activation.plan.resolve import generate_amt_password
 
     stored = secret_store().read(cira_config_path(config.tenant_id, config.name))
     password = stored.get("MPS_PASSWORD") if stored is not None else None

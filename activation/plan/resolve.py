@@ -19,8 +19,8 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from django.conf import settings
 
-from activation.configuration_plan import ConfigurationPlan, ConfigurationUnavailable, resolve_configuration_plan
-from activation.plan import ActivationMode, ActivationPlan, ProvisioningCertificate
+from activation.plan.activation_plan import ActivationMode, ActivationPlan, ProvisioningCertificate
+from activation.plan.configuration_plan import ConfigurationPlan, ConfigurationUnavailable, resolve_configuration_plan
 from activation.protocol import (
     ActivationStart,
     DeviceRequest,

@@ -1,0 +1,1 @@
+"""What a device session will do, decided once before anything is sent to the device."""
