@@ -25,6 +25,7 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 
 from activation import admission
+from activation.plan.flow_choice import Transport, transport_for
 from activation.protocol import (
     ConnectionReset,
     DeviceRequest,
@@ -155,9 +156,10 @@ class DeviceConsumer(AsyncWebsocketConsumer):
             if self.task is not None:
                 await self._refuse_mid_session(ProtocolError("A session already started on this connection."))
                 return
-            if message.payload.tls_enforced:  # §5.1: AMT 19+, TLS on 16993 from the first call
+            transport = transport_for(message)  # §5.1
+            if transport is Transport.TLS_ENFORCED:
                 self.transport = TlsTunnelTransport.for_request(message, self.send_text)
-            elif message.switches_to_tls_tunnel:  # §5.1: `--tls-tunnel`, plain until the port switch
+            elif transport is Transport.PORT_SWITCH:
                 self.transport = PortSwitchingTransport.for_request(SocketTransport(self.send_text), self.send_text)
             else:
                 self.transport = SocketTransport(self.send_text)

@@ -21,26 +21,30 @@ from typing import Any, Final
 from django.conf import settings
 
 from activation import session_events
-from activation.configuration import configure_after_activation
 from activation.device_secrets import VaultDeviceSecrets
-from activation.flows import activate_acm, activate_ccm, deactivate, reconfigure_activated, run_maintenance
+from activation.flows import (
+    activate_acm,
+    activate_ccm,
+    deactivate,
+    reconfigure_activated,
+    run_maintenance,
+    upgrade_to_acm,
+)
+from activation.flows.configure import configure_after_activation
 from activation.flows.deactivate import DEACTIVATED
 from activation.flows.ports import FlowResult, StepOutcome, StepRecord, session_steps
 from activation.flows.tls_enforced import activate_acm_tls_enforced, activate_ccm_tls_enforced
 from activation.flows.tls_tunnel import activate_through_tls_tunnel
 from activation.plan.activation_plan import ActivationMode, ActivationPlan
-from activation.plan.configuration_plan import ConfigurationPlan, ConfigurationUnavailable, TlsPlan
+from activation.plan.flow_choice import ActivationFlow, FlowPlan
+from activation.plan.passwords import generate_amt_password
 from activation.plan.resolve import (
     check_device_tenant,
-    find_domain,
-    generate_amt_password,
     not_enrolled_text,
     other_tenant_text,
-    provisioning_certificate,
-    resolve_plans,
+    resolve_activation,
 )
 from activation.protocol import (
-    ActivationStart,
     ActivationStatus,
     ClientMethod,
     Component,
@@ -53,7 +57,6 @@ from activation.protocol import (
     MaintenanceTask,
     PlainStatus,
     ProtocolError,
-    check_acm_prerequisites,
     error_message,
     password_mismatch_text,
     progress_message,
@@ -165,13 +168,6 @@ def amt_session(
         retry_delay=settings.RETRY_DELAY,
         **session_options(transport),  # port 16993, persistent, through the TLS tunnel (§5.2)
     )
-
-
-def usable_tls(configuration: ConfigurationPlan | ConfigurationUnavailable) -> TlsPlan | None:
-    """The profile's TLS when RPS can configure it (the MPS CA found), else None."""
-    if isinstance(configuration, ConfigurationPlan) and configuration.tls is not None and not configuration.tls.problem:
-        return configuration.tls
-    return None
 
 
 def mps_device_record(
@@ -358,138 +354,122 @@ class DeviceSessionRunner:
         )
 
     async def _activate(self) -> str:
-        request = self.request
-        payload = request.payload
         try:
-            plan, start, configuration = await in_thread(resolve_plans)(request)
+            chosen = await in_thread(resolve_activation)(self.request)
         except ProtocolError as refused:
             self._note("resolve plan", StepOutcome.FAILURE, refused.client_text)
             raise
+        plan = chosen.activation
         self._note("resolve plan", StepOutcome.SUCCESS, f"{plan.mode.value} with profile {plan.profile_name}")
-        final_mode = ControlMode.ADMIN if plan.mode is ActivationMode.ACM else ControlMode.CLIENT
         self.secrets.profile_name = plan.profile_name  # recorded as soon as Setup is confirmed
-        if start is ActivationStart.FROM_PRE_PROVISIONING:
-            amt = amt_session(self.transport, request, username=payload.username, password=request.amt_password)
-            if isinstance(self.transport, PortSwitchingTransport):
-                tls = await self._tls_for_the_tunnel(configuration)
-                tunnel = self.transport
-                result, amt = await activate_through_tls_tunnel(
-                    amt,
-                    tunnel,
-                    plan,
-                    tls,
-                    self.secrets,
-                    self.progress,
-                    open_tunnel_session=lambda: amt_session(
-                        tunnel, request, username=setup.ADMIN_USERNAME, password=plan.amt_password
-                    ),
-                    # rpc-go waits this long before reconnecting to AMT's restarted TLS listener (§5.3).
-                    switch_delay_seconds=tls_restart_seconds(),
-                    pause=pause_for_delay_timer,
-                )
-                assert isinstance(configuration, ConfigurationPlan)  # _tls_for_the_tunnel checked it
-                configuration = replace(configuration, tls=None, keep_tls=True)
-            elif plan.mode is ActivationMode.ACM:
-                if plan.provisioning_certificate is None and isinstance(self.transport, TlsTunnelTransport):
-                    # AMT 19+ was validated as CCM (§2.6.4); its upgrade needs the domain's chain (§5.5 step 4).
-                    check_acm_prerequisites(request)
-                    domain = await in_thread(find_domain)(request)
-                    certificate = await in_thread(provisioning_certificate)(request, domain)
-                    plan = replace(plan, provisioning_certificate=certificate)
-                if plan.provisioning_certificate is None:
-                    # AMT 19+ activates ACM only through the TLS tunnel (§5.5).
-                    raise ProtocolError(
-                        f"Device {request.device_guid} activation failed. Admin control mode on AMT "
-                        f"{payload.ver} runs through the TLS tunnel, and the client did not report tlsEnforced."
-                    )
-                if isinstance(self.transport, TlsTunnelTransport):
-                    # AMT 19+ (§5.5): CCM through the tunnel, then the upgrade (activation/flows/tls_enforced.py).
-                    tls_between_phases = usable_tls(configuration)
-                    result = await activate_acm_tls_enforced(
-                        amt,
-                        self.transport,
-                        plan,
-                        self.secrets,
-                        self.progress,
-                        local_password=request.amt_password,
-                        pause=pause_for_delay_timer,
-                        tls_pause=pause_for_tls_timer,
-                        tls=tls_between_phases,
-                    )
-                    if tls_between_phases is not None and isinstance(configuration, ConfigurationPlan):
-                        configuration = replace(configuration, tls=None)  # configured between the phases
-                else:
-                    result = await activate_acm(amt, plan, self.secrets, self.progress, pause=pause_for_delay_timer)
-            elif isinstance(self.transport, TlsTunnelTransport):
-                # AMT 19+ (§5.5): CommitChanges after Setup, then a new tunnel (activation/flows/tls_enforced.py).
-                result = await activate_ccm_tls_enforced(
-                    amt,
-                    self.transport,
-                    plan,
-                    self.secrets,
-                    self.progress,
-                    local_password=request.amt_password,
-                    pause=pause_for_delay_timer,
-                    tls_pause=pause_for_tls_timer,
-                )
-            else:
-                result = await activate_ccm(amt, plan, self.secrets, self.progress, pause=pause_for_delay_timer)
+        if chosen.flow in (ActivationFlow.RECONFIGURE, ActivationFlow.UPGRADE_TO_ACM):
+            result, amt = await self._run_on_activated_device(chosen)
         else:
-            current_password = await self._checked_current_password()
-            amt = amt_session(self.transport, request, username=setup.ADMIN_USERNAME, password=current_password)
-            result = await reconfigure_activated(
-                amt, plan, self.secrets, self.progress, current_password=current_password, pause=pause_for_delay_timer
-            )
-        if result.succeeded:
-            tags = list(plan.tags)
-            outcome = await self.mps.register_device(mps_device_record(plan, request, tags=tags))
-            self._note_mps("register with MPS", outcome)
-            # Post-activation configuration, §4.6-4.10 (activation/configuration.py); its steps
-            # reach the run through session_steps.
-            await configure_after_activation(
-                amt,
-                configuration,
-                result,
-                secrets=self.secrets,
-                mps=self.mps,
-                progress=self.progress,
-                pause=pause_for_delay_timer,
-            )
-            if isinstance(result.status, ActivationStatus):
-                # §4.5: the second registration carries the final component outcomes.
-                final = mps_device_record(plan, request, tags=tags, status=result.status)
-                outcome = await self.mps.register_device(final)
-                self._note_mps("update MPS with the outcome", outcome)
-        if result.succeeded:
-            # The activation completed: it proves the request, binds an unbound device to the tenant
-            # it named, and the password stored for it is in use.
-            change: VerifiedChange | None = VerifiedChange(
-                report=self.report,
-                status=Device.Status.ACTIVATED,
-                control_mode=int(final_mode),
-                profile_name=plan.profile_name,
-                bind_tenant_id=request.tenant_id,
-                credential=Device.Credential.CONFIRMED,
-            )
-        else:
-            change = self._verified_only()
+            result, amt = await self._run_from_pre_provisioning(chosen)
+        if not result.succeeded:
+            return await self._conclude(result, change=self._verified_only())
+        await self._register_and_configure(amt, chosen, result)
+        # The activation completed: it proves the request, binds an unbound device to the tenant
+        # it named, and the password stored for it is in use.
+        change = VerifiedChange(
+            report=self.report,
+            status=Device.Status.ACTIVATED,
+            control_mode=int(ControlMode.ADMIN if plan.mode is ActivationMode.ACM else ControlMode.CLIENT),
+            profile_name=plan.profile_name,
+            bind_tenant_id=self.request.tenant_id,
+            credential=Device.Credential.CONFIRMED,
+        )
         return await self._conclude(result, change=change)
 
-    async def _tls_for_the_tunnel(self, configuration: ConfigurationPlan | ConfigurationUnavailable) -> TlsPlan:
-        """`--tls-tunnel` needs TLS RPS can configure (the MPS CA in `MPSCerts`): checked before
-        anything is sent to the device, so a refusal leaves it untouched."""
-        tls = usable_tls(configuration)
-        if tls is not None:
-            return tls
-        if isinstance(configuration, ConfigurationUnavailable):
-            problem = f"the configuration could not be read ({configuration.cause})"
-        else:
-            problem = configuration.tls.problem if configuration.tls is not None else "the profile has no TLS"
-        text = (
-            f"Device {self.request.device_guid} activation failed. The TLS tunnel (--tls-tunnel) needs TLS: {problem}"
+    async def _run_from_pre_provisioning(self, chosen: FlowPlan) -> tuple[FlowResult, AmtSession]:
+        """The flow `chosen` names for a device in pre-provisioning (`ACTIVATION_FLOWS`)."""
+        request, plan, flow = self.request, chosen.activation, chosen.flow
+        amt = amt_session(self.transport, request, username=request.payload.username, password=request.amt_password)
+        if flow is ActivationFlow.CCM:
+            return await activate_ccm(amt, plan, self.secrets, self.progress, pause=pause_for_delay_timer), amt
+        if flow is ActivationFlow.ACM:
+            return await activate_acm(amt, plan, self.secrets, self.progress, pause=pause_for_delay_timer), amt
+        if flow is ActivationFlow.THROUGH_TLS_TUNNEL:
+            assert isinstance(self.transport, PortSwitchingTransport) and chosen.tls_while_activating is not None
+            tunnel = self.transport
+            return await activate_through_tls_tunnel(
+                amt,
+                tunnel,
+                plan,
+                chosen.tls_while_activating,
+                self.secrets,
+                self.progress,
+                open_tunnel_session=lambda: amt_session(
+                    tunnel, request, username=setup.ADMIN_USERNAME, password=plan.amt_password
+                ),
+                # rpc-go waits this long before reconnecting to AMT's restarted TLS listener (§5.3).
+                switch_delay_seconds=tls_restart_seconds(),
+                pause=pause_for_delay_timer,
+            )
+        assert isinstance(self.transport, TlsTunnelTransport)
+        if flow is ActivationFlow.CCM_TLS_ENFORCED:
+            # CommitChanges after Setup, then a new tunnel (activation/flows/tls_enforced.py).
+            result = await activate_ccm_tls_enforced(
+                amt,
+                self.transport,
+                plan,
+                self.secrets,
+                self.progress,
+                local_password=request.amt_password,
+                pause=pause_for_delay_timer,
+                tls_pause=pause_for_tls_timer,
+            )
+            return result, amt
+        # CCM through the tunnel, TLS between the phases when the profile has it, then the upgrade.
+        result = await activate_acm_tls_enforced(
+            amt,
+            self.transport,
+            plan,
+            self.secrets,
+            self.progress,
+            local_password=request.amt_password,
+            pause=pause_for_delay_timer,
+            tls_pause=pause_for_tls_timer,
+            tls=chosen.tls_while_activating,
         )
-        self._note("TLS for the tunnel", StepOutcome.FAILURE, problem)
-        raise ProtocolError(text)
+        return result, amt
+
+    async def _run_on_activated_device(self, chosen: FlowPlan) -> tuple[FlowResult, AmtSession]:
+        """§4.3: reconfigure, or upgrade a CCM device to ACM, logged in with the working password."""
+        current_password = await self._checked_current_password()
+        amt = amt_session(self.transport, self.request, username=setup.ADMIN_USERNAME, password=current_password)
+        run = upgrade_to_acm if chosen.flow is ActivationFlow.UPGRADE_TO_ACM else reconfigure_activated
+        result = await run(
+            amt,
+            chosen.activation,
+            self.secrets,
+            self.progress,
+            current_password=current_password,
+            pause=pause_for_delay_timer,
+        )
+        return result, amt
+
+    async def _register_and_configure(self, amt: AmtSession, chosen: FlowPlan, result: FlowResult) -> None:
+        """§4.5 and §4.6-4.10 after a successful activation: MPS learns of the device, the profile's
+        configuration runs (its steps reach the run through session_steps), MPS gets the outcome."""
+        plan, request = chosen.activation, self.request
+        tags = list(plan.tags)
+        outcome = await self.mps.register_device(mps_device_record(plan, request, tags=tags))
+        self._note_outcome("register with MPS", outcome.ok, outcome.detail)
+        await configure_after_activation(
+            amt,
+            chosen.configuration,
+            result,
+            secrets=self.secrets,
+            mps=self.mps,
+            progress=self.progress,
+            pause=pause_for_delay_timer,
+        )
+        if isinstance(result.status, ActivationStatus):
+            # §4.5: the second registration carries the final component outcomes.
+            final = mps_device_record(plan, request, tags=tags, status=result.status)
+            outcome = await self.mps.register_device(final)
+            self._note_outcome("update MPS with the outcome", outcome.ok, outcome.detail)
 
     async def _deactivate(self) -> str:
         request = self.request

@@ -1,11 +1,12 @@
 """Provisioning flows as straight-line async functions over an `AmtSession` (STYLE.md rule 6).
 
 Each returns a `FlowResult`: the status JSON for the terminal message and one `StepRecord` per
-step for the run history. Which one runs:
-
-- `currentMode` 0, CCM profile: `activate_ccm`; ACM profile: `activate_acm`
-- `currentMode` 1 or 2: `reconfigure_activated` (a CCM device with an ACM profile is upgraded)
-- `deactivate`; maintenance: `run_maintenance` (MPS work is returned, not done)
+step for the run history. Which activation flow runs is decided in one place,
+`activation.plan.flow_choice.ACTIVATION_FLOWS` (transport x `currentMode` x profile, protocol.md
+§4-§5): `activate_ccm`, `activate_acm`, the TLS-enforced pair of `tls_enforced.py`,
+`activate_through_tls_tunnel`, `reconfigure_activated` and `upgrade_to_acm`. A successful
+activation is followed by `configure.configure_after_activation` (§4.6-4.10). `deactivate` and
+`run_maintenance` serve the other two actions (maintenance returns its MPS work, not done).
 """
 
 from activation.flows.acm import activate_acm, upgrade_to_acm

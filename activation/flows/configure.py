@@ -17,10 +17,10 @@ from activation.flows.components import ComponentFailed, ConfigurationReport, Mp
 from activation.flows.enterprise_certificates import describe
 from activation.flows.features import configure_features
 from activation.flows.network import configure_network
-from activation.flows.ports import DeviceSecretsPort, ProgressPort, StepOutcome, StepRecord
+from activation.flows.ports import DeviceSecretsPort, FlowResult, ProgressPort, StepOutcome, StepRecord
 from activation.flows.tls import TLS_ALREADY_CONFIGURED, TLS_CONFIGURED, configure_tls, serves_issued_certificate
 from activation.flows.unconfigure import unconfigure
-from activation.plan.configuration_plan import ConfigurationPlan
+from activation.plan.configuration_plan import ConfigurationPlan, ConfigurationUnavailable
 from activation.protocol import ActivationStatus, Component
 from activation.session import AmtSession
 from activation.wsman.setup import GeneralSettings
@@ -115,3 +115,33 @@ def configuration_not_applied(status: ActivationStatus, cause: str) -> list[Step
         if component is not Component.ACTIVATION:
             report.failed(component, text)
     return report.steps
+
+
+async def configure_after_activation(
+    amt: AmtSession,
+    configuration: ConfigurationPlan | ConfigurationUnavailable,
+    result: FlowResult,
+    *,
+    secrets: DeviceSecretsPort,
+    mps: MpsPort | None,
+    progress: ProgressPort,
+    pause: Pause,
+) -> list[StepRecord]:
+    """The runner's entry (§4.1 step 11, §4.3 step 10): configure what the profile asks for once
+    the activation succeeded; fills `result.status` and returns the step records. A plan that
+    could not be resolved (Vault down) sends nothing to the device and says so in every component."""
+    status = result.status
+    if not isinstance(status, ActivationStatus):
+        return []
+    if isinstance(configuration, ConfigurationUnavailable):  # configure nothing, say why
+        return configuration_not_applied(status, f"the configuration could not be read ({configuration.cause})")
+    return await configure_device(
+        amt,
+        configuration,
+        secrets,
+        progress,
+        status,
+        mps=mps,
+        pause=pause,
+        general_settings=result.general_settings,
+    )

@@ -1,6 +1,7 @@
 """An already activated device (`currentMode` 1 or 2) asked to activate again (protocol.md §4.3).
 
-CCM device + ACM profile is the upgrade (`acm.upgrade_to_acm`). Otherwise: log in as `admin` with
+CCM device + ACM profile is the upgrade (`acm.upgrade_to_acm`, chosen in
+`activation.plan.flow_choice`). Otherwise: log in as `admin` with
 the working password, give the device the profile's admin password when it differs (staged in
 Vault first, promoted once AMT confirms: `password_rotation`), and for ACM set the profile's MEBx
 password. The legacy LMS TLS probe and the TLS state check of §4.3 steps 2 and 6 only route to the
@@ -12,7 +13,6 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 
-from activation.flows.acm import upgrade_to_acm
 from activation.flows.password_rotation import ensure_admin_password, set_mebx_password
 from activation.flows.ports import DeviceSecretsPort, FlowResult, ProgressPort, StepOutcome
 from activation.plan.activation_plan import ActivationMode, ActivationPlan
@@ -46,10 +46,10 @@ async def reconfigure_activated(
     validation compared with the payload's). `amt` may have been opened with any credentials: it
     is switched to `admin` / `current_password` here."""
     start_mode = plan.device.payload.current_mode
-    if start_mode is ControlMode.CLIENT and plan.mode is ActivationMode.ACM:
-        return await upgrade_to_acm(amt, plan, secrets, progress, current_password=current_password, pause=pause)
-    if start_mode is ControlMode.PRE_PROVISIONING:
-        raise ValueError("reconfigure_activated is for activated devices; use activate_ccm/activate_acm")
+    if start_mode is ControlMode.PRE_PROVISIONING or (
+        start_mode is ControlMode.CLIENT and plan.mode is ActivationMode.ACM
+    ):
+        raise ValueError("not a reconfiguration: activation.plan.flow_choice.ACTIVATION_FLOWS names the flow")
 
     result = FlowResult(status=ActivationStatus(status="Failed"))
     if start_mode is ControlMode.ADMIN and (plan.mode is not ActivationMode.ACM or plan.mebx_password is None):

@@ -32,6 +32,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from activation.enterprise_assistant.messages import SERVED_PROTOCOLS
+from activation.plan.passwords import generate_amt_password
 from activation.protocol import DeviceRequest
 from profiles.tls_certificates import ProfileTlsCertificates
 from rps_site.sensitive import Secret
@@ -295,8 +296,6 @@ def _tls_plan(profile: Profile, mode: int) -> TlsPlan:
 
 
 def _cira_plan(config: CiraConfig) -> CiraPlan:
-    from activation.plan.resolve import generate_amt_password
-
     stored = secret_store().read(cira_config_path(config.tenant_id, config.name))
     password = stored.get("MPS_PASSWORD") if stored is not None else None
     return CiraPlan(

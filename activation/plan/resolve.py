@@ -1,9 +1,11 @@
-"""Resolve an activation plan once, before any WS-Man call (DESIGN.md "How an activation flows").
+"""Resolve what an activation will do once, before any WS-Man call (DESIGN.md "How an activation
+flows"): the flow (`flow_choice.ACTIVATION_FLOWS`), its plan and the configuration that follows.
 
 Profile, passwords and, for ACM, the domain and its provisioning chain are read here, and every
 check that needs them runs here: the device tenant is allowed, the profile exists, the control
-mode fits, the DNS suffix matches a domain, the chain's root is one the device trusts. Each
-refusal is a `ProtocolError` whose text names the cause and goes to the client as is.
+mode fits, the DNS suffix matches a domain, the chain's root is one the device trusts, the flow
+has what it needs (TLS for `--tls-tunnel`). Each refusal is a `ProtocolError` whose text names the
+cause and goes to the client as is.
 
 Synchronous (ORM and hvac); the runner calls it in a worker thread.
 """
@@ -12,15 +14,21 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import secrets as random_source
-import string
+from dataclasses import replace
 
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from django.conf import settings
 
 from activation.plan.activation_plan import ActivationMode, ActivationPlan, ProvisioningCertificate
-from activation.plan.configuration_plan import ConfigurationPlan, ConfigurationUnavailable, resolve_configuration_plan
+from activation.plan.configuration_plan import (
+    ConfigurationPlan,
+    ConfigurationUnavailable,
+    TlsPlan,
+    resolve_configuration_plan,
+)
+from activation.plan.flow_choice import ActivationFlow, FlowPlan, activation_flow
+from activation.plan.passwords import generate_amt_password
 from activation.protocol import (
     ActivationStart,
     DeviceRequest,
@@ -39,23 +47,6 @@ from rps_site.sensitive import Secret
 from rps_site.vault import domain_certificate_path, profile_passwords_path, secret_store
 
 logger = logging.getLogger(__name__)
-
-AMT_PASSWORD_SYMBOLS = "!@#$%^*"
-GENERATED_PASSWORD_LENGTH = 16
-
-
-def generate_amt_password(length: int = GENERATED_PASSWORD_LENGTH) -> Secret:
-    """A password AMT accepts (8-32 characters; upper, lower, digit and one of `!@#$%^*`)."""
-    alphabet = string.ascii_letters + string.digits + AMT_PASSWORD_SYMBOLS
-    while True:
-        candidate = "".join(random_source.choice(alphabet) for _ in range(length))
-        if (
-            any(c.islower() for c in candidate)
-            and any(c.isupper() for c in candidate)
-            and any(c.isdigit() for c in candidate)
-            and any(c in AMT_PASSWORD_SYMBOLS for c in candidate)
-        ):
-            return Secret(candidate)
 
 
 def check_device_tenant(request: DeviceRequest) -> None:
@@ -175,11 +166,10 @@ def order_leaf_to_root(certificates: list[x509.Certificate]) -> list[x509.Certif
     return chain
 
 
-def resolve_plans(
-    request: DeviceRequest,
-) -> tuple[ActivationPlan, ActivationStart, ConfigurationPlan | ConfigurationUnavailable]:
-    """The activation plan and, from the same profile read, the configuration plan that follows a
-    successful activation (upstream also reads the profile once, at the start).
+def resolve_activation(request: DeviceRequest) -> FlowPlan:
+    """The flow to run (`activation.plan.flow_choice`), its activation plan and, from the same
+    profile read, the configuration that follows a successful activation (upstream also reads the
+    profile once, at the start).
 
     Refusals raise `ProtocolError` (their text names the cause) and an unreachable Vault raises
     `VaultUnavailable`. A configuration that cannot be read does not stop the activation:
@@ -187,17 +177,59 @@ def resolve_plans(
     """
     check_device_tenant(request)
     profile = find_profile(request)
-    plan, start = activation_plan_for(request, profile)
+    plan = activation_plan_for(request, profile)
     configuration: ConfigurationPlan | ConfigurationUnavailable
     try:
         configuration = resolve_configuration_plan(profile, request, plan.tenant_id)
     except Exception as error:  # noqa: BLE001 - reported on each configuration component
         logger.warning("configuration plan unavailable for %s (%s)", request.device_guid, type(error).__name__)
         configuration = ConfigurationUnavailable(type(error).__name__)
-    return plan, start, configuration
+    return fitted_to_flow(activation_flow(request, plan.mode), plan, configuration)
 
 
-def activation_plan_for(request: DeviceRequest, profile: Profile) -> tuple[ActivationPlan, ActivationStart]:
+def fitted_to_flow(
+    flow: ActivationFlow, plan: ActivationPlan, configuration: ConfigurationPlan | ConfigurationUnavailable
+) -> FlowPlan:
+    """What a flow needs beyond the common plan, checked before anything is sent to the device.
+    TLS a flow configures while activating (§5.5) is taken out of the configuration that follows."""
+    request = plan.device
+    if flow is ActivationFlow.ACM_TLS_ENFORCED and plan.provisioning_certificate is None:
+        # AMT 19+ was validated as CCM (§2.6.4 step 5); its upgrade needs the domain's chain (§5.5 step 4).
+        check_acm_prerequisites(request)
+        plan = replace(plan, provisioning_certificate=provisioning_certificate(request, find_domain(request)))
+    if flow is ActivationFlow.ACM and plan.provisioning_certificate is None:
+        # AMT 19+ activates ACM only through the TLS tunnel (§5.5).
+        raise ProtocolError(
+            f"Device {request.device_guid} activation failed. Admin control mode on AMT "
+            f"{request.payload.ver} runs through the TLS tunnel, and the client did not report tlsEnforced."
+        )
+    tls = usable_tls(configuration) if flow.configures_tls_while_activating else None
+    if flow is ActivationFlow.THROUGH_TLS_TUNNEL and tls is None:
+        raise ProtocolError(
+            f"Device {request.device_guid} activation failed. The TLS tunnel (--tls-tunnel) needs TLS: "
+            f"{tls_problem(configuration)}"
+        )
+    if tls is not None and isinstance(configuration, ConfigurationPlan):
+        # Configured inside the activation; through the tunnel it must also survive the clean-up.
+        keep_tls = flow is ActivationFlow.THROUGH_TLS_TUNNEL
+        configuration = replace(configuration, tls=None, keep_tls=keep_tls)
+    return FlowPlan(flow, plan, configuration, tls_while_activating=tls)
+
+
+def usable_tls(configuration: ConfigurationPlan | ConfigurationUnavailable) -> TlsPlan | None:
+    """The profile's TLS when RPS can configure it (the MPS CA found), else None."""
+    if isinstance(configuration, ConfigurationPlan) and configuration.tls is not None and not configuration.tls.problem:
+        return configuration.tls
+    return None
+
+
+def tls_problem(configuration: ConfigurationPlan | ConfigurationUnavailable) -> str:
+    if isinstance(configuration, ConfigurationUnavailable):
+        return f"the configuration could not be read ({configuration.cause})"
+    return configuration.tls.problem if configuration.tls is not None else "the profile has no TLS"
+
+
+def activation_plan_for(request: DeviceRequest, profile: Profile) -> ActivationPlan:
     profile_activation = ProfileActivation(profile.activation)
     start = check_activation_mode(request, profile_activation)
     certificate = None
@@ -205,7 +237,7 @@ def activation_plan_for(request: DeviceRequest, profile: Profile) -> tuple[Activ
         check_acm_prerequisites(request)
         certificate = provisioning_certificate(request, find_domain(request))
     amt_password, mebx_password = static_passwords(profile)
-    plan = ActivationPlan(
+    return ActivationPlan(
         profile_name=profile.name,
         mode=ActivationMode(profile.activation),
         tenant_id=profile.tenant_id,
@@ -218,4 +250,3 @@ def activation_plan_for(request: DeviceRequest, profile: Profile) -> tuple[Activ
         provisioning_certificate=certificate,
         tags=tuple(str(tag) for tag in profile.tags or ()),
     )
-    return plan, start

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import pytest
+
+from activation.flows.acm import upgrade_to_acm
 from activation.flows.reconfigure import reconfigure_activated
 from activation.protocol import ActivationStatus
 from rps_site.sensitive import Secret
@@ -83,10 +86,18 @@ async def test_refused_rotation_fails_and_keeps_the_working_password() -> None:
     assert secrets.events == [f"write_pending {NEW}"]
 
 
-async def test_ccm_device_with_acm_profile_is_upgraded() -> None:
+async def test_ccm_device_with_acm_profile_is_upgraded_not_reconfigured() -> None:
+    with pytest.raises(ValueError, match="not a reconfiguration"):
+        await reconfigure_activated(
+            session(activated_device()),
+            acm_plan(current_mode=1, amt_password=OLD),
+            RecordingSecrets(),
+            RecordingProgress(),
+            current_password=Secret(OLD),
+        )
     scripted = activated_device(ok(GENERAL_SETTINGS), host_based_setup(2))
     scripted.answers.append(ok("AMT_SetupAndConfigurationService_SetMEBxPassword.xml"))
-    result = await reconfigure_activated(
+    result = await upgrade_to_acm(  # what activation.plan.flow_choice names for this case
         session(scripted),
         acm_plan(current_mode=1, amt_password=OLD),
         RecordingSecrets(),
