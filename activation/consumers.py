@@ -26,19 +26,18 @@ from django.conf import settings
 
 from activation import admission
 from activation.plan.flow_choice import Transport, transport_for
-from activation.protocol import (
+from activation.protocol.envelope import parse_client_message
+from activation.protocol.messages import (
     ConnectionReset,
     DeviceRequest,
     DeviceResponse,
     HeartbeatResponse,
-    PlainStatus,
     PortSwitchAck,
     ProtocolError,
     TlsData,
-    error_message,
-    parse_client_message,
-    validation_error_message,
 )
+from activation.protocol.server_messages import error_message, validation_error_message
+from activation.protocol.status import PlainStatus
 from activation.runner import DeviceSessionRunner, SocketTransport
 from activation.tunnel import PortSwitchingTransport, TlsTunnelTransport
 from metrics.devices import connection_refused, socket_closed, socket_opened

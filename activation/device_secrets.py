@@ -19,7 +19,7 @@ import logging
 from collections.abc import Mapping
 
 from activation.flows.ports import DeviceSecretRefused, StepOutcome, new_step
-from activation.protocol import ClientMethod, ControlMode, DeviceRequest
+from activation.protocol.messages import ClientMethod, ControlMode, DeviceRequest
 from activation.worker_threads import in_thread, landed
 from devices import services
 from devices.models import ProvisioningRun

@@ -44,26 +44,24 @@ from activation.plan.resolve import (
     other_tenant_text,
     resolve_activation,
 )
-from activation.protocol import (
-    ActivationStatus,
+from activation.protocol.activation_checks import password_mismatch_text
+from activation.protocol.messages import (
     ClientMethod,
-    Component,
-    ComponentResult,
-    ComponentStatus,
     ConnectionReset,
     ControlMode,
     DeviceRequest,
     DeviceResponse,
     MaintenanceTask,
-    PlainStatus,
     ProtocolError,
+)
+from activation.protocol.server_messages import (
     error_message,
-    password_mismatch_text,
     progress_message,
     success_message,
     validation_error_message,
     wsman_message,
 )
+from activation.protocol.status import ActivationStatus, Component, ComponentResult, ComponentStatus, PlainStatus
 from activation.session import AmtSession, DeviceConnectionReset, DeviceStoppedAnswering
 from activation.session_events import PublishedSteps, SessionInfo, SessionStarted, session_ended
 from activation.tunnel import (

@@ -36,16 +36,15 @@ from dataclasses import dataclass, field
 from typing import Any, Final, Protocol
 
 from activation.odca import UntrustedDeviceCertificate, configured_trust_anchors, verify_device_chain
-from activation.protocol import (
+from activation.protocol.messages import (
     ConnectionReset,
     ControlMode,
     DeviceRequest,
     DeviceResponse,
     PortSwitchAck,
     TlsData,
-    port_switch_message,
-    tls_data_message,
 )
+from activation.protocol.server_messages import port_switch_message, tls_data_message
 from activation.session import AMT_TLS_PORT, DeviceConnectionReset
 
 logger = logging.getLogger(__name__)

@@ -19,14 +19,8 @@ from activation.flows.ports import (
     store_initial_secret,
 )
 from activation.plan.activation_plan import ActivationPlan
-from activation.protocol import (
-    ActivationStatus,
-    Component,
-    ComponentMode,
-    ComponentResult,
-    ComponentStatus,
-    ControlMode,
-)
+from activation.protocol.messages import ControlMode
+from activation.protocol.status import ActivationStatus, Component, ComponentMode, ComponentResult, ComponentStatus
 from activation.session import AmtSession, AmtSessionError, NonIdempotentCallUnconfirmed
 from activation.wsman import setup
 from activation.wsman.call import MethodResult, WsmanCall

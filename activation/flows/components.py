@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from activation.flows.ports import StepOutcome, StepRecord, new_step
-from activation.protocol import ActivationStatus, Component, ComponentMode, ComponentResult, ComponentStatus
+from activation.protocol.status import ActivationStatus, Component, ComponentMode, ComponentResult, ComponentStatus
 from activation.session import AmtSessionError
 from activation.wsman.response import WsmanFault, WsmanParseError
 

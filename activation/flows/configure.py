@@ -21,7 +21,7 @@ from activation.flows.ports import DeviceSecretsPort, FlowResult, ProgressPort, 
 from activation.flows.tls import TLS_ALREADY_CONFIGURED, TLS_CONFIGURED, configure_tls, serves_issued_certificate
 from activation.flows.unconfigure import unconfigure
 from activation.plan.configuration_plan import ConfigurationPlan, ConfigurationUnavailable
-from activation.protocol import ActivationStatus, Component
+from activation.protocol.status import ActivationStatus, Component
 from activation.session import AmtSession
 from activation.wsman.setup import GeneralSettings
 

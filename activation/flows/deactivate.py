@@ -6,7 +6,8 @@ a request that proved it knows the stored password (README "What the device chan
 from __future__ import annotations
 
 from activation.flows.ports import FlowResult, StepOutcome
-from activation.protocol import ControlMode, PlainStatus
+from activation.protocol.messages import ControlMode
+from activation.protocol.status import PlainStatus
 from activation.session import AmtSession, AmtSessionError, AmtUnauthorized, NonIdempotentCallUnconfirmed
 from activation.wsman import setup
 from activation.wsman.response import WsmanFault, WsmanParseError

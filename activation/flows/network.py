@@ -26,7 +26,7 @@ from activation.plan.configuration_plan import (
     Ieee8021xPlan,
     WirelessPlan,
 )
-from activation.protocol import Component, ComponentMode
+from activation.protocol.status import Component, ComponentMode
 from activation.session import AmtSession
 from activation.wsman import network, setup
 from activation.wsman.network import EthernetPortSettings

@@ -8,7 +8,8 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import TYPE_CHECKING, Protocol
 
-from activation.protocol import ActivationStatus, ControlMode, PlainStatus
+from activation.protocol.messages import ControlMode
+from activation.protocol.status import ActivationStatus, PlainStatus
 from rps_site.sensitive import Secret
 from rps_site.vault import VaultUnavailable
 

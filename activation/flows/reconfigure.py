@@ -16,15 +16,9 @@ from collections.abc import Awaitable, Callable
 from activation.flows.password_rotation import ensure_admin_password, set_mebx_password
 from activation.flows.ports import DeviceSecretsPort, FlowResult, ProgressPort, StepOutcome
 from activation.plan.activation_plan import ActivationMode, ActivationPlan
-from activation.protocol import (
-    ActivationStart,
-    ActivationStatus,
-    Component,
-    ComponentMode,
-    ComponentResult,
-    ComponentStatus,
-    ControlMode,
-)
+from activation.protocol.activation_checks import ActivationStart
+from activation.protocol.messages import ControlMode
+from activation.protocol.status import ActivationStatus, Component, ComponentMode, ComponentResult, ComponentStatus
 from activation.session import AmtSession, AmtSessionError
 from activation.wsman import setup
 from activation.wsman.response import WsmanFault, WsmanParseError

@@ -25,7 +25,7 @@ from activation.flows.enterprise_tls import certificate_from_microsoft_ca
 from activation.flows.ports import DeviceSecretsPort, ProgressPort
 from activation.plan.activation_plan import ActivationPlan
 from activation.plan.configuration_plan import MpsCertificateAuthority, TlsPlan
-from activation.protocol import ActivationStatus, Component, ComponentResult, ComponentStatus
+from activation.protocol.status import ActivationStatus, Component, ComponentResult, ComponentStatus
 from activation.session import AmtSession
 from activation.wsman import certificates, setup, time_sync
 from activation.wsman.response import WsmanFault

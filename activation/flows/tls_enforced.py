@@ -46,7 +46,7 @@ from activation.flows.ports import (
 from activation.flows.tls import configure_tls_while_activating, mark_tls_configured
 from activation.plan.activation_plan import ActivationPlan
 from activation.plan.configuration_plan import TlsPlan
-from activation.protocol import (
+from activation.protocol.status import (
     ActivationStatus,
     Component,
     ComponentMode,

@@ -28,7 +28,7 @@ from activation.flows.ports import DeviceSecretsPort, FlowResult, ProgressPort, 
 from activation.flows.tls import configure_tls_while_activating, mark_tls_configured
 from activation.plan.activation_plan import ActivationMode, ActivationPlan
 from activation.plan.configuration_plan import TlsPlan
-from activation.protocol import ActivationStatus, Component, ComponentResult, ComponentStatus
+from activation.protocol.status import ActivationStatus, Component, ComponentResult, ComponentStatus
 from activation.session import AmtSession
 
 TLS_FOR_TUNNEL_FAILED: Final = "Failed to configure TLS for the TLS tunnel"

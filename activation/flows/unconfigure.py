@@ -7,7 +7,7 @@ from __future__ import annotations
 from activation.flows.components import CALL_ERRORS, ConfigurationReport, Pause, cause_of
 from activation.flows.ports import StepOutcome
 from activation.plan.configuration_plan import ConfigurationPlan
-from activation.protocol import Component
+from activation.protocol.status import Component
 from activation.session import AmtSession
 from activation.wsman import certificates, network, remote_access, setup
 

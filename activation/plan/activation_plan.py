@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-from activation.protocol import DeviceRequest
+from activation.protocol.messages import DeviceRequest
 from rps_site.sensitive import Secret
 
 

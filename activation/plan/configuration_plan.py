@@ -33,7 +33,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 from activation.enterprise_assistant.messages import SERVED_PROTOCOLS
 from activation.plan.passwords import generate_amt_password
-from activation.protocol import DeviceRequest
+from activation.protocol.messages import DeviceRequest
 from profiles.tls_certificates import ProfileTlsCertificates
 from rps_site.sensitive import Secret
 from rps_site.vault import (

@@ -16,7 +16,7 @@ from typing import Final
 
 from activation.plan.activation_plan import ActivationMode, ActivationPlan
 from activation.plan.configuration_plan import ConfigurationPlan, ConfigurationUnavailable, TlsPlan
-from activation.protocol import ControlMode, DeviceRequest
+from activation.protocol.messages import ControlMode, DeviceRequest
 
 
 class Transport(Enum):

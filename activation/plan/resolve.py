@@ -29,11 +29,8 @@ from activation.plan.configuration_plan import (
 )
 from activation.plan.flow_choice import ActivationFlow, FlowPlan, activation_flow
 from activation.plan.passwords import generate_amt_password
-from activation.protocol import (
+from activation.protocol.activation_checks import (
     ActivationStart,
-    DeviceRequest,
-    ProfileActivation,
-    ProtocolError,
     check_acm_prerequisites,
     check_activation_mode,
     domain_suffix_candidates,
@@ -41,6 +38,7 @@ from activation.protocol import (
     profile_not_found_text,
     runs_acm_checks,
 )
+from activation.protocol.messages import DeviceRequest, ProfileActivation, ProtocolError
 from profiles.models import Domain, Profile, ProfileProxyConfig, ProfileWirelessConfig
 from profiles.pfx import PfxRejected, decrypt
 from rps_site.sensitive import Secret

@@ -15,7 +15,8 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import NameOID
 
 from activation.plan.activation_plan import ActivationMode, ActivationPlan, ProvisioningCertificate
-from activation.protocol import DeviceRequest, parse_client_message
+from activation.protocol.envelope import parse_client_message
+from activation.protocol.messages import DeviceRequest
 from activation.session import AmtSession
 from rps_site.sensitive import Secret
 from tests.activation.scripted_device import ScriptedDevice, chunked_http

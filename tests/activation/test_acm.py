@@ -14,7 +14,7 @@ from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from activation.flows.acm import ProvisioningKeyUnusable, activate_acm, sign_configuration_nonces, upgrade_to_acm
 from activation.flows.ports import StepOutcome
 from activation.plan.activation_plan import ProvisioningCertificate
-from activation.protocol import ActivationStatus
+from activation.protocol.status import ActivationStatus
 from rps_site.sensitive import Secret
 from tests.activation.flow_fakes import (
     HBS,

@@ -10,7 +10,8 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 
 from activation.plan.configuration_plan import MPS_ROOT_KEY_MISSING, resolve_configuration_plan
-from activation.protocol import DeviceRequest, parse_client_message
+from activation.protocol.envelope import parse_client_message
+from activation.protocol.messages import DeviceRequest
 from profiles.models import (
     CiraConfig,
     Ieee8021xConfig,

@@ -24,7 +24,7 @@ from activation.plan.configuration_plan import (
     WirelessPlan,
     mps_certificate_authority,
 )
-from activation.protocol import ActivationStatus, Component, ComponentResult
+from activation.protocol.status import ActivationStatus, Component, ComponentResult
 from activation.wsman import setup
 from amtsim import ControlMode, DeviceIdentity, Fault, VirtualAmtDevice
 from amtsim.device.state import CimInstance, management_presence_reference, policy_rule_reference

@@ -7,7 +7,8 @@ import hashlib
 import re
 
 from activation.flows.maintenance import MaintenanceResult, run_maintenance, sync_device_info
-from activation.protocol import MaintenanceTask, PlainStatus
+from activation.protocol.messages import MaintenanceTask
+from activation.protocol.status import PlainStatus
 from rps_site.sensitive import Secret
 from tests.activation.flow_fakes import (
     AUTHORIZATION,

@@ -11,35 +11,41 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from activation.protocol import (
+from activation.protocol.activation_checks import (
     ActivationStart,
-    ActivationStatus,
+    check_acm_prerequisites,
+    check_activation_mode,
+    domain_suffix_candidates,
+    runs_acm_checks,
+)
+from activation.protocol.command_line import parse_command_line
+from activation.protocol.envelope import parse_client_message
+from activation.protocol.messages import (
     ClientMethod,
-    Component,
-    ComponentMode,
-    ComponentResult,
-    ComponentStatus,
     ConnectionReset,
     ControlMode,
     DeviceRequest,
     DeviceResponse,
     HeartbeatResponse,
     MaintenanceTask,
-    PlainStatus,
     ProfileActivation,
     ProtocolError,
-    check_acm_prerequisites,
-    check_activation_mode,
-    domain_suffix_candidates,
+)
+from activation.protocol.server_messages import (
     error_message,
     heartbeat_request,
-    parse_client_message,
-    parse_command_line,
     progress_message,
-    runs_acm_checks,
     success_message,
     validation_error_message,
     wsman_message,
+)
+from activation.protocol.status import (
+    ActivationStatus,
+    Component,
+    ComponentMode,
+    ComponentResult,
+    ComponentStatus,
+    PlainStatus,
 )
 
 CLIENT_ID = "5f0e2d7a-client"

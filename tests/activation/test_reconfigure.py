@@ -6,7 +6,7 @@ import pytest
 
 from activation.flows.acm import upgrade_to_acm
 from activation.flows.reconfigure import reconfigure_activated
-from activation.protocol import ActivationStatus
+from activation.protocol.status import ActivationStatus
 from rps_site.sensitive import Secret
 from tests.activation.flow_fakes import (
     AUTHORIZATION,

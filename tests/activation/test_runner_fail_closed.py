@@ -8,7 +8,8 @@ import json
 
 import pytest
 
-from activation.protocol import DeviceRequest, parse_client_message
+from activation.protocol.envelope import parse_client_message
+from activation.protocol.messages import DeviceRequest
 from activation.runner import DeviceSessionRunner
 from amtsim import ControlMode, DeviceIdentity, VirtualAmtDevice
 from devices.models import ProvisioningRun

@@ -19,7 +19,8 @@ from cryptography.x509.oid import NameOID
 from activation.flows.ports import FlowResult
 from activation.flows.tls_enforced import _commit_setup
 from activation.odca import UntrustedDeviceCertificate, load_trust_anchors, verify_device_chain
-from activation.protocol import ActivationStatus, ConnectionReset, PortSwitchAck, TlsData
+from activation.protocol.messages import ConnectionReset, PortSwitchAck, TlsData
+from activation.protocol.status import ActivationStatus
 from activation.session import AmtSession, AmtTimeout, AmtUnauthorized
 from activation.tunnel import TlsTunnelTransport, _TlsSession, http_response_complete, tunnel_client_context
 from activation.wsman import setup

@@ -328,7 +328,7 @@ async def test_the_runner_ends_the_session_as_a_security_event(vault, settings, 
 
 
 def _command(method: str) -> Any:
-    from activation.protocol import parse_command_line
+    from activation.protocol.command_line import parse_command_line
 
     command = parse_command_line(method)
     assert command is not None
