@@ -6,7 +6,7 @@ What a session may write follows what it has proven (README "What the device cha
 - `verified` (the runner sets it: the payload's password is the one stored): writes with
   check-and-set, as the flows ask;
 - otherwise only an activation writes, and its first write *claims* the device's secret
-  (`devices.services.device_secret_first_use`): refused while the stored secret is in use (a
+  (`devices.services.device_secrets.device_secret_first_use`): refused while the stored secret is in use (a
   re-provisioning request is recorded) or another live activation holds it; replacing a stale
   or released secret keeps it as a prior Vault version. From then on the session owns what it
   wrote and writes on with check-and-set;
@@ -21,9 +21,9 @@ from collections.abc import Mapping
 from activation.flows.ports import DeviceSecretRefused, StepOutcome, new_step
 from activation.protocol.messages import ClientMethod, ControlMode, DeviceRequest
 from activation.worker_threads import in_thread, landed
-from devices import services
 from devices.models import ProvisioningRun
-from devices.services import FirstUseWrite, SecretClaimRefused
+from devices.services import device_secrets, runs
+from devices.services.device_secrets import FirstUseWrite, SecretClaimRefused
 from rps_site.sensitive import Secret
 
 logger = logging.getLogger(__name__)
@@ -64,15 +64,15 @@ class VaultDeviceSecrets:
         return self.verified or self.first_use is not None
 
     async def write_initial(self, guid: str, amt_password: Secret, mebx_password: Secret | None) -> None:
-        values = {services.AMT_PASSWORD: amt_password}
+        values = {device_secrets.AMT_PASSWORD: amt_password}
         if mebx_password is not None:
-            values[services.MEBX_PASSWORD] = mebx_password
+            values[device_secrets.MEBX_PASSWORD] = mebx_password
         await self._claim(values, keep_existing=False)
 
     async def confirm_initial(self, guid: str, mode: ControlMode) -> None:
         if self.run is None or self.first_use is None:
             return
-        confirmed = await in_thread(services.device_activation_confirmed)(
+        confirmed = await in_thread(runs.device_activation_confirmed)(
             run=self.run,
             tenant_id=self.tenant_id,
             control_mode=int(mode),
@@ -87,47 +87,47 @@ class VaultDeviceSecrets:
         written = self.first_use
         if written is None or self.run is None:
             return
-        await in_thread(services.device_secret_forget_first_use)(
+        await in_thread(device_secrets.device_secret_forget_first_use)(
             run=self.run, guid=guid, written=written, was_confirmed=self._confirmed
         )
         self.first_use = None
 
     async def write_pending(self, guid: str, amt_password: Secret) -> None:
         if not self.owns_secret:
-            await self._claim({services.PENDING_AMT_PASSWORD: amt_password}, keep_existing=True)
+            await self._claim({device_secrets.PENDING_AMT_PASSWORD: amt_password}, keep_existing=True)
             return
-        await in_thread(services.device_password_stage)(guid=guid, amt_password=amt_password)
+        await in_thread(device_secrets.device_password_stage)(guid=guid, amt_password=amt_password)
 
     async def promote_pending(self, guid: str) -> None:
         await self._require_ownership()
-        await in_thread(services.device_password_promote)(guid=guid)
+        await in_thread(device_secrets.device_password_promote)(guid=guid)
         if not self.verified and self.run is not None:
             # AMT accepted the password this session stored: it is in use from now on.
-            await in_thread(services.device_secret_confirmed)(run=self.run)
+            await in_thread(runs.device_secret_confirmed)(run=self.run)
 
     async def write_mebx_password(self, guid: str, mebx_password: Secret) -> None:
-        await self._merge({services.MEBX_PASSWORD: mebx_password})
+        await self._merge({device_secrets.MEBX_PASSWORD: mebx_password})
 
     async def write_mps_password(self, guid: str, mps_password: Secret) -> None:
-        await self._merge({services.MPS_PASSWORD: mps_password})
+        await self._merge({device_secrets.MPS_PASSWORD: mps_password})
 
     async def write_tls_certificate(self, guid: str, certificate_pem: str) -> None:
         await self._merge({"TLS_ISSUED_CERTIFICATE": Secret(certificate_pem)})
 
     async def read_tls_certificate(self, guid: str) -> str | None:
-        stored = await in_thread(services.device_secret_read)(guid=guid)
+        stored = await in_thread(device_secrets.device_secret_read)(guid=guid)
         certificate = stored.get("TLS_ISSUED_CERTIFICATE") if stored is not None else None
         return certificate.reveal() if certificate else None
 
     async def read_amt_password(self, guid: str) -> Secret | None:
-        stored = await in_thread(services.device_secret_read)(guid=guid)
-        return stored.get(services.AMT_PASSWORD) if stored is not None else None
+        stored = await in_thread(device_secrets.device_secret_read)(guid=guid)
+        return stored.get(device_secrets.AMT_PASSWORD) if stored is not None else None
 
     async def _merge(self, values: Mapping[str, Secret]) -> None:
         if not self.owns_secret:
             await self._claim(values, keep_existing=True)
             return
-        await in_thread(services.device_secret_merge)(guid=self.device_guid, values=values)
+        await in_thread(device_secrets.device_secret_merge)(guid=self.device_guid, values=values)
 
     async def _require_ownership(self) -> None:
         if not self.owns_secret:
@@ -138,7 +138,7 @@ class VaultDeviceSecrets:
             raise UnverifiedSecretWrite(self.device_guid)
         try:
             written: FirstUseWrite = await landed(
-                in_thread(services.device_secret_first_use)(
+                in_thread(device_secrets.device_secret_first_use)(
                     run=self.run, guid=self.device_guid, values=values, keep_existing=keep_existing
                 ),
                 on_cancel=self._undo_cancelled_claim,

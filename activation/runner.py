@@ -74,10 +74,10 @@ from activation.tunnel import (
 from activation.worker_threads import in_thread, landed
 from activation.wsman import setup
 from activation.wsman.response import UnsafeXml
-from devices import services as registry
 from devices.models import Device
 from devices.mps import MpsClient, MpsOutcome
-from devices.services import DeviceReport, RunStarted, VerifiedChange
+from devices.services import device_secrets, runs
+from devices.services.runs import DeviceReport, RunStarted, VerifiedChange
 from rps_site.sensitive import Secret
 from rps_site.vault import VaultUnavailable
 
@@ -310,7 +310,7 @@ class DeviceSessionRunner:
         check_device_tenant(request)
         try:
             started: RunStarted = await landed(
-                in_thread(registry.run_start)(
+                in_thread(runs.run_start)(
                     guid=request.device_guid,
                     tenant_id=request.tenant_id,
                     action=request.action.value,
@@ -320,7 +320,7 @@ class DeviceSessionRunner:
                 ),
                 on_cancel=self._started,  # a cancel during the insert still closes the run
             )
-        except registry.DeviceNotEnrolled:
+        except runs.DeviceNotEnrolled:
             logger.warning(
                 "refused device %s: not enrolled in tenant %r (from %s)",
                 request.device_guid,
@@ -453,7 +453,7 @@ class DeviceSessionRunner:
         plan, request = chosen.activation, self.request
         tags = list(plan.tags)
         outcome = await self.mps.register_device(mps_device_record(plan, request, tags=tags))
-        self._note_outcome("register with MPS", outcome.ok, outcome.detail)
+        self._note_mps("register with MPS", outcome)
         await configure_after_activation(
             amt,
             chosen.configuration,
@@ -467,7 +467,7 @@ class DeviceSessionRunner:
             # §4.5: the second registration carries the final component outcomes.
             final = mps_device_record(plan, request, tags=tags, status=result.status)
             outcome = await self.mps.register_device(final)
-            self._note_outcome("update MPS with the outcome", outcome.ok, outcome.detail)
+            self._note_mps("update MPS with the outcome", outcome)
 
     async def _deactivate(self) -> str:
         request = self.request
@@ -486,7 +486,7 @@ class DeviceSessionRunner:
             return await self._conclude(result, change=None)
         credential = Device.Credential.UNKNOWN
         try:
-            await in_thread(registry.device_secret_destroy)(guid=request.device_guid)
+            await in_thread(device_secrets.device_secret_destroy)(guid=request.device_guid)
             self._note("destroy device secret", StepOutcome.SUCCESS, "")
         except Exception as error:
             # The device is in pre-provisioning: what stays in Vault is no longer in use.
@@ -590,7 +590,7 @@ class DeviceSessionRunner:
                     ComponentResult.FAILURE, status.status.removesuffix(".")
                 )
         await landed(
-            in_thread(registry.run_finish)(
+            in_thread(runs.run_finish)(
                 run=self.run,
                 succeeded=result.succeeded,
                 status_message=status.status,
@@ -621,7 +621,7 @@ class DeviceSessionRunner:
             return
         try:
             await landed(
-                in_thread(registry.run_finish)(
+                in_thread(runs.run_finish)(
                     run=self.run,
                     succeeded=succeeded,
                     status_message=status,

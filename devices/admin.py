@@ -25,7 +25,7 @@ from django.urls import path, reverse
 
 from devices.models import Device, EnrolledDevice, ProvisioningRun, ReprovisioningRequest, RunStep
 from devices.selectors import device_list
-from devices.services import device_move, device_purge, enrollment_add, reprovisioning_release
+from devices.services.admin_actions import device_move, device_purge, enrollment_add, reprovisioning_release
 from portal.device_page import DeviceAction, device_facts, open_request, run_timeline
 from rps_site.errors import RpsError
 from rps_site.permissions import model_permission, portal_user_may

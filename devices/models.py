@@ -45,7 +45,7 @@ class Device(models.Model):
 
     guid = models.CharField(max_length=36, unique=True)  # canonical: lower-case 8-4-4-4-12
     # NULL: unbound, no activation has succeeded yet. Set by the first one, then changed only by
-    # an admin's move (devices.services.device_move).
+    # an admin's move (devices.services.admin_actions.device_move).
     tenant_id = models.CharField(max_length=36, null=True, blank=True, db_index=True)
     hostname = models.CharField(max_length=255, blank=True, default="")
     dns_suffix = models.CharField(max_length=255, blank=True, default="")

@@ -15,7 +15,13 @@ from rest_framework.views import APIView
 
 from devices.models import Device, EnrolledDevice, ProvisioningRun, ReprovisioningRequest
 from devices.selectors import device_history, device_list, enrollment_list, reprovisioning_request_list
-from devices.services import device_move, device_purge, enrollment_add, enrollment_remove, reprovisioning_release
+from devices.services.admin_actions import (
+    device_move,
+    device_purge,
+    enrollment_add,
+    enrollment_remove,
+    reprovisioning_release,
+)
 from rps_site.api.openapi import endpoint, error_responses
 from rps_site.api.paging import page_from_query, paged_body
 from rps_site.api.validation import Field, Text, js_string, validate

@@ -17,8 +17,8 @@ from django.utils import timezone
 
 from activation.runner import DeviceSessionRunner
 from amtsim import ControlMode, DeviceIdentity, VirtualAmtDevice
-from devices import services
 from devices.models import Device, ProvisioningRun
+from devices.services import admin_actions, device_secrets, runs
 from profiles.models import Profile
 from rps_site.sensitive import Secret
 from rps_site.vault import device_path
@@ -78,8 +78,8 @@ async def cancel_while_held(session: asyncio.Task[str], held: HeldInThread) -> N
 
 
 async def test_a_cancel_while_the_run_is_being_recorded_still_closes_the_run(vault, profile, monkeypatch) -> None:  # type: ignore[no-untyped-def]
-    held = HeldInThread(services.run_start, hold_after=False)
-    monkeypatch.setattr(services, "run_start", held)
+    held = HeldInThread(runs.run_start, hold_after=False)
+    monkeypatch.setattr(runs, "run_start", held)
     device = VirtualAmtDevice(DeviceIdentity())
     await cancel_while_held(asyncio.create_task(runner(device, profile).execute()), held)
 
@@ -92,8 +92,8 @@ async def test_a_cancel_while_the_run_is_being_recorded_still_closes_the_run(vau
 async def test_a_cancel_after_the_secret_is_stored_leaves_nothing_that_blocks_the_next_attempt(  # type: ignore[no-untyped-def]
     vault, profile, monkeypatch
 ) -> None:
-    held = HeldInThread(services.device_secret_first_use, hold_after=True)
-    monkeypatch.setattr(services, "device_secret_first_use", held)
+    held = HeldInThread(device_secrets.device_secret_first_use, hold_after=True)
+    monkeypatch.setattr(device_secrets, "device_secret_first_use", held)
     device = VirtualAmtDevice(DeviceIdentity())
     guid = device.identity.uuid
     await cancel_while_held(asyncio.create_task(runner(device, profile).execute()), held)
@@ -118,8 +118,8 @@ async def test_a_live_activation_keeps_its_claim_and_an_ended_one_leaves_a_repla
     guid = device.identity.uuid
 
     def a_session_stored_its_secret() -> ProvisioningRun:
-        run = services.run_start(guid=guid, tenant_id="", action="activate").run
-        services.device_secret_first_use(
+        run = runs.run_start(guid=guid, tenant_id="", action="activate").run
+        device_secrets.device_secret_first_use(
             run=run, guid=guid, values={"AMT_PASSWORD": Secret("First-Sess1on!")}, keep_existing=False
         )
         return run
@@ -132,7 +132,7 @@ async def test_a_live_activation_keeps_its_claim_and_an_ended_one_leaves_a_repla
     assert "IPS_HostBasedSetupService.Setup" not in device.call_names
 
     # The session ends without a confirmed Setup: what it stored is stale and replaceable.
-    await sync_to_async(services.run_finish)(run=first, succeeded=False, failure_cause="Setup: no answer")
+    await sync_to_async(runs.run_finish)(run=first, succeeded=False, failure_cause="Setup: no answer")
     assert (await Device.objects.aget(guid=guid)).credential == "unconfirmed"
     replaced = json.loads(await runner(device, profile).execute())
     assert replaced["method"] == "success", replaced["message"]
@@ -154,8 +154,8 @@ async def test_an_abandoned_claim_lapses_but_its_secret_counts_as_in_use(vault, 
     guid = device.identity.uuid
 
     def a_crashed_session_stored_its_secret() -> None:
-        run = services.run_start(guid=guid, tenant_id="", action="activate").run
-        services.device_secret_first_use(
+        run = runs.run_start(guid=guid, tenant_id="", action="activate").run
+        device_secrets.device_secret_first_use(
             run=run, guid=guid, values={"AMT_PASSWORD": Secret("Crashed-Sess1on!")}, keep_existing=False
         )
         ProvisioningRun.objects.filter(pk=run.pk).update(started_at=timezone.now() - timedelta(hours=2))
@@ -165,7 +165,7 @@ async def test_an_abandoned_claim_lapses_but_its_secret_counts_as_in_use(vault, 
     assert "re-provisioning request was recorded" in json.loads(refused["message"])["Status"]
     assert vault.read(device_path(guid)).values["AMT_PASSWORD"].reveal() == "Crashed-Sess1on!"  # type: ignore[union-attr]
 
-    await sync_to_async(services.reprovisioning_release)(tenant_id="", guid=guid, released_by="operator")
+    await sync_to_async(admin_actions.reprovisioning_release)(tenant_id="", guid=guid, released_by="operator")
     activated = json.loads(await runner(device, profile).execute())
     assert activated["method"] == "success", activated["message"]
     assert device.state.control_mode == ControlMode.CCM

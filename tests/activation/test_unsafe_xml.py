@@ -25,7 +25,8 @@ from activation.wsman.response import UnsafeXml
 from amtsim import ControlMode, DeviceIdentity, Fault, VirtualAmtDevice
 from amtsim.pki import make_provisioning_chain
 from devices.models import Device, ProvisioningRun
-from devices.services import DeviceReport, VerifiedChange, device_secret_create, run_finish, run_start
+from devices.services.device_secrets import device_secret_create
+from devices.services.runs import DeviceReport, VerifiedChange, run_finish, run_start
 from profiles.models import Profile
 from rps_site.sensitive import Secret
 from rps_site.vault import device_path

@@ -12,9 +12,10 @@ from django.contrib.auth.models import Permission, User
 from django.test import Client
 from rest_framework.test import APIClient
 
-from devices import services
 from devices.models import Device, EnrolledDevice, ProvisioningRun, ReprovisioningRequest
-from devices.services import DeviceReport, SecretClaimRefused, VerifiedChange
+from devices.services import admin_actions, device_secrets, runs
+from devices.services.device_secrets import SecretClaimRefused
+from devices.services.runs import DeviceReport, VerifiedChange
 from rps_site.authentication import issue_token
 from rps_site.models import TenantMembership
 from rps_site.sensitive import Secret
@@ -36,17 +37,17 @@ def new_guid() -> str:
 
 def attempt(guid: str, tenant_id: str, *, hostname: str = "pc") -> ProvisioningRun:
     """A refused attempt: recorded on the device's own history, nothing verified."""
-    run = services.run_start(
-        guid=guid, tenant_id=tenant_id, action="activate", report=DeviceReport(hostname=hostname)
-    ).run
-    services.run_finish(run=run, succeeded=False, failure_cause="resolve plan: refused")
+    run = runs.run_start(guid=guid, tenant_id=tenant_id, action="activate", report=DeviceReport(hostname=hostname)).run
+    runs.run_finish(run=run, succeeded=False, failure_cause="resolve plan: refused")
     return run
 
 
 def activated(guid: str, tenant_id: str, *, password: str = "Stored-Pass1!") -> Device:
-    run = services.run_start(guid=guid, tenant_id=tenant_id, action="activate").run
-    services.device_secret_first_use(run=run, guid=guid, values={"AMT_PASSWORD": Secret(password)}, keep_existing=False)
-    services.run_finish(
+    run = runs.run_start(guid=guid, tenant_id=tenant_id, action="activate").run
+    device_secrets.device_secret_first_use(
+        run=run, guid=guid, values={"AMT_PASSWORD": Secret(password)}, keep_existing=False
+    )
+    runs.run_finish(
         run=run,
         succeeded=True,
         change=VerifiedChange(
@@ -61,12 +62,12 @@ def activated(guid: str, tenant_id: str, *, password: str = "Stored-Pass1!") -> 
 
 
 def reset_and_claimed_again(guid: str, tenant_id: str) -> None:
-    run = services.run_start(guid=guid, tenant_id=tenant_id, action="activate").run
+    run = runs.run_start(guid=guid, tenant_id=tenant_id, action="activate").run
     with pytest.raises(SecretClaimRefused):
-        services.device_secret_first_use(
+        device_secrets.device_secret_first_use(
             run=run, guid=guid, values={"AMT_PASSWORD": Secret("New-Pass1!")}, keep_existing=False
         )
-    services.run_finish(run=run, succeeded=False)
+    runs.run_finish(run=run, succeeded=False)
 
 
 @pytest.fixture
@@ -108,13 +109,13 @@ def test_release_lets_the_next_activation_replace_the_secret_and_keeps_the_old_v
     assert released.status_code == 200 and released.json()["releasedSecretVersion"] == 1
     assert Device.objects.get(guid=guid).credential == "released"
 
-    run = services.run_start(guid=guid, tenant_id="acme", action="activate").run
-    written = services.device_secret_first_use(
+    run = runs.run_start(guid=guid, tenant_id="acme", action="activate").run
+    written = device_secrets.device_secret_first_use(
         run=run, guid=guid, values={"AMT_PASSWORD": Secret("New-Pass1!")}, keep_existing=False
     )
     assert written.version == 2 and written.reason.startswith("released for re-provisioning by ")
     assert written.released
-    assert services.device_activation_confirmed(
+    assert runs.device_activation_confirmed(
         run=run, tenant_id="acme", control_mode=1, profile_name="p", completes_release=written.released
     )
     assert ReprovisioningRequest.objects.get(device__guid=guid).state == "completed"
@@ -155,16 +156,16 @@ def test_enrollment_api_validates_and_is_per_tenant(vault: SecretStore) -> None:
 def test_enrollment_gate_is_per_tenant_and_writes_nothing_for_a_stranger(settings, vault: SecretStore) -> None:  # type: ignore[no-untyped-def]
     settings.DEVICE_ENROLLMENT_REQUIRED = ["vetted"]
     stranger = new_guid()
-    with pytest.raises(services.DeviceNotEnrolled):
-        services.run_start(guid=stranger, tenant_id="vetted", action="activate")
+    with pytest.raises(runs.DeviceNotEnrolled):
+        runs.run_start(guid=stranger, tenant_id="vetted", action="activate")
     assert not Device.objects.filter(guid=stranger).exists()
-    assert services.run_start(guid=stranger, tenant_id="acme", action="activate").enrolled
+    assert runs.run_start(guid=stranger, tenant_id="acme", action="activate").enrolled
     settings.DEVICE_ENROLLMENT_REQUIRED = ["*"]
     # Known now (unbound), so the attempt is recorded on its history, but it is not enrolled.
-    started = services.run_start(guid=stranger, tenant_id="acme", action="activate")
+    started = runs.run_start(guid=stranger, tenant_id="acme", action="activate")
     assert not started.enrolled
-    services.enrollment_add(tenant_id="acme", guids=[stranger], enrolled_by="test")
-    assert services.run_start(guid=stranger, tenant_id="acme", action="activate").enrolled
+    admin_actions.enrollment_add(tenant_id="acme", guids=[stranger], enrolled_by="test")
+    assert runs.run_start(guid=stranger, tenant_id="acme", action="activate").enrolled
 
 
 # --- the portal ------------------------------------------------------------------------------------
@@ -257,15 +258,17 @@ def test_a_write_that_fails_gives_the_claim_back_and_marks_nothing(vault: Secret
 
     guid = new_guid()
     activated(guid, "acme")
-    run = services.run_start(guid=guid, tenant_id="acme", action="activate").run
+    run = runs.run_start(guid=guid, tenant_id="acme", action="activate").run
 
     def vault_down(*args: object, **kwargs: object) -> int:
         raise VaultUnavailable("write")
 
     monkeypatch.setattr(type(vault), "create", vault_down)
     with pytest.raises(VaultUnavailable):
-        services.device_secret_first_use(run=run, guid=guid, values={"AMT_PASSWORD": Secret("x")}, keep_existing=False)
-    services.run_finish(run=run, succeeded=False, failure_cause="save device secret: VaultUnavailable")
+        device_secrets.device_secret_first_use(
+            run=run, guid=guid, values={"AMT_PASSWORD": Secret("x")}, keep_existing=False
+        )
+    runs.run_finish(run=run, succeeded=False, failure_cause="save device secret: VaultUnavailable")
     device = Device.objects.get(guid=guid)
     assert (device.credential, device.credential_run_id) == ("confirmed", None)
 

@@ -8,9 +8,9 @@ from datetime import UTC, datetime
 import pytest
 from rest_framework.test import APIClient
 
-from devices import services
 from devices.models import Device
-from devices.services import DeviceReport, VerifiedChange
+from devices.services import device_secrets, runs
+from devices.services.runs import DeviceReport, VerifiedChange
 from rps_site.authentication import issue_token
 from rps_site.sensitive import Secret
 from rps_site.vault import InvalidDeviceGuid
@@ -24,8 +24,8 @@ def new_guid() -> str:
 
 def bind(guid: str, *, tenant_id: str) -> Device:
     """A device whose activation under `tenant_id` succeeded."""
-    run = services.run_start(guid=guid, tenant_id=tenant_id, action="activate").run
-    services.run_finish(
+    run = runs.run_start(guid=guid, tenant_id=tenant_id, action="activate").run
+    runs.run_finish(
         run=run,
         succeeded=True,
         change=VerifiedChange(report=DeviceReport(), status="activated", bind_tenant_id=tenant_id),
@@ -41,41 +41,41 @@ def client_for(tenant_id: str) -> APIClient:
 
 def test_first_secret_is_create_only_and_rotation_goes_through_pending(vault) -> None:  # type: ignore[no-untyped-def]
     guid = new_guid()
-    services.device_secret_create(
+    device_secrets.device_secret_create(
         guid=guid, values={"AMT_PASSWORD": Secret("Old-Pass1!"), "MEBX_PASSWORD": Secret("Mebx-1!a")}
     )
     with pytest.raises(Exception, match="already exists"):
-        services.device_secret_create(guid=guid, values={"AMT_PASSWORD": Secret("x")})
-    services.device_password_stage(guid=guid, amt_password=Secret("New-Pass2!"))
-    staged = services.device_secret_read(guid=guid)
+        device_secrets.device_secret_create(guid=guid, values={"AMT_PASSWORD": Secret("x")})
+    device_secrets.device_password_stage(guid=guid, amt_password=Secret("New-Pass2!"))
+    staged = device_secrets.device_secret_read(guid=guid)
     assert staged is not None
     assert staged.values["AMT_PASSWORD"].reveal() == "Old-Pass1!", "the working password stays until confirmed"
     assert staged.values["PENDING_AMT_PASSWORD"].reveal() == "New-Pass2!"
-    services.device_password_promote(guid=guid)
-    promoted = services.device_secret_read(guid=guid)
+    device_secrets.device_password_promote(guid=guid)
+    promoted = device_secrets.device_secret_read(guid=guid)
     assert promoted is not None
     assert promoted.values["AMT_PASSWORD"].reveal() == "New-Pass2!"
     assert "PENDING_AMT_PASSWORD" not in promoted.values
     assert promoted.values["MEBX_PASSWORD"].reveal() == "Mebx-1!a"
-    with pytest.raises(services.NoPendingPassword):
-        services.device_password_promote(guid=guid)
-    services.device_secret_destroy(guid=guid)
-    assert services.device_secret_read(guid=guid) is None
+    with pytest.raises(device_secrets.NoPendingPassword):
+        device_secrets.device_password_promote(guid=guid)
+    device_secrets.device_secret_destroy(guid=guid)
+    assert device_secrets.device_secret_read(guid=guid) is None
 
 
 def test_hostile_guids_are_refused_before_vault(vault) -> None:  # type: ignore[no-untyped-def]
     for hostile in ("../profiles/x", "a" * 36, ""):
         with pytest.raises(InvalidDeviceGuid):
-            services.device_secret_create(guid=hostile, values={"AMT_PASSWORD": Secret("x")})
+            device_secrets.device_secret_create(guid=hostile, values={"AMT_PASSWORD": Secret("x")})
 
 
 @pytest.mark.django_db
 def test_runs_and_steps_are_recorded_and_served_per_tenant(vault) -> None:  # type: ignore[no-untyped-def]
     guid = new_guid().upper()
-    run = services.run_start(
+    run = runs.run_start(
         guid=guid, tenant_id="acme", action="activate", profile_name="p1", report=DeviceReport(hostname="pc1")
     ).run
-    services.run_finish(
+    runs.run_finish(
         run=run,
         succeeded=True,
         status_message="Connected",
@@ -112,7 +112,7 @@ def test_runs_and_steps_are_recorded_and_served_per_tenant(vault) -> None:  # ty
 def test_purge_removes_row_secret_and_mps_record(vault, settings) -> None:  # type: ignore[no-untyped-def]
     guid = new_guid()
     bind(guid, tenant_id="")
-    services.device_secret_create(guid=guid, values={"AMT_PASSWORD": Secret("P-ass-1!x")})
+    device_secrets.device_secret_create(guid=guid, values={"AMT_PASSWORD": Secret("P-ass-1!x")})
     with running_mps_recorder() as mps:
         settings.MPS_URL = mps.url
         assert client_for("tenant-b").delete(f"/api/v1/admin/devices/{guid}").status_code == 404
@@ -121,7 +121,7 @@ def test_purge_removes_row_secret_and_mps_record(vault, settings) -> None:  # ty
         assert [(call.method, call.path) for call in mps.requests] == [("DELETE", f"/api/v1/devices/{guid}?tenantId=")]
         assert mps.requests[0].headers["Authorization"].startswith("Bearer ")
     assert not Device.objects.filter(guid=guid).exists()
-    assert services.device_secret_read(guid=guid) is None
+    assert device_secrets.device_secret_read(guid=guid) is None
 
 
 @pytest.mark.django_db
@@ -135,10 +135,10 @@ def test_listing_rejects_bad_paging() -> None:
 def test_device_api_and_portal_pages_follow_the_device_permissions(vault, settings) -> None:  # type: ignore[no-untyped-def]
     """SECURITY check 24 for devices: view_device to list and read, delete_device to purge."""
     guid = new_guid()
-    run = services.run_start(
+    run = runs.run_start(
         guid=guid, tenant_id="", action="activate", profile_name="p1", report=DeviceReport(hostname="pc-perm")
     ).run
-    services.run_finish(
+    runs.run_finish(
         run=run,
         succeeded=True,
         status_message="ok",

@@ -10,10 +10,10 @@ from collections.abc import Iterator
 import pytest
 from django.db import connection
 
-from devices import services
 from devices.models import Device, ProvisioningRun
 from devices.ownership import WorkerOwnership, orphaned_runs_interrupt
-from devices.services import SecretClaimRefused
+from devices.services import device_secrets, runs
+from devices.services.device_secrets import SecretClaimRefused
 from rps_site.sensitive import Secret
 from rps_site.vault import SecretStore
 
@@ -49,13 +49,13 @@ def died_before_recording_the_write(run: ProvisioningRun) -> None:
 
 
 def store(run: ProvisioningRun, password: str) -> None:
-    services.device_secret_first_use(
+    device_secrets.device_secret_first_use(
         run=run, guid=run.device.guid, values={"AMT_PASSWORD": Secret(password)}, keep_existing=False
     )
 
 
 def run_of(worker: str, *, action: str = "activate") -> ProvisioningRun:
-    run = services.run_start(guid=str(uuid.uuid4()), tenant_id="", action=action).run
+    run = runs.run_start(guid=str(uuid.uuid4()), tenant_id="", action=action).run
     ProvisioningRun.objects.filter(pk=run.pk).update(worker=worker)
     run.worker = worker
     return run
@@ -68,7 +68,7 @@ def test_the_sweep_marks_the_runs_of_dead_workers_only(vault: SecretStore, live_
     died_before_recording_the_write(dead)
     store(dead_after_setup, "Pw-2!a")
     ended = run_of("gone:4242:0badc0de")
-    services.run_finish(run=ended, succeeded=True)
+    runs.run_finish(run=ended, succeeded=True)
 
     assert orphaned_runs_interrupt(finder="the-finder") == 2
     assert orphaned_runs_interrupt(finder="the-finder") == 0  # once
@@ -97,21 +97,21 @@ def test_a_claim_is_busy_while_its_worker_lives_and_free_once_it_died(vault: Sec
     guid = first.device.guid
     store(first, "First-1!a")
     died_before_recording_the_write(first)
-    retry = services.run_start(guid=guid, tenant_id="", action="activate").run
+    retry = runs.run_start(guid=guid, tenant_id="", action="activate").run
     with pytest.raises(SecretClaimRefused) as refused:
-        services.device_secret_first_use(
+        device_secrets.device_secret_first_use(
             run=retry, guid=guid, values={"AMT_PASSWORD": Secret("Retry-1!a")}, keep_existing=False
         )
     assert refused.value.reason is SecretClaimRefused.Reason.BUSY
 
     dies(owner)  # the worker died: PostgreSQL let its lock go with its connection
-    again = services.run_start(guid=guid, tenant_id="", action="activate").run
-    written = services.device_secret_first_use(
+    again = runs.run_start(guid=guid, tenant_id="", action="activate").run
+    written = device_secrets.device_secret_first_use(
         run=again, guid=guid, values={"AMT_PASSWORD": Secret("Retry-2!a")}, keep_existing=False
     )
     # What the dead run stored was never confirmed: replaced, kept as a prior version.
     assert written.replaced is not None and written.replaced.values["AMT_PASSWORD"].reveal() == "First-1!a"
-    stored = services.device_secret_read(guid=guid)
+    stored = device_secrets.device_secret_read(guid=guid)
     assert stored is not None and stored.values["AMT_PASSWORD"].reveal() == "Retry-2!a"
 
 
@@ -120,15 +120,15 @@ def test_a_claim_never_makes_a_secret_in_use_replaceable(vault: SecretStore) -> 
     owner.hold(f"doomed-{uuid.uuid4().hex[:8]}")
     first = run_of(owner.worker_id)
     guid = first.device.guid
-    services.device_secret_first_use(
+    device_secrets.device_secret_first_use(
         run=first, guid=guid, values={"AMT_PASSWORD": Secret("First-1!a")}, keep_existing=False
     )
-    assert services.device_activation_confirmed(run=first, tenant_id="", control_mode=1, profile_name="p")
+    assert runs.device_activation_confirmed(run=first, tenant_id="", control_mode=1, profile_name="p")
     dies(owner)  # died after Setup was confirmed, before the run ended
 
-    stranger = services.run_start(guid=guid, tenant_id="", action="activate").run
+    stranger = runs.run_start(guid=guid, tenant_id="", action="activate").run
     with pytest.raises(SecretClaimRefused) as refused:
-        services.device_secret_first_use(
+        device_secrets.device_secret_first_use(
             run=stranger, guid=guid, values={"AMT_PASSWORD": Secret("Evil-1!a")}, keep_existing=False
         )
     assert refused.value.reason is SecretClaimRefused.Reason.IN_USE
@@ -141,18 +141,18 @@ def test_a_secret_recorded_as_written_before_the_worker_died_stays_in_use(vault:
     owner.hold(f"doomed-{uuid.uuid4().hex[:8]}")
     first = run_of(owner.worker_id)
     guid = first.device.guid
-    services.device_secret_first_use(
+    device_secrets.device_secret_first_use(
         run=first, guid=guid, values={"AMT_PASSWORD": Secret("First-1!a")}, keep_existing=False
     )
     dies(owner)  # died after the write, when Setup may have been sent: the device may use it
 
     assert orphaned_runs_interrupt(finder="the-finder") == 1
     assert Device.objects.get(guid=guid).credential == Device.Credential.UNKNOWN
-    stranger = services.run_start(guid=guid, tenant_id="", action="activate").run
+    stranger = runs.run_start(guid=guid, tenant_id="", action="activate").run
     with pytest.raises(SecretClaimRefused) as refused:
-        services.device_secret_first_use(
+        device_secrets.device_secret_first_use(
             run=stranger, guid=guid, values={"AMT_PASSWORD": Secret("Evil-1!a")}, keep_existing=False
         )
     assert refused.value.reason is SecretClaimRefused.Reason.IN_USE
-    stored = services.device_secret_read(guid=guid)
+    stored = device_secrets.device_secret_read(guid=guid)
     assert stored is not None and stored.values["AMT_PASSWORD"].reveal() == "First-1!a"

@@ -11,9 +11,9 @@ import pytest
 from django.contrib.auth.models import Permission, User
 from django.test import Client
 
-from devices import services
 from devices.models import Device
-from devices.services import DeviceReport, VerifiedChange
+from devices.services import device_secrets, runs
+from devices.services.runs import DeviceReport, VerifiedChange
 from rps_site.models import TenantMembership
 from rps_site.sensitive import Secret
 from rps_site.vault import SecretStore
@@ -28,10 +28,10 @@ def at(second: float) -> datetime:
 
 def device_with_history(tenant_id: str) -> Device:
     guid = str(uuid.uuid4())
-    ok = services.run_start(guid=guid, tenant_id=tenant_id, action="activate", profile_name="ccm-branch").run
+    ok = runs.run_start(guid=guid, tenant_id=tenant_id, action="activate", profile_name="ccm-branch").run
     ok.started_at = STARTED
     ok.save(update_fields=["started_at"])
-    services.run_finish(
+    runs.run_finish(
         run=ok,
         succeeded=True,
         change=VerifiedChange(
@@ -43,8 +43,8 @@ def device_with_history(tenant_id: str) -> Device:
             ("configure TLS", "not_applicable", "TLS not part of this configuration", at(14)),
         ],
     )
-    failed = services.run_start(guid=guid, tenant_id=tenant_id, action="maintenance").run
-    services.run_finish(
+    failed = runs.run_start(guid=guid, tenant_id=tenant_id, action="maintenance").run
+    runs.run_finish(
         run=failed,
         succeeded=False,
         failure_cause="AMT_TimeSynchronizationService.SetHighAccuracyTimeSynch: ReturnValue 1",
@@ -94,7 +94,7 @@ def test_another_tenants_admin_does_not_reach_the_page() -> None:
 
 def test_purge_is_offered_with_its_permission_asks_first_then_forgets_the_device(vault: SecretStore) -> None:
     device = device_with_history("acme")
-    services.device_secret_create(guid=device.guid, values={"AMT_PASSWORD": Secret("Stored-Pass1!")})
+    device_secrets.device_secret_create(guid=device.guid, values={"AMT_PASSWORD": Secret("Stored-Pass1!")})
     admin = portal_user("acme", "view_device", "change_device", "delete_device")
     page = page_of(admin, device)
     assert 'data-device-action="purge"' in page and 'data-device-action="move_to_tenant"' in page
@@ -107,7 +107,7 @@ def test_purge_is_offered_with_its_permission_asks_first_then_forgets_the_device
     done = admin.post("/admin/devices/device/", {**selection, "confirm": "yes"})
     assert done.status_code == 302
     assert not Device.objects.filter(pk=device.pk).exists()
-    assert services.device_secret_read(guid=device.guid) is None
+    assert device_secrets.device_secret_read(guid=device.guid) is None
 
 
 def test_without_the_permission_the_action_is_refused_even_when_posted() -> None:

@@ -21,8 +21,8 @@ from django.test import Client
 from activation import session_events
 from activation.flows.ports import StepOutcome, StepRecord
 from activation.session_events import SessionEnded, SessionInfo, SessionStarted, StepEnded
-from devices import services
-from devices.services import DeviceReport, VerifiedChange
+from devices.services import runs
+from devices.services.runs import DeviceReport, VerifiedChange
 from portal.consumers import PortalLiveRoute
 from rps_site.models import TenantMembership
 
@@ -50,8 +50,8 @@ def session_cookie(tenant_id: str, codenames: Iterable[str] = ("view_device",), 
 @sync_to_async
 def bound_device(tenant_id: str) -> str:
     guid = str(uuid.uuid4())
-    run = services.run_start(guid=guid, tenant_id=tenant_id, action="activate").run
-    services.run_finish(
+    run = runs.run_start(guid=guid, tenant_id=tenant_id, action="activate").run
+    runs.run_finish(
         run=run,
         succeeded=True,
         change=VerifiedChange(report=DeviceReport(), status="activated", bind_tenant_id=tenant_id),
