@@ -38,7 +38,8 @@ from activation.protocol.messages import (
 )
 from activation.protocol.server_messages import error_message, validation_error_message
 from activation.protocol.status import PlainStatus
-from activation.runner import DeviceSessionRunner, SocketTransport
+from activation.runner import DeviceSessionRunner
+from activation.socket_relay import SocketTransport
 from activation.tunnel import PortSwitchingTransport, TlsTunnelTransport
 from metrics.devices import connection_refused, socket_closed, socket_opened
 from rps_site import draining

@@ -28,7 +28,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.serialization import Encoding
 from cryptography.utils import CryptographyDeprecationWarning
 
-from activation.session import AmtSessionError
+from activation.session_errors import AmtSessionError
 
 SHIPPED_ODCA_ROOT: Final = Path(__file__).resolve().parent / "certs" / "OnDie_CA_RootCA_Certificate.cer"
 MAX_CHAIN_LENGTH: Final = 8

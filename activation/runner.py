@@ -10,18 +10,14 @@ of sessions never queue behind one another.
 from __future__ import annotations
 
 import asyncio
-import hmac
 import logging
 import time
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any, Final
 
 from django.conf import settings
 
 from activation import session_events
-from activation.device_secrets import VaultDeviceSecrets
 from activation.flows import (
     activate_acm,
     activate_ccm,
@@ -32,10 +28,11 @@ from activation.flows import (
 )
 from activation.flows.configure import configure_after_activation
 from activation.flows.deactivate import DEACTIVATED
-from activation.flows.ports import FlowResult, StepOutcome, StepRecord, session_steps
+from activation.flows.ports import FlowResult, StepOutcome, session_steps
 from activation.flows.tls_enforced import activate_acm_tls_enforced, activate_ccm_tls_enforced
 from activation.flows.tls_tunnel import activate_through_tls_tunnel
-from activation.plan.activation_plan import ActivationMode, ActivationPlan
+from activation.mps_record import mps_device_record
+from activation.plan.activation_plan import ActivationMode
 from activation.plan.flow_choice import ActivationFlow, FlowPlan
 from activation.plan.passwords import generate_amt_password
 from activation.plan.resolve import (
@@ -44,26 +41,23 @@ from activation.plan.resolve import (
     other_tenant_text,
     resolve_activation,
 )
-from activation.protocol.activation_checks import password_mismatch_text
 from activation.protocol.messages import (
     ClientMethod,
-    ConnectionReset,
     ControlMode,
     DeviceRequest,
-    DeviceResponse,
     MaintenanceTask,
     ProtocolError,
 )
 from activation.protocol.server_messages import (
     error_message,
-    progress_message,
-    success_message,
     validation_error_message,
-    wsman_message,
 )
-from activation.protocol.status import ActivationStatus, Component, ComponentResult, ComponentStatus, PlainStatus
-from activation.session import AmtSession, DeviceConnectionReset, DeviceStoppedAnswering
-from activation.session_events import PublishedSteps, SessionInfo, SessionStarted, session_ended
+from activation.protocol.status import ActivationStatus, PlainStatus
+from activation.recorded_session import RecordedSession
+from activation.session import AmtSession
+from activation.session_errors import DeviceStoppedAnswering
+from activation.session_events import SessionStarted, session_ended
+from activation.socket_relay import Send, SocketProgress, SocketTransport
 from activation.tunnel import (
     PortSwitchingTransport,
     TlsTunnelTransport,
@@ -75,15 +69,13 @@ from activation.worker_threads import in_thread, landed
 from activation.wsman import setup
 from activation.wsman.response import UnsafeXml
 from devices.models import Device
-from devices.mps import MpsClient, MpsOutcome
+from devices.mps import MpsClient
 from devices.services import device_secrets, runs
-from devices.services.runs import DeviceReport, RunStarted, VerifiedChange
+from devices.services.runs import RunStarted, VerifiedChange
 from rps_site.sensitive import Secret
 from rps_site.vault import VaultUnavailable
 
 logger = logging.getLogger(__name__)
-
-Send = Callable[[str], Awaitable[None]]
 
 
 # `-f` without a password (rpc-go never sends one): AMT refuses an empty password as it refuses
@@ -96,53 +88,6 @@ TASKS_CHANGING_STORED_RECORDS: Final = frozenset(
     {MaintenanceTask.CHANGE_PASSWORD, MaintenanceTask.SYNC_HOSTNAME, MaintenanceTask.SYNC_DEVICE_INFO}
 )
 RECORDS_KEPT: Final = "Stored records kept: the password could not be verified against one stored for this device."
-
-
-class SocketTransport:
-    """`DeviceTransport` over the WebSocket: one outstanding request at a time, in strict order.
-
-    An answer that arrives while nothing is outstanding (a late reply to a timed-out request, or
-    a replay) is dropped: nothing on the wire correlates an answer with its request.
-    """
-
-    def __init__(self, send: Send) -> None:
-        self._send = send
-        self._answer: asyncio.Future[DeviceResponse | ConnectionReset] | None = None
-        self.dropped_answers = 0
-        self.frames_received = 0  # late answers included: `AmtSession` tells silent from slow by it
-
-    async def exchange(self, http_request: bytes, *, timeout: float) -> bytes:
-        # A future and asyncio.timeout, not a queue and wait_for: wait_for wraps the wait in a
-        # new task, and a session makes dozens of exchanges.
-        answer_future = asyncio.get_running_loop().create_future()
-        self._answer = answer_future
-        try:
-            await self._send(wsman_message(http_request))
-            async with asyncio.timeout(timeout):
-                answer = await answer_future
-        finally:
-            self._answer = None
-        if isinstance(answer, ConnectionReset):
-            raise DeviceConnectionReset(answer.reason)
-        return answer.http_response
-
-    def deliver(self, message: DeviceResponse | ConnectionReset) -> None:
-        self.frames_received += 1
-        if self._answer is None or self._answer.done():
-            self.dropped_answers += 1
-            logger.warning("dropped a device answer that no request was waiting for")
-            return
-        self._answer.set_result(message)
-
-
-@dataclass
-class SocketProgress:
-    send: Send
-    enabled: bool
-
-    async def report(self, text: str) -> None:
-        if self.enabled:
-            await self.send(progress_message(text))
 
 
 async def pause_for_delay_timer(_: float) -> None:
@@ -168,44 +113,7 @@ def amt_session(
     )
 
 
-def mps_device_record(
-    plan: ActivationPlan, request: DeviceRequest, *, tags: list[str], status: ActivationStatus | None = None
-) -> dict[str, Any]:
-    """The MPS registration body of §4.5 (no `mpsusername` key at all: correction 11). With the
-    final `status`, it also carries the components' outcomes and the provisioning times."""
-    now = datetime.now(UTC).isoformat().replace("+00:00", "Z")
-    payload = request.payload
-    record: dict[str, Any] = {
-        "guid": request.device_guid,
-        "hostname": payload.hostname,
-        "tags": tags,
-        "tenantId": plan.tenant_id,
-        "dnsSuffix": payload.fqdn,
-        "deviceInfo": {
-            "fwVersion": payload.ver,
-            "fwBuild": payload.build,
-            "fwSku": payload.sku,
-            "currentMode": str(int(payload.current_mode)),
-            "features": payload.features,
-            "ipAddress": payload.ip_configuration.ip_address if payload.ip_configuration else "",
-            "lastUpdated": now,
-        },
-    }
-    if payload.friendly_name:
-        record["friendlyName"] = payload.friendly_name
-    if status is not None:
-        record["deviceInfo"]["status"] = {
-            component.value: outcome.as_json()
-            for component, outcome in status.components.items()
-            if outcome.result is not ComponentResult.NOT_APPLICABLE
-        }
-        # MPS keeps the first activatedAt it is given (write-once) and updates the rest.
-        record["deviceInfo"]["activatedAt"] = now
-        record["deviceInfo"]["lastProvisionedAt"] = now
-    return record
-
-
-class DeviceSessionRunner:
+class DeviceSessionRunner(RecordedSession):
     """Runs one request; `terminal_message` is what the consumer sends last."""
 
     def __init__(
@@ -216,33 +124,10 @@ class DeviceSessionRunner:
         *,
         client_address: str,
     ) -> None:
-        self.request = request
+        super().__init__(request, client_address=client_address)
         self.transport = transport
         self.progress = SocketProgress(send, request.accepts_progress)
-        self.client_address = client_address
-        self.secrets = VaultDeviceSecrets(request)
         self.mps = MpsClient.from_settings()
-        self.run: Any = None
-        payload = request.payload
-        self.report = DeviceReport(
-            hostname=payload.hostname,
-            dns_suffix=payload.fqdn,
-            amt_version=payload.ver,
-            amt_build=payload.build,
-            amt_sku=payload.sku,
-            control_mode=int(payload.current_mode),
-        )
-        self.session = SessionInfo(
-            guid=request.device_guid,
-            tenant_id=request.tenant_id,
-            action=request.action.value,
-            profile=request.command.profile,
-            client_address=client_address,
-        )
-        # The session's steps in the order they ended: the runner's own and, through
-        # `session_steps`, every step a flow records, also when a session is cut short and the
-        # flow's result never comes back. Written with the end of the run, in one transaction.
-        self._steps = PublishedSteps(lambda: self.session)
         self._cancel_cause = ""
 
     async def execute(self) -> str:
@@ -343,13 +228,6 @@ class DeviceSessionRunner:
         if request.action is ClientMethod.MAINTENANCE:
             return await self._maintenance()
         raise ProtocolError(f"Device {request.device_guid} {request.action.value} is not supported by this server.")
-
-    async def _started(self, started: RunStarted) -> None:
-        self.run = started.run
-        self.secrets.run = started.run
-        self.session = replace(
-            self.session, run_id=started.run.pk, tenant_id=started.owner_tenant_id or self.request.tenant_id
-        )
 
     async def _activate(self) -> str:
         try:
@@ -536,99 +414,3 @@ class DeviceSessionRunner:
                 result.mps_failed(outcome.detail)
             self._note_mps("refresh MPS", outcome, succeeded=refreshed)
         return await self._conclude(result, change=self._verified_only())
-
-    async def _verify_payload_password(self, *, forced: bool) -> None:
-        """§2.6.5-2.6.6: the payload's password must be the one Vault holds for the device, unless
-        `-f`; a forced request whose password matches anyway is verified all the same."""
-        request = self.request
-        stored = await self.secrets.read_amt_password(request.device_guid)
-        if self._matches(stored):
-            self.secrets.verified = True
-        elif not forced:
-            self._note("check stored password", StepOutcome.FAILURE, "password does not match Vault")
-            raise ProtocolError(password_mismatch_text(request.device_guid))
-        else:
-            self._note(
-                "check stored password", StepOutcome.SKIPPED, "-f, not the stored password: nothing stored changes"
-            )
-
-    def _matches(self, stored: Secret | None) -> bool:
-        password = self.request.amt_password
-        if stored is None or password is None:
-            return False
-        return hmac.compare_digest(stored.reveal().encode(), password.reveal().encode())
-
-    async def _checked_current_password(self) -> Secret:
-        """An activated device: Vault's password when it has one (it must match the payload's),
-        else the payload's (a device another server activated: its first use here)."""
-        request = self.request
-        stored = await self.secrets.read_amt_password(request.device_guid)
-        if stored is not None:
-            if not self._matches(stored):
-                self._note("check stored password", StepOutcome.FAILURE, "password does not match Vault")
-                raise ProtocolError(password_mismatch_text(request.device_guid))
-            self.secrets.verified = True
-            return stored
-        if request.amt_password is None:
-            raise ProtocolError(f"Device {request.device_guid} activation failed. Missing password.")
-        return request.amt_password
-
-    def _verified_only(self) -> VerifiedChange | None:
-        """A run that failed after proving itself still refreshes what its device reported."""
-        return VerifiedChange(report=self.report) if self.secrets.verified else None
-
-    async def _conclude(self, result: FlowResult, *, change: VerifiedChange | None) -> str:
-        status = result.status
-        failed_step = next(
-            (step for step in result.steps if step.outcome is StepOutcome.FAILURE and result.succeeded is False), None
-        )
-        if isinstance(status, ActivationStatus) and not result.succeeded:
-            activation = status.components.get(Component.ACTIVATION)
-            if activation is None or activation.result is ComponentResult.NOT_APPLICABLE:
-                # The activation itself failed: its component says why, not "not part of this configuration".
-                status.components[Component.ACTIVATION] = ComponentStatus(
-                    ComponentResult.FAILURE, status.status.removesuffix(".")
-                )
-        await landed(
-            in_thread(runs.run_finish)(
-                run=self.run,
-                succeeded=result.succeeded,
-                status_message=status.status,
-                failure_cause=(f"{failed_step.name}: {failed_step.cause}" if failed_step else ""),
-                steps=self._step_rows(),
-                change=change,
-            )
-        )
-        ok = result.succeeded and not (isinstance(status, ActivationStatus) and status.any_component_failed)
-        return success_message(status) if ok else error_message(status)
-
-    def _note(self, name: str, outcome: StepOutcome, detail: str) -> None:
-        self._steps.append(StepRecord(name, outcome, detail))
-
-    def _note_mps(self, name: str, outcome: MpsOutcome, *, succeeded: bool | None = None) -> None:
-        """An MPS call's step; skipped when MPS is not configured (nothing was sent)."""
-        if not outcome.configured:
-            self._note(name, StepOutcome.SKIPPED, outcome.detail)
-            return
-        succeeded = outcome.ok if succeeded is None else succeeded
-        self._note(name, StepOutcome.SUCCESS if succeeded else StepOutcome.FAILURE, outcome.detail)
-
-    def _step_rows(self) -> list[tuple[str, str, str, datetime]]:
-        return [(step.name, step.outcome.value, step.cause, step.at) for step in self._steps]
-
-    async def _finish_quietly(self, succeeded: bool, status: str, cause: str) -> None:
-        if self.run is None or self.run.finished_at is not None:
-            return
-        try:
-            await landed(
-                in_thread(runs.run_finish)(
-                    run=self.run,
-                    succeeded=succeeded,
-                    status_message=status,
-                    failure_cause=cause,
-                    steps=self._step_rows(),
-                    change=self._verified_only(),
-                )
-            )
-        except Exception:
-            logger.exception("could not record the end of a device session")

@@ -13,30 +13,51 @@ Wi-Fi keys. Errors name the call, never its content.
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import logging
-import re
-import secrets
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Final, Protocol, TypeVar
 
+from activation.amt_http import build_http_request, parse_http_response
+from activation.digest_auth import DigestChallenge, digest_response, new_cnonce, parse_digest_challenge
+from activation.session_errors import (
+    AmtHttpError,
+    AmtResponseMalformed,
+    AmtTimeout,
+    AmtUnauthorized,
+    DeviceConnectionReset,
+    DeviceStoppedAnswering,
+    NonIdempotentCallTimedOut,
+    NonIdempotentCallUnconfirmed,
+)
 from activation.wsman.call import Enumeration, WsmanCall
-from activation.wsman.response import UnsafeXml, WsmanFault, WsmanParseError, parse_fault, parse_soap
+from activation.wsman.response import UnsafeXml, WsmanParseError, parse_fault, parse_soap
 from metrics.registry import WSMAN_ROUND_TRIP
 from rps_site.sensitive import Secret
 
 logger = logging.getLogger(__name__)
-
 T = TypeVar("T")
 
+
 AMT_HTTP_PORT: Final = 16992
+
+
 AMT_TLS_PORT: Final = 16993
+
+
 WSMAN_PATH: Final = "/wsman"
+
+
 DEFAULT_WSMAN_TIMEOUT: Final = 12.0  # delay_timer
+
+
 DEFAULT_RETRY_DELAY: Final = 15.0  # delay_tls_timer
+
+
 DEFAULT_MAX_ATTEMPTS: Final = 3  # wsman_max_attempts
+
+
 MAX_REJECTED_LOGINS: Final = 2  # a third 401 in a row ends the call: upstream's unauthCount of 3
 
 
@@ -56,226 +77,6 @@ class DeviceTransport(Protocol):
     """
 
     async def exchange(self, http_request: bytes, *, timeout: float) -> bytes: ...
-
-
-# ---------------------------------------------------------------------------------------------
-# Errors: each says which call failed and carries upstream's failure text for the status JSON
-# ---------------------------------------------------------------------------------------------
-
-
-class AmtSessionError(Exception):
-    """Base of the session's errors. `failure_text` is what upstream reports for this cause."""
-
-    failure_text: str = "Unknown error has occured"  # [sic], upstream's text (§6.4)
-
-    def __init__(self, call_name: str, detail: str) -> None:
-        super().__init__(f"{call_name}: {detail}")
-        self.call_name = call_name
-
-
-class DeviceConnectionReset(Exception):
-    """The client reported `connection_reset`: its local AMT connection closed (retryable)."""
-
-
-class DeviceStoppedAnswering(Exception):
-    """A call went unanswered through all its attempts and the client sent nothing at all meanwhile:
-    the relay is gone or hung, and every further call would wait as long. Ends the session; it is
-    deliberately not an `AmtSessionError`, which configuration steps catch to carry on."""
-
-    def __init__(self, call_name: str, silent_seconds: float) -> None:
-        self.call_name = call_name
-        self.client_text = (
-            f"The device stopped answering at {call_name}: nothing from the client for {silent_seconds:.0f} s"
-        )
-        super().__init__(self.client_text)
-
-
-class AmtTimeout(AmtSessionError):
-    """No answer within the timeout, on every attempt."""
-
-
-class NonIdempotentCallUnconfirmed(AmtSessionError):
-    """A call that must not be resent was sent once and its answer lost or unreadable: the
-    caller must read the device state (e.g. `IPS_HostBasedSetupService.CurrentControlMode`)."""
-
-
-class NonIdempotentCallTimedOut(NonIdempotentCallUnconfirmed, AmtTimeout):
-    """Setup/AdminSetup/UpgradeClientToAdmin got no answer in time (correction 2)."""
-
-
-class AmtUnauthorized(AmtSessionError):
-    failure_text = "Unable to authenticate with AMT"
-
-
-class AmtHttpError(AmtSessionError):
-    """A status other than 200 and 401 without a SOAP fault (e.g. an HTML 400 or a 500)."""
-
-    def __init__(self, call_name: str, status: int, reason: str) -> None:
-        super().__init__(call_name, f"HTTP {status} {reason}")
-        self.status = status
-        self.reason = reason
-        if status == 400:
-            self.failure_text = "Bad Request"
-
-
-class AmtResponseMalformed(AmtSessionError):
-    """The bytes back are not an HTTP response (e.g. truncated by rpc-go's 100 ms idle cut)."""
-
-
-# ---------------------------------------------------------------------------------------------
-# HTTP framing
-# ---------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class HttpResponse:
-    status: int
-    reason: str
-    headers: dict[str, str]  # lower-cased names
-    body: bytes = field(repr=False)
-
-
-def build_http_request(*, host: str, body: bytes, authorization: str | None, connection_close: bool = True) -> bytes:
-    """§3.1: Authorization first (once a challenge is known), Host, chunked body in one chunk
-    whose size is the byte length of the UTF-8 body (profile data may be non-ASCII)."""
-    lines = ["POST /wsman HTTP/1.1"]
-    if authorization is not None:
-        lines.append(f"Authorization: {authorization}")
-    lines.append(f"Host: {host}")
-    lines.append("Transfer-Encoding: chunked")
-    if connection_close:
-        lines.append("Connection: close")
-    head = ("\r\n".join(lines) + "\r\n\r\n").encode("ascii")
-    return head + f"{len(body):X}\r\n".encode("ascii") + body + b"\r\n0\r\n\r\n"
-
-
-_STATUS_LINE: Final = re.compile(rb"^HTTP/1\.[01] (\d{3})(?: (.*))?$")
-
-
-def parse_http_response(raw: bytes) -> HttpResponse:
-    """Parse AMT's answer; a chunked body is de-chunked here and only here (correction 1)."""
-    head, separator, rest = raw.partition(b"\r\n\r\n")
-    if not separator:
-        raise AmtResponseMalformed("HTTP", "no end of headers")
-    lines = head.split(b"\r\n")
-    status_match = _STATUS_LINE.match(lines[0])
-    if status_match is None:
-        raise AmtResponseMalformed("HTTP", "no HTTP status line")
-    headers: dict[str, str] = {}
-    for line in lines[1:]:
-        name, colon, value = line.partition(b":")
-        if not colon:
-            raise AmtResponseMalformed("HTTP", "header line without a colon")
-        headers[name.strip().decode("latin-1").lower()] = value.strip().decode("latin-1")
-    if "chunked" in headers.get("transfer-encoding", "").lower():
-        body = dechunk(rest)
-    elif "content-length" in headers:
-        try:
-            length = int(headers["content-length"])
-        except ValueError:
-            raise AmtResponseMalformed("HTTP", "Content-Length is not a number") from None
-        if length < 0 or len(rest) < length:
-            raise AmtResponseMalformed("HTTP", "body shorter than Content-Length")
-        body = rest[:length]
-    else:
-        body = rest  # Connection: close delimits the body
-    return HttpResponse(
-        status=int(status_match.group(1)),
-        reason=(status_match.group(2) or b"").decode("latin-1"),
-        headers=headers,
-        body=body,
-    )
-
-
-def dechunk(data: bytes) -> bytes:
-    """RFC 9112 chunked coding; the terminating zero-size chunk must be present."""
-    body = bytearray()
-    position = 0
-    while True:
-        line_end = data.find(b"\r\n", position)
-        if line_end < 0:
-            raise AmtResponseMalformed("HTTP", "chunked body ends inside a chunk size line")
-        size_text = data[position:line_end].split(b";", 1)[0].strip()
-        try:
-            size = int(size_text, 16)
-        except ValueError:
-            raise AmtResponseMalformed("HTTP", "chunk size is not hexadecimal") from None
-        position = line_end + 2
-        if size == 0:
-            return bytes(body)  # trailers, if any, are ignored
-        if len(data) < position + size + 2 or data[position + size : position + size + 2] != b"\r\n":
-            raise AmtResponseMalformed("HTTP", "chunk shorter than its size")
-        body += data[position : position + size]
-        position += size + 2
-
-
-# ---------------------------------------------------------------------------------------------
-# HTTP digest (RFC 2617 as AMT uses it, §3.3)
-# ---------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class DigestChallenge:
-    realm: str
-    nonce: str
-    qop: str | None
-    opaque: str | None = None
-
-
-_CHALLENGE_PARAMETER: Final = re.compile(r'\s*([A-Za-z]+)\s*=\s*(?:"([^"]*)"|([^,\s]*))\s*,?')
-
-
-def parse_digest_challenge(header: str) -> DigestChallenge | None:
-    """`Digest realm="…", nonce="…",stale="false",qop="auth"` (separators vary on AMT)."""
-    scheme, _, parameters_text = header.strip().partition(" ")
-    if scheme.lower() != "digest":
-        return None
-    parameters = {
-        match.group(1).lower(): match.group(2) if match.group(2) is not None else match.group(3)
-        for match in _CHALLENGE_PARAMETER.finditer(parameters_text)
-    }
-    if "realm" not in parameters or "nonce" not in parameters:
-        return None
-    # §3.3 step 3: when qop is offered, use "auth" (AMT offers nothing else).
-    return DigestChallenge(
-        realm=parameters["realm"],
-        nonce=parameters["nonce"],
-        qop="auth" if "qop" in parameters else None,
-        opaque=parameters.get("opaque"),
-    )
-
-
-def _md5_hex(text: str) -> str:
-    return hashlib.md5(text.encode("utf-8")).hexdigest()  # noqa: S324 - RFC 2617 digest is MD5
-
-
-def digest_response(
-    *,
-    username: str,
-    password: Secret,
-    realm: str,
-    method: str,
-    uri: str,
-    nonce: str,
-    nonce_count: str,
-    cnonce: str,
-    qop: str | None,
-) -> str:
-    ha1 = _md5_hex(f"{username}:{realm}:{password.reveal()}")
-    ha2 = _md5_hex(f"{method}:{uri}")
-    if qop is None:
-        return _md5_hex(f"{ha1}:{nonce}:{ha2}")
-    return _md5_hex(f"{ha1}:{nonce}:{nonce_count}:{cnonce}:{qop}:{ha2}")
-
-
-def _new_cnonce() -> str:
-    # 12 characters like upstream's; token_hex draws once instead of once per character.
-    return secrets.token_hex(6)
-
-
-# ---------------------------------------------------------------------------------------------
-# The session
-# ---------------------------------------------------------------------------------------------
 
 
 @dataclass
@@ -301,7 +102,7 @@ class AmtSession:
         max_attempts: int = DEFAULT_MAX_ATTEMPTS,
         connection_close: bool = True,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
-        new_cnonce: Callable[[], str] = _new_cnonce,
+        new_cnonce: Callable[[], str] = new_cnonce,
     ) -> None:
         self._transport = transport
         self.device_guid = device_guid
@@ -313,7 +114,7 @@ class AmtSession:
         self.max_attempts = max_attempts
         self._connection_close = connection_close
         self._sleep = sleep
-        self._new_cnonce = new_cnonce
+        self.new_cnonce = new_cnonce
         self._challenge: DigestChallenge | None = None
         self._nonce_count = 0
         self._message_id = 0
@@ -362,23 +163,9 @@ class AmtSession:
                 raw = await self._transport.exchange(request.data, timeout=timeout)
                 WSMAN_ROUND_TRIP.labels(call.name).observe(time.monotonic() - sent)
             except (TimeoutError, DeviceConnectionReset) as error:
-                timed_out = isinstance(error, TimeoutError)
-                if call.non_idempotent:
-                    logger.warning("%s: no answer, not resent (device %s)", call.name, self.device_guid)
-                    if timed_out:
-                        raise NonIdempotentCallTimedOut(call.name, "no answer; not resent") from None
-                    raise NonIdempotentCallUnconfirmed(call.name, "connection reset; not resent") from None
                 attempts_left -= 1
-                if attempts_left <= 0:
-                    if frames_before is not None and self._frames_received() == frames_before:
-                        logger.warning(
-                            "%s: the client sent nothing through every attempt (device %s)", call.name, self.device_guid
-                        )
-                        raise DeviceStoppedAnswering(call.name, time.monotonic() - started) from None
-                    raise AmtTimeout(call.name, f"no answer after {self.max_attempts} attempts") from None
-                logger.info("%s: %s, retrying in %ss", call.name, "timeout" if timed_out else "reset", self.retry_delay)
-                await self._sleep(self.retry_delay)
-                if not timed_out:
+                await self._wait_to_resend(call, error, attempts_left, started=started, frames_before=frames_before)
+                if isinstance(error, DeviceConnectionReset):
                     # §3.6/§5.3: after a reset the request is re-wrapped (new nc and cnonce); resent
                     # bytes would replay a digest nonce count, which AMT refuses with a 401.
                     request = self._prepare(call)
@@ -416,6 +203,33 @@ class AmtSession:
                 raise fault
             raise AmtHttpError(call.name, response.status, response.reason)
 
+    async def _wait_to_resend(
+        self,
+        call: WsmanCall[T],
+        error: TimeoutError | DeviceConnectionReset,
+        attempts_left: int,
+        *,
+        started: float,
+        frames_before: int | None,
+    ) -> None:
+        """No answer (a timeout or a reset): raise when the call may not or cannot be resent, else
+        wait `retry_delay` before it is."""
+        timed_out = isinstance(error, TimeoutError)
+        if call.non_idempotent:
+            logger.warning("%s: no answer, not resent (device %s)", call.name, self.device_guid)
+            if timed_out:
+                raise NonIdempotentCallTimedOut(call.name, "no answer; not resent") from None
+            raise NonIdempotentCallUnconfirmed(call.name, "connection reset; not resent") from None
+        if attempts_left <= 0:
+            if frames_before is not None and self._frames_received() == frames_before:
+                logger.warning(
+                    "%s: the client sent nothing through every attempt (device %s)", call.name, self.device_guid
+                )
+                raise DeviceStoppedAnswering(call.name, time.monotonic() - started) from None
+            raise AmtTimeout(call.name, f"no answer after {self.max_attempts} attempts") from None
+        logger.info("%s: %s, retrying in %ss", call.name, "timeout" if timed_out else "reset", self.retry_delay)
+        await self._sleep(self.retry_delay)
+
     async def enumerate(self, enumeration: Enumeration[T]) -> list[T]:
         """Enumerate, then Pull until EndOfSequence."""
         context: str | None = await self.call(enumeration.enumerate_call())
@@ -446,7 +260,7 @@ class AmtSession:
         assert challenge is not None
         self._nonce_count += 1
         nonce_count = f"{self._nonce_count:08x}"
-        cnonce = self._new_cnonce()
+        cnonce = self.new_cnonce()
         response = digest_response(
             username=self.username,
             password=self._password,
@@ -473,30 +287,3 @@ class AmtSession:
         if challenge.opaque is not None:
             parts.append(f'opaque="{challenge.opaque}"')
         return "Digest " + ",".join(parts)
-
-
-__all__ = [
-    "AMT_HTTP_PORT",
-    "AMT_TLS_PORT",
-    "AmtHttpError",
-    "AmtResponseMalformed",
-    "AmtSession",
-    "AmtSessionError",
-    "AmtTimeout",
-    "AmtUnauthorized",
-    "DeviceConnectionReset",
-    "DeviceStoppedAnswering",
-    "DeviceTransport",
-    "DigestChallenge",
-    "HttpResponse",
-    "NonIdempotentCallTimedOut",
-    "NonIdempotentCallUnconfirmed",
-    "UnsafeXml",
-    "WsmanFault",
-    "WsmanParseError",
-    "build_http_request",
-    "dechunk",
-    "digest_response",
-    "parse_digest_challenge",
-    "parse_http_response",
-]

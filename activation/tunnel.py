@@ -45,7 +45,8 @@ from activation.protocol.messages import (
     TlsData,
 )
 from activation.protocol.server_messages import port_switch_message, tls_data_message
-from activation.session import AMT_TLS_PORT, DeviceConnectionReset
+from activation.session import AMT_TLS_PORT
+from activation.session_errors import DeviceConnectionReset
 
 logger = logging.getLogger(__name__)
 
@@ -342,7 +343,7 @@ class TlsTunnelTransport:
 
 
 class PlainRelay(Protocol):
-    """The plain WS-Man relay (`activation.runner.SocketTransport`)."""
+    """The plain WS-Man relay (`activation.socket_relay.SocketTransport`)."""
 
     frames_received: int
 

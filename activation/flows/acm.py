@@ -31,7 +31,8 @@ from activation.flows.ports import (
 from activation.plan.activation_plan import ActivationPlan, ProvisioningCertificate
 from activation.protocol.messages import ControlMode
 from activation.protocol.status import ActivationStatus, Component, ComponentMode, ComponentResult, ComponentStatus
-from activation.session import AmtSession, AmtSessionError, NonIdempotentCallUnconfirmed
+from activation.session import AmtSession
+from activation.session_errors import AmtSessionError, NonIdempotentCallUnconfirmed
 from activation.wsman import setup
 from activation.wsman.response import WsmanFault, WsmanParseError
 from rps_site.sensitive import Secret

@@ -21,7 +21,8 @@ from activation.flows.ports import (
 from activation.plan.activation_plan import ActivationPlan
 from activation.protocol.messages import ControlMode
 from activation.protocol.status import ActivationStatus, Component, ComponentMode, ComponentResult, ComponentStatus
-from activation.session import AmtSession, AmtSessionError, NonIdempotentCallUnconfirmed
+from activation.session import AmtSession
+from activation.session_errors import AmtSessionError, NonIdempotentCallUnconfirmed
 from activation.wsman import setup
 from activation.wsman.call import MethodResult, WsmanCall
 from activation.wsman.response import WsmanFault, WsmanParseError

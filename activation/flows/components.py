@@ -9,7 +9,7 @@ from typing import Any, Protocol
 
 from activation.flows.ports import StepOutcome, StepRecord, new_step
 from activation.protocol.status import ActivationStatus, Component, ComponentMode, ComponentResult, ComponentStatus
-from activation.session import AmtSessionError
+from activation.session_errors import AmtSessionError
 from activation.wsman.response import WsmanFault, WsmanParseError
 
 # What one `await amt.call(...)` may raise that ends only the current step. `UnsafeXml` is not

@@ -8,7 +8,8 @@ from __future__ import annotations
 from activation.flows.ports import FlowResult, StepOutcome
 from activation.protocol.messages import ControlMode
 from activation.protocol.status import PlainStatus
-from activation.session import AmtSession, AmtSessionError, AmtUnauthorized, NonIdempotentCallUnconfirmed
+from activation.session import AmtSession
+from activation.session_errors import AmtSessionError, AmtUnauthorized, NonIdempotentCallUnconfirmed
 from activation.wsman import setup
 from activation.wsman.response import WsmanFault, WsmanParseError
 

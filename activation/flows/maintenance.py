@@ -22,7 +22,8 @@ from activation.flows.password_rotation import rotate_admin_password
 from activation.flows.ports import DeviceSecretsPort, FlowResult, StepOutcome
 from activation.protocol.messages import DeviceRequest, HostnameInfo, IpConfiguration, MaintenanceTask
 from activation.protocol.status import PlainStatus
-from activation.session import AmtSession, AmtSessionError
+from activation.session import AmtSession
+from activation.session_errors import AmtSessionError
 from activation.wsman import network, setup, time_sync
 from activation.wsman.pt_status import return_value_text
 from activation.wsman.response import WsmanFault, WsmanParseError

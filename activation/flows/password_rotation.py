@@ -20,7 +20,8 @@ from activation.flows.ports import (
     StepOutcome,
     secret_store_failure,
 )
-from activation.session import AmtSession, AmtSessionError, AmtUnauthorized, NonIdempotentCallUnconfirmed
+from activation.session import AmtSession
+from activation.session_errors import AmtSessionError, AmtUnauthorized, NonIdempotentCallUnconfirmed
 from activation.wsman import setup
 from activation.wsman.pt_status import return_value_text
 from activation.wsman.response import WsmanFault, WsmanParseError

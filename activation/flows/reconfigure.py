@@ -19,7 +19,8 @@ from activation.plan.activation_plan import ActivationMode, ActivationPlan
 from activation.protocol.activation_checks import ActivationStart
 from activation.protocol.messages import ControlMode
 from activation.protocol.status import ActivationStatus, Component, ComponentMode, ComponentResult, ComponentStatus
-from activation.session import AmtSession, AmtSessionError
+from activation.session import AmtSession
+from activation.session_errors import AmtSessionError
 from activation.wsman import setup
 from activation.wsman.response import WsmanFault, WsmanParseError
 from rps_site.sensitive import Secret

@@ -54,7 +54,8 @@ from activation.protocol.status import (
     ComponentStatus,
     PlainStatus,
 )
-from activation.session import AmtSession, AmtSessionError, AmtUnauthorized
+from activation.session import AmtSession
+from activation.session_errors import AmtSessionError, AmtUnauthorized
 from activation.wsman import setup
 from activation.wsman.response import WsmanFault, WsmanParseError
 from rps_site.sensitive import Secret

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from activation.session import AmtSession, dechunk
+from activation.amt_http import dechunk
+from activation.session import AmtSession
 from amtsim import VirtualAmtDevice
 from amtsim.device.device import Behaviour, HttpRequest
 from amtsim.device.http_server import encode_answer

@@ -4,24 +4,20 @@ from __future__ import annotations
 
 import pytest
 
-from activation.session import (
+from activation.amt_http import build_http_request, dechunk, parse_http_response
+from activation.digest_auth import digest_response, parse_digest_challenge
+from activation.session import AmtSession
+from activation.session_errors import (
     AmtHttpError,
     AmtResponseMalformed,
-    AmtSession,
     AmtTimeout,
     AmtUnauthorized,
     DeviceStoppedAnswering,
     NonIdempotentCallTimedOut,
-    UnsafeXml,
-    WsmanFault,
-    build_http_request,
-    dechunk,
-    digest_response,
-    parse_digest_challenge,
-    parse_http_response,
 )
 from activation.wsman import setup
 from activation.wsman.network import ETHERNET_PORT_SETTINGS
+from activation.wsman.response import UnsafeXml, WsmanFault
 from rps_site.sensitive import Secret
 from tests.activation.scripted_device import (
     NO_ANSWER,

@@ -21,7 +21,8 @@ from activation.flows.tls_enforced import _commit_setup
 from activation.odca import UntrustedDeviceCertificate, load_trust_anchors, verify_device_chain
 from activation.protocol.messages import ConnectionReset, PortSwitchAck, TlsData
 from activation.protocol.status import ActivationStatus
-from activation.session import AmtSession, AmtTimeout, AmtUnauthorized
+from activation.session import AmtSession
+from activation.session_errors import AmtTimeout, AmtUnauthorized
 from activation.tunnel import TlsTunnelTransport, _TlsSession, http_response_complete, tunnel_client_context
 from activation.wsman import setup
 from activation.wsman.call import MethodResult
