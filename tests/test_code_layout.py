@@ -2,8 +2,7 @@
 
 - Size: no source file over 450 lines, no function over 60. A longer file or function is a sign
   that one concern holds several; split it by concern instead of raising the limits. Migrations
-  are generated and left out. PART B of #15 adds `activation` and `devices` to CHECKED_APPS once
-  their flows and protocol module are split.
+  are generated and left out. The import graph has its own test (test_import_graph.py).
 - Layers: an app's models, selectors and services never import its API or admin (reads and
   writes serve every edge; the edges depend on them, not the other way).
 """

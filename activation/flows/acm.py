@@ -19,7 +19,7 @@ from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
-from activation.flows.ccm import send_setup_once
+from activation.flows.ccm import read_general_settings, send_setup_once
 from activation.flows.password_rotation import ensure_admin_password, set_mebx_password
 from activation.flows.ports import (
     DeviceSecretsPort,
@@ -35,6 +35,7 @@ from activation.session import AmtSession
 from activation.session_errors import AmtSessionError, NonIdempotentCallUnconfirmed
 from activation.wsman import setup
 from activation.wsman.response import WsmanFault, WsmanParseError
+from activation.wsman.setup import GeneralSettings
 from rps_site.sensitive import Secret
 
 ACTIVATION_SYNC_DELAY: Final = 12.0  # delay_timer: AMT settles after AdminSetup before the next call
@@ -93,22 +94,10 @@ async def activate_acm(
     if certificate is None or plan.mebx_password is None:
         return result.fail("ACM plan", ACM_FAILED, "the plan has no provisioning certificate or no MEBx password")
 
-    try:
-        settings = await amt.call(setup.get_general_settings())
-    except WsmanErrors as error:
-        return result.fail("AMT_GeneralSettings.Get", getattr(error, "failure_text", ACM_FAILED), str(error))
-    if not settings.has_valid_digest_realm:
-        return result.fail("AMT_GeneralSettings.Get", "Not a valid digest realm.")
-    result.record("AMT_GeneralSettings.Get", StepOutcome.SUCCESS)
-    result.general_settings = settings
-
-    try:
-        state = await amt.call(setup.get_host_based_setup())
-    except WsmanErrors as error:
-        return result.fail("IPS_HostBasedSetupService.Get", getattr(error, "failure_text", ACM_FAILED), str(error))
-    result.record(
-        "IPS_HostBasedSetupService.Get", StepOutcome.SUCCESS, f"CurrentControlMode {state.current_control_mode}"
-    )
+    settings = await read_general_settings(amt, result, ACM_FAILED)
+    state = await _read_host_based_setup(amt, result, ACM_FAILED) if settings is not None else None
+    if settings is None or state is None:
+        return result
 
     if state.current_control_mode == ControlMode.ADMIN:
         # §4.2 step 5: an earlier AdminSetup was applied but its outcome never reached the server.
@@ -133,19 +122,7 @@ async def activate_acm(
         return result
     mc_nonce, signature = signed
 
-    if not await store_initial_secret(secrets, plan.device_guid, plan.amt_password, plan.mebx_password, result):
-        return result
-
-    password_hash = setup.admin_password_hash(settings.digest_realm, plan.amt_password)
-    if not await send_setup_once(  # a second AdminSetup after an applied one is refused
-        amt,
-        setup.admin_setup(password_hash, mc_nonce=mc_nonce, signature=signature),
-        reached_mode=ControlMode.ADMIN,
-        failure_text=ACM_FAILED,
-        secrets=secrets,
-        device_guid=plan.device_guid,
-        result=result,
-    ):
+    if not await _admin_setup(amt, plan, settings, mc_nonce, signature, secrets=secrets, result=result):
         return result
 
     await pause(ACTIVATION_SYNC_DELAY)
@@ -180,23 +157,13 @@ async def upgrade_to_acm(
         return result.fail("ACM plan", UPGRADE_FAILED, "the plan has no provisioning certificate or no MEBx password")
 
     amt.use_credentials(setup.ADMIN_USERNAME, current_password)
-    try:
-        settings = await amt.call(setup.get_general_settings())
-    except WsmanErrors as error:
-        return result.fail("AMT_GeneralSettings.Get", getattr(error, "failure_text", UPGRADE_FAILED), str(error))
-    if not settings.has_valid_digest_realm:
-        return result.fail("AMT_GeneralSettings.Get", "Not a valid digest realm.")
-    result.record("AMT_GeneralSettings.Get", StepOutcome.SUCCESS)
-    result.general_settings = settings
+    settings = await read_general_settings(amt, result, UPGRADE_FAILED)
+    if settings is None:
+        return result
     await progress.report("Device already activated")
-
-    try:
-        state = await amt.call(setup.get_host_based_setup())
-    except WsmanErrors as error:
-        return result.fail("IPS_HostBasedSetupService.Get", getattr(error, "failure_text", UPGRADE_FAILED), str(error))
-    result.record(
-        "IPS_HostBasedSetupService.Get", StepOutcome.SUCCESS, f"CurrentControlMode {state.current_control_mode}"
-    )
+    state = await _read_host_based_setup(amt, result, UPGRADE_FAILED)
+    if state is None:
+        return result
 
     if state.current_control_mode == ControlMode.ADMIN:
         result.record(
@@ -214,25 +181,8 @@ async def upgrade_to_acm(
         )
         if signed is None:
             return result
-        mc_nonce, signature = signed
-
-        try:
-            outcome = await amt.call(setup.upgrade_client_to_admin(mc_nonce=mc_nonce, signature=signature))
-            upgraded = outcome.succeeded
-            cause = "" if upgraded else f"ReturnValue {outcome.return_value}"
-        except NonIdempotentCallUnconfirmed as lost:
-            result.record("IPS_HostBasedSetupService.UpgradeClientToAdmin", StepOutcome.FAILURE, str(lost))
-            try:
-                after = await amt.call(setup.get_host_based_setup())
-            except WsmanErrors as error:
-                return result.fail("IPS_HostBasedSetupService.Get", UPGRADE_FAILED, str(error))
-            upgraded = after.current_control_mode == ControlMode.ADMIN
-            cause = f"CurrentControlMode {after.current_control_mode}"
-        except WsmanErrors as error:
-            return result.fail("IPS_HostBasedSetupService.UpgradeClientToAdmin", UPGRADE_FAILED, str(error))
-        if not upgraded:
-            return result.fail("IPS_HostBasedSetupService.UpgradeClientToAdmin", UPGRADE_FAILED, cause)
-        result.record("IPS_HostBasedSetupService.UpgradeClientToAdmin", StepOutcome.SUCCESS, cause)
+        if not await _upgrade_client_to_admin(amt, *signed, result=result):
+            return result
         await pause(ACTIVATION_SYNC_DELAY)
     await progress.report("Activation completed")
 
@@ -245,6 +195,74 @@ async def upgrade_to_acm(
         secrets=secrets,
         result=result,
     )
+
+
+async def _read_host_based_setup(
+    amt: AmtSession, result: FlowResult, failure_text: str
+) -> setup.HostBasedSetupState | None:
+    """IPS_HostBasedSetupService.Get: the control mode and the firmware nonce. None once `result` failed."""
+    try:
+        state = await amt.call(setup.get_host_based_setup())
+    except WsmanErrors as error:
+        result.fail("IPS_HostBasedSetupService.Get", getattr(error, "failure_text", failure_text), str(error))
+        return None
+    result.record(
+        "IPS_HostBasedSetupService.Get", StepOutcome.SUCCESS, f"CurrentControlMode {state.current_control_mode}"
+    )
+    return state
+
+
+async def _admin_setup(
+    amt: AmtSession,
+    plan: ActivationPlan,
+    settings: GeneralSettings,
+    mc_nonce: bytes,
+    signature: bytes,
+    *,
+    secrets: DeviceSecretsPort,
+    result: FlowResult,
+) -> bool:
+    """The passwords in Vault first, then AdminSetup, sent once (a second one after an applied one
+    is refused). False once `result` failed."""
+    assert plan.mebx_password is not None  # activate_acm checked it
+    if not await store_initial_secret(secrets, plan.device_guid, plan.amt_password, plan.mebx_password, result):
+        return False
+    password_hash = setup.admin_password_hash(settings.digest_realm, plan.amt_password)
+    return await send_setup_once(
+        amt,
+        setup.admin_setup(password_hash, mc_nonce=mc_nonce, signature=signature),
+        reached_mode=ControlMode.ADMIN,
+        failure_text=ACM_FAILED,
+        secrets=secrets,
+        device_guid=plan.device_guid,
+        result=result,
+    )
+
+
+async def _upgrade_client_to_admin(amt: AmtSession, mc_nonce: bytes, signature: bytes, *, result: FlowResult) -> bool:
+    """UpgradeClientToAdmin, sent once; an answer that never came is settled by reading the control
+    mode back. False once `result` failed."""
+    try:
+        outcome = await amt.call(setup.upgrade_client_to_admin(mc_nonce=mc_nonce, signature=signature))
+        upgraded = outcome.succeeded
+        cause = "" if upgraded else f"ReturnValue {outcome.return_value}"
+    except NonIdempotentCallUnconfirmed as lost:
+        result.record("IPS_HostBasedSetupService.UpgradeClientToAdmin", StepOutcome.FAILURE, str(lost))
+        try:
+            after = await amt.call(setup.get_host_based_setup())
+        except WsmanErrors as error:
+            result.fail("IPS_HostBasedSetupService.Get", UPGRADE_FAILED, str(error))
+            return False
+        upgraded = after.current_control_mode == ControlMode.ADMIN
+        cause = f"CurrentControlMode {after.current_control_mode}"
+    except WsmanErrors as error:
+        result.fail("IPS_HostBasedSetupService.UpgradeClientToAdmin", UPGRADE_FAILED, str(error))
+        return False
+    if not upgraded:
+        result.fail("IPS_HostBasedSetupService.UpgradeClientToAdmin", UPGRADE_FAILED, cause)
+        return False
+    result.record("IPS_HostBasedSetupService.UpgradeClientToAdmin", StepOutcome.SUCCESS, cause)
+    return True
 
 
 async def _set_profile_passwords(

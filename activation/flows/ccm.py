@@ -26,6 +26,7 @@ from activation.session_errors import AmtSessionError, NonIdempotentCallUnconfir
 from activation.wsman import setup
 from activation.wsman.call import MethodResult, WsmanCall
 from activation.wsman.response import WsmanFault, WsmanParseError
+from activation.wsman.setup import GeneralSettings
 
 ACTIVATION_SYNC_DELAY = 12.0  # delay_timer: AMT settles after Setup before the next call
 CCM_FAILED = "Failed to activate in client control mode."
@@ -88,14 +89,9 @@ async def activate_ccm(
 ) -> FlowResult:
     result = FlowResult(status=ActivationStatus(status="Failed"))
 
-    try:
-        settings = await amt.call(setup.get_general_settings())
-    except (AmtSessionError, WsmanFault, WsmanParseError) as error:
-        return result.fail("AMT_GeneralSettings.Get", getattr(error, "failure_text", CCM_FAILED), str(error))
-    if not settings.has_valid_digest_realm:
-        return result.fail("AMT_GeneralSettings.Get", "Not a valid digest realm.")
-    result.record("AMT_GeneralSettings.Get", StepOutcome.SUCCESS)
-    result.general_settings = settings
+    settings = await read_general_settings(amt, result, CCM_FAILED)
+    if settings is None:
+        return result
 
     if not await store_initial_secret(secrets, plan.device_guid, plan.amt_password, None, result):
         return result
@@ -124,3 +120,18 @@ async def activate_ccm(
     )
     result.succeeded = True
     return result
+
+
+async def read_general_settings(amt: AmtSession, result: FlowResult, failure_text: str) -> GeneralSettings | None:
+    """AMT_GeneralSettings.Get: the digest realm every password hash needs. None once `result` failed."""
+    try:
+        settings = await amt.call(setup.get_general_settings())
+    except (AmtSessionError, WsmanFault, WsmanParseError) as error:
+        result.fail("AMT_GeneralSettings.Get", getattr(error, "failure_text", failure_text), str(error))
+        return None
+    if not settings.has_valid_digest_realm:
+        result.fail("AMT_GeneralSettings.Get", "Not a valid digest realm.")
+        return None
+    result.record("AMT_GeneralSettings.Get", StepOutcome.SUCCESS)
+    result.general_settings = settings
+    return settings

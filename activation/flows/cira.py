@@ -54,7 +54,28 @@ async def configure_cira(
         if not getattr(outcome, "ok", False):
             raise ComponentFailed("Failed to save device to mps", str(getattr(outcome, "detail", "")))
 
-    # 5-6. The MPS server, and the name AMT gave it.
+    server_name = await _add_mps_server(amt, plan, address_format)  # 5-6
+    await _add_connection_policies(amt, server_name)  # 7-9
+
+    # 10. User-initiated connections from BIOS and OS.
+    try:
+        enabled = await amt.call(remote_access.enable_user_initiated_connections())
+    except CALL_ERRORS as error:
+        raise ComponentFailed("Failed to enable user initiated connections", cause_of(error)) from None
+    if not enabled.succeeded:
+        raise ComponentFailed("Failed to enable user initiated connections", f"ReturnValue {enabled.return_value}")
+
+    # 11. A domain that never resolves: AMT always considers itself outside and uses CIRA.
+    try:
+        detection = await amt.call(remote_access.get_environment_detection())
+        await amt.call(remote_access.put_environment_detection(detection, detection_strings=[plan.detection_domain]))
+    except CALL_ERRORS as error:
+        raise ComponentFailed("Failed to set environment detection", cause_of(error)) from None
+    await progress.report("CIRA configuration completed")
+
+
+async def _add_mps_server(amt: AmtSession, plan: CiraPlan, address_format: AddressFormat) -> str:
+    """Steps 5-6: the MPS server, and the name AMT gave it."""
     try:
         result = await amt.call(
             remote_access.add_mp_server(
@@ -75,7 +96,11 @@ async def configure_cira(
     server = server or (servers[0] if servers else None)
     if server is None:
         raise ComponentFailed("Failed to add mps", "AMT lists no MPS server")
+    return server.name
 
+
+async def _add_connection_policies(amt: AmtSession, server_name: str) -> None:
+    """Steps 7-9: the connection policies, applied to the MPS reached both ways."""
     # 7-8. Periodic (every 25 s) and user-initiated connection policies.
     for name, trigger, lifetime, extended_data in (
         ("periodic", remote_access.PERIODIC_TRIGGER, 0, remote_access.PERIODIC_EXTENDED_DATA),
@@ -84,7 +109,7 @@ async def configure_cira(
         try:
             rule = await amt.call(
                 remote_access.add_remote_access_policy_rule(
-                    trigger=trigger, tunnel_lifetime=lifetime, extended_data=extended_data, mps_name=server.name
+                    trigger=trigger, tunnel_lifetime=lifetime, extended_data=extended_data, mps_name=server_name
                 )
             )
         except CALL_ERRORS as error:
@@ -95,22 +120,6 @@ async def configure_cira(
     # 9. Both policies apply to the MPS, reached both ways (correction 17: explicit references).
     try:
         for policy in await amt.enumerate(remote_access.POLICIES_APPLIED_TO_MPS):
-            await amt.call(remote_access.put_policy_applies_to_mps(policy, mps_name=policy.mps_name or server.name))
+            await amt.call(remote_access.put_policy_applies_to_mps(policy, mps_name=policy.mps_name or server_name))
     except CALL_ERRORS as error:
         raise ComponentFailed("Failed to update remote access policy", cause_of(error)) from None
-
-    # 10. User-initiated connections from BIOS and OS.
-    try:
-        enabled = await amt.call(remote_access.enable_user_initiated_connections())
-    except CALL_ERRORS as error:
-        raise ComponentFailed("Failed to enable user initiated connections", cause_of(error)) from None
-    if not enabled.succeeded:
-        raise ComponentFailed("Failed to enable user initiated connections", f"ReturnValue {enabled.return_value}")
-
-    # 11. A domain that never resolves: AMT always considers itself outside and uses CIRA.
-    try:
-        detection = await amt.call(remote_access.get_environment_detection())
-        await amt.call(remote_access.put_environment_detection(detection, detection_strings=[plan.detection_domain]))
-    except CALL_ERRORS as error:
-        raise ComponentFailed("Failed to set environment detection", cause_of(error)) from None
-    await progress.report("CIRA configuration completed")

@@ -20,7 +20,7 @@ from activation.flows.network import configure_network
 from activation.flows.ports import DeviceSecretsPort, FlowResult, ProgressPort, StepOutcome, StepRecord
 from activation.flows.tls import TLS_ALREADY_CONFIGURED, TLS_CONFIGURED, configure_tls, serves_issued_certificate
 from activation.flows.unconfigure import unconfigure
-from activation.plan.configuration_plan import ConfigurationPlan, ConfigurationUnavailable
+from activation.plan.configuration_plan import CiraPlan, ConfigurationPlan, ConfigurationUnavailable, TlsPlan
 from activation.protocol.status import ActivationStatus, Component
 from activation.session import AmtSession
 from activation.wsman.setup import GeneralSettings
@@ -61,47 +61,11 @@ async def configure_device(
         status.status = f"{status.status} {FEATURES_FAILED}: {failure.status_text}".strip()
 
     if plan.tls is not None:
-        try:
-            if await serves_issued_certificate(amt, plan.device_guid, secrets):
-                status.tls_configuration = TLS_ALREADY_CONFIGURED
-                report.succeeded(Component.TLS, TLS_ALREADY_CONFIGURED)
-            else:
-                leaf = await configure_tls(
-                    amt,
-                    plan.tls,
-                    device_guid=plan.device_guid,
-                    hostname=plan.hostname,
-                    secrets=secrets,
-                    progress=progress,
-                    pause=pause,
-                )
-                status.tls_configuration = TLS_CONFIGURED
-                report.succeeded(Component.TLS, f"{TLS_CONFIGURED} ({describe(leaf)})")
-        except ComponentFailed as failure:
-            status.tls_configuration = failure.status_text
-            report.failed(Component.TLS, failure.status_text, failure.cause)
-
+        await _configure_tls_component(amt, plan, plan.tls, report, secrets=secrets, progress=progress, pause=pause)
     if plan.cira is not None:
-        record = dict(mps_record or {})
-        record.setdefault("guid", plan.device_guid)
-        record.setdefault("hostname", plan.hostname)
-        record.setdefault("tags", list(plan.tags))
-        record.setdefault("tenantId", plan.tenant_id)
-        try:
-            await configure_cira(
-                amt,
-                plan.cira,
-                mps_record=record,
-                secrets=secrets,
-                mps=mps,
-                device_guid=plan.device_guid,
-                progress=progress,
-            )
-            status.cira_connection = "Configured"
-            report.succeeded(Component.CIRA_CONNECTION, "Configured")
-        except ComponentFailed as failure:
-            status.cira_connection = failure.status_text
-            report.failed(Component.CIRA_CONNECTION, failure.status_text, failure.cause)
+        await _configure_cira_component(
+            amt, plan, plan.cira, report, mps_record=mps_record, secrets=secrets, mps=mps, progress=progress
+        )
     report.not_asked_for()
     return report.steps
 
@@ -145,3 +109,69 @@ async def configure_after_activation(
         pause=pause,
         general_settings=result.general_settings,
     )
+
+
+async def _configure_tls_component(
+    amt: AmtSession,
+    plan: ConfigurationPlan,
+    tls: TlsPlan,
+    report: ConfigurationReport,
+    *,
+    secrets: DeviceSecretsPort,
+    progress: ProgressPort,
+    pause: Pause,
+) -> None:
+    """§4.9, unless AMT already serves the certificate RPS issued it."""
+    try:
+        if await serves_issued_certificate(amt, plan.device_guid, secrets):
+            report.status.tls_configuration = TLS_ALREADY_CONFIGURED
+            report.succeeded(Component.TLS, TLS_ALREADY_CONFIGURED)
+        else:
+            leaf = await configure_tls(
+                amt,
+                tls,
+                device_guid=plan.device_guid,
+                hostname=plan.hostname,
+                secrets=secrets,
+                progress=progress,
+                pause=pause,
+            )
+            report.status.tls_configuration = TLS_CONFIGURED
+            report.succeeded(Component.TLS, f"{TLS_CONFIGURED} ({describe(leaf)})")
+    except ComponentFailed as failure:
+        report.status.tls_configuration = failure.status_text
+        report.failed(Component.TLS, failure.status_text, failure.cause)
+
+
+async def _configure_cira_component(
+    amt: AmtSession,
+    plan: ConfigurationPlan,
+    cira: CiraPlan,
+    report: ConfigurationReport,
+    *,
+    mps_record: dict[str, Any] | None,
+    secrets: DeviceSecretsPort,
+    mps: MpsPort | None,
+    progress: ProgressPort,
+) -> None:
+    """§4.10, with the MPS record the activation registered."""
+    record = dict(mps_record or {})
+    record.setdefault("guid", plan.device_guid)
+    record.setdefault("hostname", plan.hostname)
+    record.setdefault("tags", list(plan.tags))
+    record.setdefault("tenantId", plan.tenant_id)
+    try:
+        await configure_cira(
+            amt,
+            cira,
+            mps_record=record,
+            secrets=secrets,
+            mps=mps,
+            device_guid=plan.device_guid,
+            progress=progress,
+        )
+        report.status.cira_connection = "Configured"
+        report.succeeded(Component.CIRA_CONNECTION, "Configured")
+    except ComponentFailed as failure:
+        report.status.cira_connection = failure.status_text
+        report.failed(Component.CIRA_CONNECTION, failure.status_text, failure.cause)

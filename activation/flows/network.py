@@ -19,6 +19,7 @@ from activation.flows.enterprise_8021x import (
 )
 from activation.flows.enterprise_certificates import EnterpriseAssistantScope
 from activation.flows.ports import ProgressPort
+from activation.flows.proxies import configure_proxies
 from activation.plan.configuration_plan import (
     IEEE8021X_METHODS,
     PSK_METHODS,
@@ -78,7 +79,7 @@ async def configure_network(
         report.failed(Component.WIRELESS_NETWORK, "Device has no wireless port")
         parts.append("Device has no wireless port")
     if plan.proxies and (wired is not None or wireless is not None):
-        parts.append(await _configure_proxies(amt, plan, report, progress))
+        parts.append(await configure_proxies(amt, plan, report, progress))
     report.status.network = ". ".join(part for part in parts if part) or None
 
 
@@ -363,43 +364,3 @@ def _wifi_profile(profile: WirelessPlan, credentials: Ieee8021xCredentials | Non
         psk_passphrase=profile.psk_passphrase if profile.authentication_method in PSK_METHODS else None,
         ieee8021x=ieee8021x,
     )
-
-
-# ---------------------------------------------------------------------------------------------
-# Proxies (§4.7.5)
-# ---------------------------------------------------------------------------------------------
-
-
-async def _configure_proxies(
-    amt: AmtSession, plan: ConfigurationPlan, report: ConfigurationReport, progress: ProgressPort
-) -> str:
-    await progress.report("Configuring proxies")
-    failed: list[str] = []
-    causes: list[str] = []
-    for proxy in plan.proxies:
-        try:
-            outcome = await amt.call(
-                network.add_proxy_access_point(
-                    address=proxy.address,
-                    address_format=network.AddressFormat(proxy.info_format),
-                    port=proxy.port,
-                    network_dns_suffix=proxy.network_dns_suffix,
-                )
-            )
-        except CALL_ERRORS as error:
-            failed.append(proxy.name)
-            causes.append(f"{proxy.name}: {cause_of(error)}")
-            continue
-        except ValueError:
-            failed.append(proxy.name)
-            causes.append(f"{proxy.name}: address format {proxy.info_format} is unknown")
-            continue
-        if not outcome.succeeded:
-            failed.append(proxy.name)
-            causes.append(f"{proxy.name}: ReturnValue {outcome.return_value}")
-    if failed:
-        text = f"Failed to add proxy {', '.join(failed)}"
-        report.failed(Component.CIRA_PROXY, text, "; ".join(causes))
-        return text
-    report.succeeded(Component.CIRA_PROXY, "Proxy Configured")
-    return "Proxy Configured"

@@ -99,15 +99,9 @@ async def rotate_admin_password(
     (ACM retry case), and are not restored after a failed check of the new password."""
     previous_username = amt.username
 
-    try:
-        await secrets.write_pending(device_guid, new_password)
-    except DeviceSecretRefused as refused:
-        result.record("stage pending AMT password", StepOutcome.FAILURE, refused.client_text)
-        return PasswordRotation(False, False, STATE_SAVE_TO_SECRET_PROVIDER, refused.client_text)
-    except Exception as error:  # any storage failure: the device must not be told
-        result.record("stage pending AMT password", StepOutcome.FAILURE, type(error).__name__)
-        return PasswordRotation(False, False, STATE_SAVE_TO_SECRET_PROVIDER, secret_store_failure(error))
-    result.record("stage pending AMT password", StepOutcome.SUCCESS)
+    not_staged = await _stage_pending(secrets, device_guid, new_password, result)
+    if not_staged is not None:
+        return not_staged
 
     # Sent once: a resend after an applied change would authenticate with the old password, be
     # refused, and hide that the first one worked.
@@ -147,6 +141,22 @@ async def rotate_admin_password(
         return PasswordRotation(True, False, STATE_SAVE_TO_SECRET_PROVIDER, secret_store_failure(error))
     result.record("promote pending AMT password", StepOutcome.SUCCESS)
     return PasswordRotation(True, True)
+
+
+async def _stage_pending(
+    secrets: DeviceSecretsPort, device_guid: str, new_password: Secret, result: FlowResult
+) -> PasswordRotation | None:
+    """The new password in Vault as PENDING_AMT_PASSWORD; the failed rotation when it is not there."""
+    try:
+        await secrets.write_pending(device_guid, new_password)
+    except DeviceSecretRefused as refused:
+        result.record("stage pending AMT password", StepOutcome.FAILURE, refused.client_text)
+        return PasswordRotation(False, False, STATE_SAVE_TO_SECRET_PROVIDER, refused.client_text)
+    except Exception as error:  # any storage failure: the device must not be told
+        result.record("stage pending AMT password", StepOutcome.FAILURE, type(error).__name__)
+        return PasswordRotation(False, False, STATE_SAVE_TO_SECRET_PROVIDER, secret_store_failure(error))
+    result.record("stage pending AMT password", StepOutcome.SUCCESS)
+    return None
 
 
 async def _login_works(amt: AmtSession, new_password: Secret, result: FlowResult) -> bool:

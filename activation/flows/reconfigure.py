@@ -13,8 +13,9 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 
+from activation.flows.ccm import read_general_settings
 from activation.flows.password_rotation import ensure_admin_password, set_mebx_password
-from activation.flows.ports import DeviceSecretsPort, FlowResult, ProgressPort, StepOutcome
+from activation.flows.ports import DeviceSecretsPort, FlowResult, ProgressPort
 from activation.plan.activation_plan import ActivationMode, ActivationPlan
 from activation.protocol.activation_checks import ActivationStart
 from activation.protocol.messages import ControlMode
@@ -52,14 +53,9 @@ async def reconfigure_activated(
         return result.fail("plan", f"Device {plan.device_guid} already enabled in admin control mode.")
 
     amt.use_credentials(setup.ADMIN_USERNAME, current_password)
-    try:
-        settings = await amt.call(setup.get_general_settings())
-    except WsmanErrors as error:
-        return result.fail("AMT_GeneralSettings.Get", getattr(error, "failure_text", "Failed"), str(error))
-    if not settings.has_valid_digest_realm:
-        return result.fail("AMT_GeneralSettings.Get", "Not a valid digest realm.")
-    result.record("AMT_GeneralSettings.Get", StepOutcome.SUCCESS)
-    result.general_settings = settings
+    settings = await read_general_settings(amt, result, "Failed")
+    if settings is None:
+        return result
     await progress.report("Device already activated")
 
     if not await ensure_admin_password(

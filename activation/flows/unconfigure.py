@@ -9,14 +9,12 @@ from activation.flows.ports import StepOutcome
 from activation.plan.configuration_plan import ConfigurationPlan
 from activation.protocol.status import Component
 from activation.session import AmtSession
-from activation.wsman import certificates, network, remote_access, setup
+from activation.wsman import certificates, network, proxies, remote_access, setup
 
 TLS_SETTLE_DELAY = 5.0  # §4.6 step 7: AMT restarts its TLS listener after the commit
 
 
 async def unconfigure(amt: AmtSession, plan: ConfigurationPlan, report: ConfigurationReport, *, pause: Pause) -> None:
-    status = report.status
-
     # 1. Which ports exist (a port exists when it reports a MAC address).
     wired_exists = wireless_exists = False
     try:
@@ -38,59 +36,10 @@ async def unconfigure(amt: AmtSession, plan: ConfigurationPlan, report: Configur
         except CALL_ERRORS as error:
             report.failed(Component.WIRED_NETWORK, "Failed to disable 802.1x", cause_of(error))
 
-    # 3. Wi-Fi profiles (priority 0 is the profile the host OS shares, not ours to delete).
     if wireless_exists:
-        try:
-            profiles = await amt.enumerate(network.WIFI_ENDPOINT_SETTINGS)
-        except CALL_ERRORS as error:
-            report.failed(Component.WIRELESS_NETWORK, "Failed to read wireless profiles", cause_of(error))
-            profiles = []
-        for profile in profiles:
-            if not profile.instance_id or profile.priority == 0:
-                continue
-            try:
-                await amt.call(network.delete_wifi_endpoint_settings(profile.instance_id))
-                report.step(f"clean-up: wireless profile {profile.element_name} deleted", StepOutcome.SUCCESS)
-            except CALL_ERRORS as error:
-                report.failed(
-                    Component.WIRELESS_NETWORK,
-                    f"Failed to delete wireless profile {profile.element_name}",
-                    cause_of(error),
-                )
-
-    # 4. HTTP proxies.
-    try:
-        proxies = await amt.enumerate(network.HTTP_PROXY_ACCESS_POINTS)
-    except CALL_ERRORS as error:
-        report.failed(Component.CIRA_PROXY, "Failed to read proxy access points", cause_of(error))
-        proxies = []
-    for proxy in proxies:
-        try:
-            await amt.call(network.delete_http_proxy_access_point(proxy.name))
-            report.step(f"clean-up: proxy {proxy.name} deleted", StepOutcome.SUCCESS)
-        except CALL_ERRORS as error:
-            report.failed(Component.CIRA_PROXY, f"Failed to delete proxy {proxy.name}", cause_of(error))
-
-    # 5. Remote access policies; a rule that is not there answers 400, which is fine.
-    for rule_name in remote_access.POLICY_RULE_NAMES:
-        try:
-            await amt.call(remote_access.delete_remote_access_policy_rule(rule_name))
-        except CALL_ERRORS as error:
-            cause_of(error)
-
-    # 6. MPS servers.
-    try:
-        servers = await amt.enumerate(remote_access.MANAGEMENT_PRESENCE_SERVERS)
-    except CALL_ERRORS as error:
-        report.failed(Component.CIRA_CONNECTION, "Failed to read MPS servers", cause_of(error))
-        servers = []
-    for server in servers:
-        try:
-            await amt.call(remote_access.delete_management_presence_server(server.name))
-            status.cira_connection = "unconfigured"
-            report.step(f"clean-up: MPS server {server.name} deleted", StepOutcome.SUCCESS)
-        except CALL_ERRORS as error:
-            report.failed(Component.CIRA_CONNECTION, "Failed to delete mps", cause_of(error))
+        await _delete_wifi_profiles(amt, report)  # 3
+    await _delete_proxies(amt, report)  # 4
+    await _remove_cira(amt, report)  # 5-6
 
     # 7-9. TLS off, then its key pairs and certificates (skipped on TLS-enforced AMT 19+, and when
     # the session runs through the TLS RPS just configured).
@@ -108,6 +57,65 @@ async def unconfigure(amt: AmtSession, plan: ConfigurationPlan, report: Configur
             await amt.call(remote_access.put_environment_detection(detection, detection_strings=[]))
     except CALL_ERRORS as error:
         report.failed(Component.CIRA_CONNECTION, "Failed to clear environment detection", cause_of(error))
+
+
+async def _delete_wifi_profiles(amt: AmtSession, report: ConfigurationReport) -> None:
+    """Step 3: the Wi-Fi profiles (priority 0 is the profile the host OS shares, not ours to delete)."""
+    try:
+        profiles = await amt.enumerate(network.WIFI_ENDPOINT_SETTINGS)
+    except CALL_ERRORS as error:
+        report.failed(Component.WIRELESS_NETWORK, "Failed to read wireless profiles", cause_of(error))
+        profiles = []
+    for profile in profiles:
+        if not profile.instance_id or profile.priority == 0:
+            continue
+        try:
+            await amt.call(network.delete_wifi_endpoint_settings(profile.instance_id))
+            report.step(f"clean-up: wireless profile {profile.element_name} deleted", StepOutcome.SUCCESS)
+        except CALL_ERRORS as error:
+            report.failed(
+                Component.WIRELESS_NETWORK,
+                f"Failed to delete wireless profile {profile.element_name}",
+                cause_of(error),
+            )
+
+
+async def _delete_proxies(amt: AmtSession, report: ConfigurationReport) -> None:
+    """Step 4: the HTTP proxies."""
+    try:
+        access_points = await amt.enumerate(proxies.HTTP_PROXY_ACCESS_POINTS)
+    except CALL_ERRORS as error:
+        report.failed(Component.CIRA_PROXY, "Failed to read proxy access points", cause_of(error))
+        access_points = []
+    for proxy in access_points:
+        try:
+            await amt.call(proxies.delete_http_proxy_access_point(proxy.name))
+            report.step(f"clean-up: proxy {proxy.name} deleted", StepOutcome.SUCCESS)
+        except CALL_ERRORS as error:
+            report.failed(Component.CIRA_PROXY, f"Failed to delete proxy {proxy.name}", cause_of(error))
+
+
+async def _remove_cira(amt: AmtSession, report: ConfigurationReport) -> None:
+    """Steps 5-6: remote access policies (a rule that is not there answers 400, which is fine),
+    then the MPS servers."""
+    for rule_name in remote_access.POLICY_RULE_NAMES:
+        try:
+            await amt.call(remote_access.delete_remote_access_policy_rule(rule_name))
+        except CALL_ERRORS as error:
+            cause_of(error)
+
+    try:
+        servers = await amt.enumerate(remote_access.MANAGEMENT_PRESENCE_SERVERS)
+    except CALL_ERRORS as error:
+        report.failed(Component.CIRA_CONNECTION, "Failed to read MPS servers", cause_of(error))
+        servers = []
+    for server in servers:
+        try:
+            await amt.call(remote_access.delete_management_presence_server(server.name))
+            report.status.cira_connection = "unconfigured"
+            report.step(f"clean-up: MPS server {server.name} deleted", StepOutcome.SUCCESS)
+        except CALL_ERRORS as error:
+            report.failed(Component.CIRA_CONNECTION, "Failed to delete mps", cause_of(error))
 
 
 async def _disable_tls(amt: AmtSession, report: ConfigurationReport, *, pause: Pause) -> bool:

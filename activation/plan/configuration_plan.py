@@ -174,8 +174,42 @@ def resolve_configuration_plan(profile: Profile | str, request: DeviceRequest, t
 
     if isinstance(profile, str):
         profile = Profile.objects.get(tenant_id=tenant_id, name__iexact=profile)
-    store = secret_store()
     wired_ieee8021x = _ieee8021x_plan(profile.ieee8021x_config) if profile.ieee8021x_config is not None else None
+    wireless = _wireless_plans(profile)
+    proxies = _proxy_plans(profile)
+    features = FeaturesPlan(
+        kvm=bool(profile.kvm_enabled),
+        sol=bool(profile.sol_enabled),
+        ider=bool(profile.ider_enabled),
+        user_consent=USER_CONSENT_CODES.get(profile.user_consent or "All", USER_CONSENT_CODES["All"]),
+    )
+    cira_config = profile.cira_config if profile.cira_config_id else None
+    # `--tls-tunnel` needs TLS on the device even when the profile sets no mode: server
+    # authentication, with non-TLS connections still accepted (§4.9 step 7 for an unset mode).
+    tls_mode = int(profile.tls_mode or 0) or (TLS_TUNNEL_DEFAULT_MODE if request.switches_to_tls_tunnel else 0)
+    return ConfigurationPlan(
+        profile_name=profile.name,
+        tenant_id=profile.tenant_id,
+        device_guid=request.device_guid,
+        hostname=request.payload.hostname,
+        tags=tuple(str(tag) for tag in (profile.tags or [])),
+        tls_enforced=request.payload.tls_enforced,
+        dhcp_enabled=bool(profile.dhcp_enabled),
+        ip_sync_enabled=profile.ip_sync_enabled is not False,  # default true (§4.7.2)
+        wired_ieee8021x=wired_ieee8021x,
+        wireless=wireless,
+        local_wifi_sync_enabled=profile.local_wifi_sync_enabled is not False,  # true or unset (§4.7.4)
+        uefi_wifi_sync_enabled=bool(profile.uefi_wifi_sync_enabled),
+        proxies=proxies,
+        features=features,
+        tls=_tls_plan(profile, tls_mode) if tls_mode else None,
+        cira=_cira_plan(cira_config) if cira_config is not None else None,
+    )
+
+
+def _wireless_plans(profile: Profile) -> tuple[WirelessPlan, ...]:
+    """The profile's Wi-Fi configs by priority, each with its PSK or 802.1X config (§4.7.4)."""
+    store = secret_store()
     wireless: list[WirelessPlan] = []
     links = (
         profile.wireless_links.select_related("wireless_config__ieee8021x_config").order_by("priority")
@@ -206,7 +240,12 @@ def resolve_configuration_plan(profile: Profile | str, request: DeviceRequest, t
                 problem=problem,
             )
         )
-    proxies = tuple(
+    return tuple(wireless)
+
+
+def _proxy_plans(profile: Profile) -> tuple[ProxyPlan, ...]:
+    """The profile's proxy configs in their order (§4.7.5)."""
+    return tuple(
         ProxyPlan(
             name=link.proxy_config.name,
             address=link.proxy_config.address,
@@ -219,34 +258,6 @@ def resolve_configuration_plan(profile: Profile | str, request: DeviceRequest, t
             if getattr(profile, "links_proxies", True)
             else []
         )
-    )
-    features = FeaturesPlan(
-        kvm=bool(profile.kvm_enabled),
-        sol=bool(profile.sol_enabled),
-        ider=bool(profile.ider_enabled),
-        user_consent=USER_CONSENT_CODES.get(profile.user_consent or "All", USER_CONSENT_CODES["All"]),
-    )
-    cira_config = profile.cira_config if profile.cira_config_id else None
-    # `--tls-tunnel` needs TLS on the device even when the profile sets no mode: server
-    # authentication, with non-TLS connections still accepted (§4.9 step 7 for an unset mode).
-    tls_mode = int(profile.tls_mode or 0) or (TLS_TUNNEL_DEFAULT_MODE if request.switches_to_tls_tunnel else 0)
-    return ConfigurationPlan(
-        profile_name=profile.name,
-        tenant_id=profile.tenant_id,
-        device_guid=request.device_guid,
-        hostname=request.payload.hostname,
-        tags=tuple(str(tag) for tag in (profile.tags or [])),
-        tls_enforced=request.payload.tls_enforced,
-        dhcp_enabled=bool(profile.dhcp_enabled),
-        ip_sync_enabled=profile.ip_sync_enabled is not False,  # default true (§4.7.2)
-        wired_ieee8021x=wired_ieee8021x,
-        wireless=tuple(wireless),
-        local_wifi_sync_enabled=profile.local_wifi_sync_enabled is not False,  # true or unset (§4.7.4)
-        uefi_wifi_sync_enabled=bool(profile.uefi_wifi_sync_enabled),
-        proxies=proxies,
-        features=features,
-        tls=_tls_plan(profile, tls_mode) if tls_mode else None,
-        cira=_cira_plan(cira_config) if cira_config is not None else None,
     )
 
 

@@ -35,8 +35,6 @@ WIFI_ENDPOINT_URI: Final = cim_resource("CIM_WiFiEndpoint")
 WIFI_PORT_URI: Final = cim_resource("CIM_WiFiPort")
 WIFI_PORT_CONFIGURATION_SERVICE_URI: Final = amt_resource("AMT_WiFiPortConfigurationService")
 BOOT_CAPABILITIES_URI: Final = amt_resource("AMT_BootCapabilities")
-HTTP_PROXY_SERVICE_URI: Final = ips_resource("IPS_HTTPProxyService")
-HTTP_PROXY_ACCESS_POINT_URI: Final = ips_resource("IPS_HTTPProxyAccessPoint")
 PUBLIC_KEY_CERTIFICATE_URI: Final = amt_resource("AMT_PublicKeyCertificate")
 
 IP_FIELDS: Final = ("IPAddress", "SubnetMask", "DefaultGateway", "PrimaryDNS", "SecondaryDNS")
@@ -413,39 +411,3 @@ class AddressFormat(IntEnum):
     IPV4 = 3
     IPV6 = 4
     FQDN = 201
-
-
-def add_proxy_access_point(
-    *, address: str, address_format: AddressFormat, port: int, network_dns_suffix: str
-) -> WsmanCall[MethodResult]:
-    request = method_request(
-        HTTP_PROXY_SERVICE_URI,
-        "AddProxyAccessPoint",
-        [
-            ("AccessInfo", address),
-            ("InfoFormat", str(int(address_format))),
-            ("Port", str(port)),
-            ("NetworkDnsSuffix", network_dns_suffix),
-        ],
-    )
-    return method_call("IPS_HTTPProxyService.AddProxyAccessPoint", request, "AddProxyAccessPoint")
-
-
-@dataclass(frozen=True)
-class HttpProxyAccessPoint:
-    name: str
-
-
-HTTP_PROXY_ACCESS_POINTS: Final = Enumeration(
-    "IPS_HTTPProxyAccessPoint",
-    HTTP_PROXY_ACCESS_POINT_URI,
-    lambda instance: HttpProxyAccessPoint(name=instance.value("Name") or ""),
-)
-
-
-def delete_http_proxy_access_point(name: str) -> WsmanCall[None]:
-    return WsmanCall(
-        "IPS_HTTPProxyAccessPoint.Delete",
-        delete_request(HTTP_PROXY_ACCESS_POINT_URI, Selector("Name", name)),
-        nothing_to_read,
-    )

@@ -7,7 +7,7 @@ from typing import TypeVar
 
 import pytest
 
-from activation.wsman import certificates, features, network, remote_access, setup, time_sync
+from activation.wsman import certificates, features, network, proxies, remote_access, setup, time_sync
 from activation.wsman.call import Enumeration, WsmanCall
 from activation.wsman.envelope import CimObject
 from activation.wsman.response import (
@@ -126,7 +126,7 @@ def test_host_based_setup_and_method_outputs() -> None:
         ),
         (network.enable_wifi_port(), "CIM_WiFiPort_RequestStateChange.xml"),
         (
-            network.add_proxy_access_point(
+            proxies.add_proxy_access_point(
                 address="p", address_format=network.AddressFormat.FQDN, port=1, network_dns_suffix="s"
             ),
             "IPS_HTTPProxyService_AddProxyAccessPoint.xml",
