@@ -19,9 +19,9 @@ import logging
 from collections.abc import Mapping
 
 from activation.flows.ports import DeviceSecretRefused, StepOutcome, new_step
-from activation.protocol.messages import ClientMethod, ControlMode, DeviceRequest
+from activation.protocol.messages import ClientMethod, DeviceRequest
 from activation.worker_threads import in_thread, landed
-from devices.models import ProvisioningRun
+from devices.models import ControlMode, ProvisioningRun
 from devices.services import device_secrets, runs
 from devices.services.device_secrets import FirstUseWrite, SecretClaimRefused
 from rps_site.sensitive import Secret

@@ -32,7 +32,6 @@ from activation.flows.ports import FlowResult, StepOutcome, session_steps
 from activation.flows.tls_enforced import activate_acm_tls_enforced, activate_ccm_tls_enforced
 from activation.flows.tls_tunnel import activate_through_tls_tunnel
 from activation.mps_record import mps_device_record
-from activation.plan.activation_plan import ActivationMode
 from activation.plan.flow_choice import ActivationFlow, FlowPlan
 from activation.plan.passwords import generate_amt_password
 from activation.plan.resolve import (
@@ -41,13 +40,7 @@ from activation.plan.resolve import (
     other_tenant_text,
     resolve_activation,
 )
-from activation.protocol.messages import (
-    ClientMethod,
-    ControlMode,
-    DeviceRequest,
-    MaintenanceTask,
-    ProtocolError,
-)
+from activation.protocol.messages import ClientMethod, DeviceRequest, MaintenanceTask, ProtocolError
 from activation.protocol.server_messages import (
     error_message,
     validation_error_message,
@@ -68,10 +61,11 @@ from activation.tunnel import (
 from activation.worker_threads import in_thread, landed
 from activation.wsman import setup
 from activation.wsman.response import UnsafeXml
-from devices.models import Device
+from devices.models import ControlMode, Device
 from devices.mps import MpsClient
 from devices.services import device_secrets, runs
 from devices.services.runs import RunStarted, VerifiedChange
+from profiles.models import ActivationMode
 from rps_site.sensitive import Secret
 from rps_site.vault import VaultUnavailable
 

@@ -3,6 +3,10 @@ the call, never its content."""
 
 from __future__ import annotations
 
+from typing import Final
+
+from activation.wsman.response import WsmanFault, WsmanParseError
+
 
 class AmtSessionError(Exception):
     """Base of the session's errors. `failure_text` is what upstream reports for this cause."""
@@ -61,3 +65,9 @@ class AmtHttpError(AmtSessionError):
 
 class AmtResponseMalformed(AmtSessionError):
     """The bytes back are not an HTTP response (e.g. truncated by rpc-go's 100 ms idle cut)."""
+
+
+# What one `await amt.call(...)` may raise that ends only the current step: the one tuple every flow
+# catches. `UnsafeXml` is not one of them (nor a subclass of one): hostile XML ends the whole session
+# (SECURITY.md 10), as `DeviceStoppedAnswering` does.
+CALL_ERRORS: Final = (AmtSessionError, WsmanFault, WsmanParseError)

@@ -36,17 +36,11 @@ from dataclasses import dataclass, field
 from typing import Any, Final, Protocol
 
 from activation.odca import UntrustedDeviceCertificate, configured_trust_anchors, verify_device_chain
-from activation.protocol.messages import (
-    ConnectionReset,
-    ControlMode,
-    DeviceRequest,
-    DeviceResponse,
-    PortSwitchAck,
-    TlsData,
-)
+from activation.protocol.messages import ConnectionReset, DeviceRequest, DeviceResponse, PortSwitchAck, TlsData
 from activation.protocol.server_messages import port_switch_message, tls_data_message
 from activation.session import AMT_TLS_PORT
 from activation.session_errors import DeviceConnectionReset
+from devices.models import ControlMode
 
 logger = logging.getLogger(__name__)
 

@@ -18,12 +18,16 @@ from django.utils import timezone
 from rps_site import vault
 
 
-class Device(models.Model):
-    class ControlMode(models.IntegerChoices):
-        PRE_PROVISIONING = 0, "Pre-provisioning"
-        CCM = 1, "Client control mode"
-        ACM = 2, "Admin control mode"
+class ControlMode(models.IntegerChoices):
+    """AMT's control mode: what a device reports (`currentMode`, protocol.md §2.4) and what the
+    registry records. Declared once; the device channel reads the payload with it."""
 
+    PRE_PROVISIONING = 0, "Pre-provisioning"
+    CLIENT = 1, "Client control mode"
+    ADMIN = 2, "Admin control mode"
+
+
+class Device(models.Model):
     class Status(models.TextChoices):
         IN_PROGRESS = "in_progress", "In progress"
         ACTIVATED = "activated", "Activated"

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from devices.models import Device, ReprovisioningRequest
+from devices.models import ControlMode, Device, ReprovisioningRequest
 from devices.selectors import (
     RunFailure,
     RunOutcomeCounts,
@@ -79,7 +79,7 @@ def device_counts(*, tenant_id: str) -> DeviceCounts:
     found = {(row.control_mode, row.status): row.count for row in device_state_counts(tenant_id=tenant_id)}
     statuses = list(Device.Status.choices)
     rows = []
-    for mode, label in Device.ControlMode.choices:
+    for mode, label in ControlMode.choices:
         counts = [found.get((mode, status), 0) for status, _ in statuses]
         rows.append(ControlModeRow(control_mode=mode, label=str(label), counts=counts, total=sum(counts)))
     status_totals = [sum(row.counts[index] for row in rows) for index in range(len(statuses))]

@@ -196,14 +196,18 @@ class ProxyConfig(NamedTenantRecord):
         verbose_name = "proxy config"
 
 
+class ActivationMode(models.TextChoices):
+    """How a profile activates a device (upstream's `activation`); declared once, the device side
+    reads it too."""
+
+    ACM = "acmactivate", "Admin control mode"
+    CCM = "ccmactivate", "Client control mode"
+
+
 class Profile(VaultBackedRecord):
     """An AMT profile: how to activate a device and what to configure on it."""
 
     vault_path = staticmethod(vault.profile_passwords_path)
-
-    class Activation(models.TextChoices):
-        ACM = "acmactivate", "Admin control mode"
-        CCM = "ccmactivate", "Client control mode"
 
     class UserConsent(models.TextChoices):
         NONE = "None", "Not required"

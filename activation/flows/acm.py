@@ -29,21 +29,18 @@ from activation.flows.ports import (
     store_initial_secret,
 )
 from activation.plan.activation_plan import ActivationPlan, ProvisioningCertificate
-from activation.protocol.messages import ControlMode
 from activation.protocol.status import ActivationStatus, Component, ComponentMode, ComponentResult, ComponentStatus
 from activation.session import AmtSession
-from activation.session_errors import AmtSessionError, NonIdempotentCallUnconfirmed
+from activation.session_errors import CALL_ERRORS, NonIdempotentCallUnconfirmed
 from activation.wsman import setup
-from activation.wsman.response import WsmanFault, WsmanParseError
 from activation.wsman.setup import GeneralSettings
+from devices.models import ControlMode
 from rps_site.sensitive import Secret
 
 ACTIVATION_SYNC_DELAY: Final = 12.0  # delay_timer: AMT settles after AdminSetup before the next call
 NONCE_LENGTH: Final = 20
 ACM_FAILED: Final = "Failed to activate in admin control mode."
 UPGRADE_FAILED: Final = "Failed to upgrade to admin control mode."
-
-WsmanErrors = (AmtSessionError, WsmanFault, WsmanParseError)
 
 
 class ProvisioningKeyUnusable(Exception):
@@ -203,7 +200,7 @@ async def _read_host_based_setup(
     """IPS_HostBasedSetupService.Get: the control mode and the firmware nonce. None once `result` failed."""
     try:
         state = await amt.call(setup.get_host_based_setup())
-    except WsmanErrors as error:
+    except CALL_ERRORS as error:
         result.fail("IPS_HostBasedSetupService.Get", getattr(error, "failure_text", failure_text), str(error))
         return None
     result.record(
@@ -250,12 +247,12 @@ async def _upgrade_client_to_admin(amt: AmtSession, mc_nonce: bytes, signature: 
         result.record("IPS_HostBasedSetupService.UpgradeClientToAdmin", StepOutcome.FAILURE, str(lost))
         try:
             after = await amt.call(setup.get_host_based_setup())
-        except WsmanErrors as error:
+        except CALL_ERRORS as error:
             result.fail("IPS_HostBasedSetupService.Get", UPGRADE_FAILED, str(error))
             return False
         upgraded = after.current_control_mode == ControlMode.ADMIN
         cause = f"CurrentControlMode {after.current_control_mode}"
-    except WsmanErrors as error:
+    except CALL_ERRORS as error:
         result.fail("IPS_HostBasedSetupService.UpgradeClientToAdmin", UPGRADE_FAILED, str(error))
         return False
     if not upgraded:
@@ -333,7 +330,7 @@ async def _add_certificate_chain(
         call = setup.add_next_cert_in_chain(certificate_der, is_leaf=index == 0, is_root=index == last and last > 0)
         try:
             outcome = await amt.call(call)
-        except WsmanErrors as error:
+        except CALL_ERRORS as error:
             result.fail(call.name, chain_failed, f"certificate {index + 1} of {last + 1}: {error}")
             return False
         if not outcome.succeeded:

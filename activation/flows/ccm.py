@@ -19,14 +19,14 @@ from activation.flows.ports import (
     store_initial_secret,
 )
 from activation.plan.activation_plan import ActivationPlan
-from activation.protocol.messages import ControlMode
 from activation.protocol.status import ActivationStatus, Component, ComponentMode, ComponentResult, ComponentStatus
 from activation.session import AmtSession
-from activation.session_errors import AmtSessionError, NonIdempotentCallUnconfirmed
+from activation.session_errors import CALL_ERRORS, AmtSessionError, NonIdempotentCallUnconfirmed
 from activation.wsman import setup
 from activation.wsman.call import MethodResult, WsmanCall
 from activation.wsman.response import WsmanFault, WsmanParseError
 from activation.wsman.setup import GeneralSettings
+from devices.models import ControlMode
 
 ACTIVATION_SYNC_DELAY = 12.0  # delay_timer: AMT settles after Setup before the next call
 CCM_FAILED = "Failed to activate in client control mode."
@@ -54,7 +54,7 @@ async def send_setup_once(
         result.record(call.name, StepOutcome.FAILURE, str(lost))
         try:
             state = await amt.call(setup.get_host_based_setup())
-        except (AmtSessionError, WsmanFault, WsmanParseError) as error:
+        except CALL_ERRORS as error:
             # Outcome unknown: keep the stored passwords, the device may be using them.
             result.fail("IPS_HostBasedSetupService.Get", failure_text, str(error))
             return False
@@ -126,7 +126,7 @@ async def read_general_settings(amt: AmtSession, result: FlowResult, failure_tex
     """AMT_GeneralSettings.Get: the digest realm every password hash needs. None once `result` failed."""
     try:
         settings = await amt.call(setup.get_general_settings())
-    except (AmtSessionError, WsmanFault, WsmanParseError) as error:
+    except CALL_ERRORS as error:
         result.fail("AMT_GeneralSettings.Get", getattr(error, "failure_text", failure_text), str(error))
         return None
     if not settings.has_valid_digest_realm:

@@ -7,10 +7,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from activation.flows.components import CALL_ERRORS, ComponentFailed, MpsPort, cause_of
+from activation.flows.components import ComponentFailed, MpsPort, cause_of
 from activation.flows.ports import DeviceSecretsPort, ProgressPort
 from activation.plan.configuration_plan import CiraPlan
 from activation.session import AmtSession
+from activation.session_errors import CALL_ERRORS
 from activation.wsman import certificates, remote_access
 from activation.wsman.network import AddressFormat
 

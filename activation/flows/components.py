@@ -1,5 +1,6 @@
 """Shared pieces of the post-activation configuration flows: how a component reports its outcome
-into the status JSON (§2.7) and the run history, and which errors a WS-Man exchange can raise."""
+into the status JSON (§2.7) and the run history, (the errors a WS-Man exchange can raise are
+`activation.session_errors.CALL_ERRORS`)."""
 
 from __future__ import annotations
 
@@ -9,12 +10,6 @@ from typing import Any, Protocol
 
 from activation.flows.ports import StepOutcome, StepRecord, new_step
 from activation.protocol.status import ActivationStatus, Component, ComponentMode, ComponentResult, ComponentStatus
-from activation.session_errors import AmtSessionError
-from activation.wsman.response import WsmanFault, WsmanParseError
-
-# What one `await amt.call(...)` may raise that ends only the current step. `UnsafeXml` is not
-# one of them (nor a subclass of one): hostile XML ends the whole session (SECURITY.md 10).
-CALL_ERRORS = (AmtSessionError, WsmanFault, WsmanParseError)
 
 Pause = Callable[[float], Awaitable[None]]
 

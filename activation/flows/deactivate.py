@@ -6,12 +6,12 @@ a request that proved it knows the stored password (README "What the device chan
 from __future__ import annotations
 
 from activation.flows.ports import FlowResult, StepOutcome
-from activation.protocol.messages import ControlMode
 from activation.protocol.status import PlainStatus
 from activation.session import AmtSession
-from activation.session_errors import AmtSessionError, AmtUnauthorized, NonIdempotentCallUnconfirmed
+from activation.session_errors import CALL_ERRORS, AmtSessionError, AmtUnauthorized, NonIdempotentCallUnconfirmed
 from activation.wsman import setup
 from activation.wsman.response import WsmanFault, WsmanParseError
+from devices.models import ControlMode
 
 UNKNOWN_ERROR = "Unknown error has occured"  # [sic], upstream's text
 DEACTIVATED = "Deactivated"
@@ -62,7 +62,7 @@ async def _unprovisioned_after_all(amt: AmtSession, result: FlowResult) -> bool:
     except AmtUnauthorized:
         result.record(read.name, StepOutcome.SUCCESS, "the admin account is gone: unprovisioned")
         return True
-    except (AmtSessionError, WsmanFault, WsmanParseError) as error:
+    except CALL_ERRORS as error:
         # Unknown: nothing is forgotten about a device that may still be activated.
         result.fail(read.name, UNKNOWN_ERROR, f"Unprovision unconfirmed: {error}")
         return False

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 from cryptography.x509.oid import NameOID
 
-from activation.flows.components import CALL_ERRORS, ComponentFailed, ConfigurationReport, cause_of
+from activation.flows.components import ComponentFailed, ConfigurationReport, cause_of
 from activation.flows.enterprise_certificates import (
     IN_8021X,
     CertificateOnDevice,
@@ -33,6 +33,7 @@ from activation.flows.enterprise_certificates import (
 from activation.flows.ports import StepOutcome
 from activation.plan.configuration_plan import EAP_TLS, Ieee8021xPlan
 from activation.session import AmtSession
+from activation.session_errors import CALL_ERRORS
 from activation.wsman import network
 from rps_site.sensitive import Secret
 

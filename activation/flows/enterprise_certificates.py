@@ -34,8 +34,9 @@ from activation.enterprise_assistant import (
     IssuedCertificate,
     PeapAccount,
 )
-from activation.flows.components import CALL_ERRORS, ComponentFailed, cause_of
+from activation.flows.components import ComponentFailed, cause_of
 from activation.session import AmtSession
+from activation.session_errors import CALL_ERRORS
 from activation.wsman import certificates
 
 INITIATE_FAILED = "Failed to initiate cert request with enterprise assistant"

@@ -3,10 +3,11 @@ redirection listener, and user consent, set to what the profile asks for."""
 
 from __future__ import annotations
 
-from activation.flows.components import CALL_ERRORS, ComponentFailed, cause_of
+from activation.flows.components import ComponentFailed, cause_of
 from activation.flows.ports import ProgressPort
 from activation.plan.configuration_plan import FeaturesPlan
 from activation.session import AmtSession
+from activation.session_errors import CALL_ERRORS
 from activation.wsman import features
 
 CONSENT_NAMES = {features.OPT_IN_NONE: "None", features.OPT_IN_KVM: "KVM", features.OPT_IN_ALL: "All"}

@@ -23,13 +23,12 @@ from activation.flows.ports import DeviceSecretsPort, FlowResult, StepOutcome
 from activation.protocol.messages import DeviceRequest, HostnameInfo, IpConfiguration, MaintenanceTask
 from activation.protocol.status import PlainStatus
 from activation.session import AmtSession
-from activation.session_errors import AmtSessionError
+from activation.session_errors import CALL_ERRORS, AmtSessionError
 from activation.wsman import network, setup, time_sync
 from activation.wsman.pt_status import return_value_text
-from activation.wsman.response import WsmanFault, WsmanParseError
+from activation.wsman.response import WsmanFault
 from rps_site.sensitive import Secret
 
-WsmanErrors = (AmtSessionError, WsmanFault, WsmanParseError)
 UNKNOWN_ERROR: Final = "Unknown error has occured"  # [sic], upstream's text
 
 # Upstream's state names (correction 16: the failure text is `<task> failed at <STATE> <text>`).
@@ -105,7 +104,7 @@ async def sync_time(amt: AmtSession, *, clock: Callable[[], float] = time.time) 
     read = time_sync.get_low_accuracy_time_synch()
     try:
         reading = await amt.call(read)
-    except WsmanErrors as error:
+    except CALL_ERRORS as error:
         return result.fail_at(read.name, "GET_LOW_ACCURACY_TIME_SYNCH", _error_text(error), str(error))
     tm1 = round(clock())
     if reading.return_value != 0:
@@ -117,7 +116,7 @@ async def sync_time(amt: AmtSession, *, clock: Callable[[], float] = time.time) 
     write = time_sync.set_high_accuracy_time_synch(ta0=reading.ta0, tm1=tm1, tm2=round(clock()))
     try:
         outcome = await amt.call(write)
-    except WsmanErrors as error:
+    except CALL_ERRORS as error:
         return result.fail_at(write.name, "SET_HIGH_ACCURACY_TIME_SYNCH", _error_text(error), str(error))
     if not outcome.succeeded:
         return result.fail_at(write.name, "SET_HIGH_ACCURACY_TIME_SYNCH", return_value_text(outcome.return_value))
@@ -133,7 +132,7 @@ async def sync_ip(amt: AmtSession, target: IpConfiguration | None) -> Maintenanc
         return result.fail_at("syncip", "INITIAL", "invalid ip configuration")
     try:
         ports = await amt.enumerate(network.ETHERNET_PORT_SETTINGS)
-    except WsmanErrors as error:
+    except CALL_ERRORS as error:
         return result.fail_at(
             "AMT_EthernetPortSettings.Enumerate", "ENUMERATE_ETHERNET_PORT_SETTINGS", _error_text(error), str(error)
         )
@@ -167,7 +166,7 @@ async def sync_ip(amt: AmtSession, target: IpConfiguration | None) -> Maintenanc
         )
     try:
         await amt.call(put)
-    except WsmanErrors as error:
+    except CALL_ERRORS as error:
         return result.fail_at(put.name, put_state, "Failed to put to ethernet port settings", str(error))
     result.record(put.name, StepOutcome.SUCCESS)
     return result.complete()
@@ -178,7 +177,7 @@ async def sync_hostname(amt: AmtSession, *, device_guid: str, hostname_info: Hos
     result = _result(MaintenanceTask.SYNC_HOSTNAME)
     try:
         settings = await amt.call(setup.get_general_settings())
-    except WsmanErrors as error:
+    except CALL_ERRORS as error:
         return result.fail_at("AMT_GeneralSettings.Get", "GET_GENERAL_SETTINGS", _error_text(error), str(error))
     result.record("AMT_GeneralSettings.Get", StepOutcome.SUCCESS)
 
@@ -196,7 +195,7 @@ async def sync_hostname(amt: AmtSession, *, device_guid: str, hostname_info: Hos
     put = setup.put_general_settings(settings, host_name=hostname)
     try:
         await amt.call(put)
-    except WsmanErrors as error:
+    except CALL_ERRORS as error:
         return result.fail_at(put.name, put_state, _error_text(error), str(error))
     result.record(put.name, StepOutcome.SUCCESS)
     assert hostname_info is not None
@@ -217,7 +216,7 @@ async def change_password(
     result = _result(MaintenanceTask.CHANGE_PASSWORD)
     try:
         settings = await amt.call(setup.get_general_settings())
-    except WsmanErrors as error:
+    except CALL_ERRORS as error:
         return result.fail_at("AMT_GeneralSettings.Get", "GET_GENERAL_SETTINGS", _error_text(error), str(error))
     if not settings.has_valid_digest_realm:
         return result.fail_at(

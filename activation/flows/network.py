@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import string
 
-from activation.flows.components import CALL_ERRORS, ComponentFailed, ConfigurationReport, cause_of
+from activation.flows.components import ComponentFailed, ConfigurationReport, cause_of
 from activation.flows.enterprise_8021x import (
     Ieee8021xCredentials,
     configure_wired_with_enterprise_assistant,
@@ -29,6 +29,7 @@ from activation.plan.configuration_plan import (
 )
 from activation.protocol.status import Component, ComponentMode
 from activation.session import AmtSession
+from activation.session_errors import CALL_ERRORS
 from activation.wsman import network, setup
 from activation.wsman.network import EthernetPortSettings
 from activation.wsman.setup import GeneralSettings

@@ -21,7 +21,7 @@ from activation.flows.ports import (
     secret_store_failure,
 )
 from activation.session import AmtSession
-from activation.session_errors import AmtSessionError, AmtUnauthorized, NonIdempotentCallUnconfirmed
+from activation.session_errors import CALL_ERRORS, AmtSessionError, AmtUnauthorized, NonIdempotentCallUnconfirmed
 from activation.wsman import setup
 from activation.wsman.pt_status import return_value_text
 from activation.wsman.response import WsmanFault, WsmanParseError
@@ -167,7 +167,7 @@ async def _login_works(amt: AmtSession, new_password: Secret, result: FlowResult
     except AmtUnauthorized as refused:
         result.record("login with the new password", StepOutcome.FAILURE, str(refused))
         return False
-    except (AmtSessionError, WsmanFault, WsmanParseError) as error:
+    except CALL_ERRORS as error:
         # Unknown: both passwords stay in Vault (working + pending) for the next attempt.
         result.record("login with the new password", StepOutcome.FAILURE, str(error))
         return False
@@ -209,7 +209,7 @@ async def set_mebx_password(
     call = setup.set_mebx_password(mebx_password)
     try:
         outcome = await amt.call(call)
-    except (AmtSessionError, WsmanFault, WsmanParseError) as error:
+    except CALL_ERRORS as error:
         result.record(call.name, StepOutcome.FAILURE, str(error))
         return MebxPasswordChange(stored=True, text=getattr(error, "failure_text", "Bad Request"))
     if not outcome.succeeded:

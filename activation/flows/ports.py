@@ -5,11 +5,10 @@ from __future__ import annotations
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from enum import StrEnum
 from typing import TYPE_CHECKING, Protocol
 
-from activation.protocol.messages import ControlMode
 from activation.protocol.status import ActivationStatus, PlainStatus
+from devices.models import ControlMode, RunStep
 from rps_site.sensitive import Secret
 from rps_site.vault import VaultUnavailable
 
@@ -73,17 +72,8 @@ class ProgressPort(Protocol):
     async def report(self, text: str) -> None: ...
 
 
-class StepOutcome(StrEnum):
-    """How a step ended; the values are `devices.models.RunStep.Outcome`'s, as the run stores them."""
-
-    SUCCESS = "success"
-    FAILURE = "failure"
-    # The step was due but did not run: something it needs is not there (MPS not configured, a
-    # password unchanged, a forced request that may change nothing stored).
-    SKIPPED = "skipped"
-    # The profile does not ask for what the step would configure (mirrors the status JSON's
-    # `NotApplicable` components, so the history says what the client was told).
-    NOT_APPLICABLE = "not_applicable"
+# A step's outcome as the run history stores it: declared once, on the model.
+StepOutcome = RunStep.Outcome
 
 
 @dataclass(frozen=True)

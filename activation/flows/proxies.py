@@ -3,13 +3,14 @@ one that AMT refuses fails the CIRA proxy component, not the others."""
 
 from __future__ import annotations
 
-from activation.flows.components import CALL_ERRORS, ConfigurationReport, cause_of
+from activation.flows.components import ConfigurationReport, cause_of
 from activation.flows.ports import ProgressPort
 from activation.plan.configuration_plan import (
     ConfigurationPlan,
 )
 from activation.protocol.status import Component
 from activation.session import AmtSession
+from activation.session_errors import CALL_ERRORS
 from activation.wsman import network, proxies
 
 

@@ -16,17 +16,14 @@ from collections.abc import Awaitable, Callable
 from activation.flows.ccm import read_general_settings
 from activation.flows.password_rotation import ensure_admin_password, set_mebx_password
 from activation.flows.ports import DeviceSecretsPort, FlowResult, ProgressPort
-from activation.plan.activation_plan import ActivationMode, ActivationPlan
+from activation.plan.activation_plan import ActivationPlan
 from activation.protocol.activation_checks import ActivationStart
-from activation.protocol.messages import ControlMode
 from activation.protocol.status import ActivationStatus, Component, ComponentMode, ComponentResult, ComponentStatus
 from activation.session import AmtSession
-from activation.session_errors import AmtSessionError
 from activation.wsman import setup
-from activation.wsman.response import WsmanFault, WsmanParseError
+from devices.models import ControlMode
+from profiles.models import ActivationMode
 from rps_site.sensitive import Secret
-
-WsmanErrors = (AmtSessionError, WsmanFault, WsmanParseError)
 
 
 async def reconfigure_activated(

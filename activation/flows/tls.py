@@ -19,7 +19,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from activation.flows.components import CALL_ERRORS, ComponentFailed, Pause, cause_of
+from activation.flows.components import ComponentFailed, Pause, cause_of
 from activation.flows.enterprise_certificates import EnterpriseAssistantScope
 from activation.flows.enterprise_tls import certificate_from_microsoft_ca
 from activation.flows.ports import DeviceSecretsPort, ProgressPort
@@ -27,6 +27,7 @@ from activation.plan.activation_plan import ActivationPlan
 from activation.plan.configuration_plan import MpsCertificateAuthority, TlsPlan
 from activation.protocol.status import ActivationStatus, Component, ComponentResult, ComponentStatus
 from activation.session import AmtSession
+from activation.session_errors import CALL_ERRORS
 from activation.wsman import certificates, setup, time_sync
 from activation.wsman.response import WsmanFault
 

@@ -55,9 +55,8 @@ from activation.protocol.status import (
     PlainStatus,
 )
 from activation.session import AmtSession
-from activation.session_errors import AmtSessionError, AmtUnauthorized
+from activation.session_errors import CALL_ERRORS, AmtUnauthorized
 from activation.wsman import setup
-from activation.wsman.response import WsmanFault, WsmanParseError
 from rps_site.sensitive import Secret
 
 Pause = Callable[[float], Awaitable[None]]
@@ -177,7 +176,7 @@ async def activate_acm_tls_enforced(
 async def _commit_upgrade(amt: AmtSession, result: FlowResult) -> bool:
     try:
         outcome = await amt.call(setup.commit_changes())
-    except (AmtSessionError, WsmanFault, WsmanParseError) as error:
+    except CALL_ERRORS as error:
         result.record(COMMIT_CALL, StepOutcome.FAILURE, str(error))
         return False
     if not outcome.succeeded:
@@ -230,7 +229,7 @@ async def _commit_setup(
                 outcome = await amt.call(setup.commit_changes())
             finally:
                 amt.use_credentials(setup.ADMIN_USERNAME, plan.amt_password)
-    except (AmtSessionError, WsmanFault, WsmanParseError) as error:
+    except CALL_ERRORS as error:
         # The device may hold the new password: the stored secret is kept.
         result.fail(COMMIT_CALL, CCM_FAILED, str(error))
         return False

@@ -26,10 +26,11 @@ from activation.flows.components import ComponentFailed, Pause
 from activation.flows.enterprise_certificates import describe
 from activation.flows.ports import DeviceSecretsPort, FlowResult, ProgressPort, StepOutcome
 from activation.flows.tls import configure_tls_while_activating, mark_tls_configured
-from activation.plan.activation_plan import ActivationMode, ActivationPlan
+from activation.plan.activation_plan import ActivationPlan
 from activation.plan.configuration_plan import TlsPlan
 from activation.protocol.status import ActivationStatus, Component, ComponentResult, ComponentStatus
 from activation.session import AmtSession
+from profiles.models import ActivationMode
 
 TLS_FOR_TUNNEL_FAILED: Final = "Failed to configure TLS for the TLS tunnel"
 PORT_SWITCH_CALL: Final = "port_switch"

@@ -4,11 +4,12 @@ failed removal is reported on the component whose leftovers stay on the device."
 
 from __future__ import annotations
 
-from activation.flows.components import CALL_ERRORS, ConfigurationReport, Pause, cause_of
+from activation.flows.components import ConfigurationReport, Pause, cause_of
 from activation.flows.ports import StepOutcome
 from activation.plan.configuration_plan import ConfigurationPlan
 from activation.protocol.status import Component
 from activation.session import AmtSession
+from activation.session_errors import CALL_ERRORS
 from activation.wsman import certificates, network, proxies, remote_access, setup
 
 TLS_SETTLE_DELAY = 5.0  # §4.6 step 7: AMT restarts its TLS listener after the commit

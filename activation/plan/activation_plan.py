@@ -5,15 +5,10 @@ password is a `Secret`."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from enum import StrEnum
 
 from activation.protocol.messages import DeviceRequest
+from profiles.models import ActivationMode
 from rps_site.sensitive import Secret
-
-
-class ActivationMode(StrEnum):
-    CCM = "ccmactivate"
-    ACM = "acmactivate"
 
 
 @dataclass(frozen=True)

@@ -14,9 +14,11 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import Final
 
-from activation.plan.activation_plan import ActivationMode, ActivationPlan
+from activation.plan.activation_plan import ActivationPlan
 from activation.plan.configuration_plan import ConfigurationPlan, ConfigurationUnavailable, TlsPlan
-from activation.protocol.messages import ControlMode, DeviceRequest
+from activation.protocol.messages import DeviceRequest
+from devices.models import ControlMode
+from profiles.models import ActivationMode
 
 
 class Transport(Enum):

@@ -20,7 +20,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from django.conf import settings
 
-from activation.plan.activation_plan import ActivationMode, ActivationPlan, ProvisioningCertificate
+from activation.plan.activation_plan import ActivationPlan, ProvisioningCertificate
 from activation.plan.configuration_plan import (
     ConfigurationPlan,
     ConfigurationUnavailable,
@@ -38,8 +38,8 @@ from activation.protocol.activation_checks import (
     profile_not_found_text,
     runs_acm_checks,
 )
-from activation.protocol.messages import DeviceRequest, ProfileActivation, ProtocolError
-from profiles.models import Domain, Profile, ProfileProxyConfig, ProfileWirelessConfig
+from activation.protocol.messages import DeviceRequest, ProtocolError
+from profiles.models import ActivationMode, Domain, Profile, ProfileProxyConfig, ProfileWirelessConfig
 from profiles.pfx import PfxRejected, decrypt
 from rps_site.sensitive import Secret
 from rps_site.vault import domain_certificate_path, profile_passwords_path, secret_store
@@ -228,7 +228,7 @@ def tls_problem(configuration: ConfigurationPlan | ConfigurationUnavailable) -> 
 
 
 def activation_plan_for(request: DeviceRequest, profile: Profile) -> ActivationPlan:
-    profile_activation = ProfileActivation(profile.activation)
+    profile_activation = ActivationMode(profile.activation)
     start = check_activation_mode(request, profile_activation)
     certificate = None
     if runs_acm_checks(request, profile_activation) and start is not ActivationStart.RECONFIGURE_ACM:
@@ -242,9 +242,7 @@ def activation_plan_for(request: DeviceRequest, profile: Profile) -> ActivationP
         device=request,
         amt_password=amt_password or generate_amt_password(),
         password_generated=amt_password is None,
-        mebx_password=(mebx_password or generate_amt_password())
-        if profile_activation is ProfileActivation.ACM
-        else None,
+        mebx_password=(mebx_password or generate_amt_password()) if profile_activation is ActivationMode.ACM else None,
         provisioning_certificate=certificate,
         tags=tuple(str(tag) for tag in profile.tags or ()),
     )

@@ -6,7 +6,9 @@ from __future__ import annotations
 
 from enum import Enum
 
-from activation.protocol.messages import ControlMode, DeviceRequest, ProfileActivation, ProtocolError
+from activation.protocol.messages import DeviceRequest, ProtocolError
+from devices.models import ControlMode
+from profiles.models import ActivationMode
 
 
 class ActivationStart(Enum):
@@ -34,25 +36,25 @@ def password_mismatch_text(device_guid: str) -> str:
     return f"AMT password DOES NOT match stored version for Device {device_guid}"
 
 
-def check_activation_mode(request: DeviceRequest, profile_activation: ProfileActivation) -> ActivationStart:
+def check_activation_mode(request: DeviceRequest, profile_activation: ActivationMode) -> ActivationStart:
     """§2.6.4 step 6. Raises `ProtocolError` for a CCM profile on an ACM device."""
     guid = request.device_guid
     mode = request.payload.current_mode
     if mode is ControlMode.PRE_PROVISIONING:
         return ActivationStart.FROM_PRE_PROVISIONING
     if mode is ControlMode.CLIENT:
-        if profile_activation is ProfileActivation.ACM:
+        if profile_activation is ActivationMode.ACM:
             return ActivationStart.UPGRADE_TO_ACM
         return ActivationStart.RECONFIGURE_CCM
-    if profile_activation is not ProfileActivation.ACM:
+    if profile_activation is not ActivationMode.ACM:
         raise ProtocolError(f"Device {guid} already enabled in admin control mode.")
     return ActivationStart.RECONFIGURE_ACM
 
 
-def runs_acm_checks(request: DeviceRequest, profile_activation: ProfileActivation) -> bool:
+def runs_acm_checks(request: DeviceRequest, profile_activation: ActivationMode) -> bool:
     """§2.6.4 step 5: an ACM profile on AMT 19+ is validated as CCM (it activates through TLS)."""
     version = request.payload.amt_version
-    return profile_activation is ProfileActivation.ACM and not (version is not None and version >= 19)
+    return profile_activation is ActivationMode.ACM and not (version is not None and version >= 19)
 
 
 def check_acm_prerequisites(request: DeviceRequest) -> None:

@@ -6,10 +6,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from enum import IntEnum, StrEnum
+from enum import StrEnum
 from typing import Final
 
 from activation.protocol.javascript import js_parse_float
+from devices.models import ControlMode
 from rps_site.sensitive import Secret
 
 
@@ -42,19 +43,6 @@ RELAY_METHODS: Final = frozenset(
         ClientMethod.HEARTBEAT_RESPONSE,
     }
 )
-
-
-class ControlMode(IntEnum):
-    """`currentMode` of the payload: what AMT reported over HECI."""
-
-    PRE_PROVISIONING = 0
-    CLIENT = 1
-    ADMIN = 2
-
-
-class ProfileActivation(StrEnum):
-    CCM = "ccmactivate"
-    ACM = "acmactivate"
 
 
 class MaintenanceTask(StrEnum):

@@ -13,13 +13,13 @@ from activation.protocol.javascript import js_parse_int, js_text
 from activation.protocol.messages import (
     ClientMethod,
     CommandLine,
-    ControlMode,
     DevicePayload,
     HostnameInfo,
     IpConfiguration,
     MaintenanceTask,
     ProtocolError,
 )
+from devices.models import ControlMode
 from rps_site.sensitive import Secret
 
 DEVICE_GUID_PATTERN: Final = re.compile(r"^[0-9a-f]{8}(-[0-9a-f]{4}){3}-[0-9a-f]{12}$")

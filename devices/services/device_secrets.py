@@ -20,7 +20,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from devices import ownership
-from devices.models import Device, ProvisioningRun, ReprovisioningRequest
+from devices.models import ControlMode, Device, ProvisioningRun, ReprovisioningRequest
 from rps_site.sensitive import Secret
 from rps_site.vault import SecretVersionConflict, StoredSecret, device_path, secret_store
 
@@ -175,7 +175,7 @@ def device_secret_forget_first_use(
     if was_confirmed:
         Device.objects.filter(pk=run.device_id).update(
             status=Device.Status.FAILED,
-            control_mode=Device.ControlMode.PRE_PROVISIONING,
+            control_mode=ControlMode.PRE_PROVISIONING,
             credential=Device.Credential.UNCONFIRMED,
             credential_run=run,
         )

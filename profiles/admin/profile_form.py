@@ -20,7 +20,7 @@ from django.http import HttpRequest
 
 from profiles.admin.service_backed import ShowsServiceErrors, checkbox, either, optional_config, radio, secret_input
 from profiles.api.profile_input import SNAKE, validated_create, validated_update
-from profiles.models import CiraConfig, Ieee8021xConfig, Profile
+from profiles.models import ActivationMode, CiraConfig, Ieee8021xConfig, Profile
 from rps_site.errors import OperationFailed, ValidationFailed
 
 SECRET_FORM_FIELDS = ("amt_password", "mebx_password")
@@ -76,10 +76,10 @@ class ProfileAdminForm(ShowsServiceErrors, forms.ModelForm):
     activation = forms.ChoiceField(
         label="Activation mode",
         choices=[
-            (Profile.Activation.CCM, "Client control mode (CCM)"),
-            (Profile.Activation.ACM, "Admin control mode (ACM)"),
+            (ActivationMode.CCM, "Client control mode (CCM)"),
+            (ActivationMode.ACM, "Admin control mode (ACM)"),
         ],
-        initial=Profile.Activation.CCM,
+        initial=ActivationMode.CCM,
         widget=radio(),
         help_text="CCM needs no certificate, but redirection needs the user's consent. ACM needs a domain "
         "whose provisioning certificate matches the device's DNS suffix.",

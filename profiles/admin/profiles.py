@@ -37,6 +37,7 @@ from profiles.admin.service_backed import (
 )
 from profiles.api.profiles_validation import MAX_PROXY_CONFIGS, MAX_WIFI_CONFIGS
 from profiles.models import (
+    ActivationMode,
     CiraConfig,
     Ieee8021xConfig,
     Profile,
@@ -238,7 +239,7 @@ class ProfileAdmin(ServiceSavingAdmin):
 
     @admin.display(description="Activation", ordering="activation")
     def activation_mode(self, obj: Profile) -> str:
-        short = {str(Profile.Activation.ACM): "ACM", str(Profile.Activation.CCM): "CCM"}
+        short = {str(ActivationMode.ACM): "ACM", str(ActivationMode.CCM): "CCM"}
         return short.get(obj.activation, obj.activation)
 
     @admin.display(description="Connection")
@@ -272,7 +273,7 @@ class ProfileAdmin(ServiceSavingAdmin):
     @admin.display(description="Passwords")
     def stored_passwords(self, obj: Profile) -> str:
         amt = "generated per device" if obj.generate_random_password else "stored in Vault"
-        if obj.activation != Profile.Activation.ACM:
+        if obj.activation != ActivationMode.ACM:
             return format_html("AMT: {}", amt)
         mebx = "generated per device" if obj.generate_random_mebx_password else "stored in Vault"
         return format_html("AMT: {} · MEBx: {}", amt, mebx)

@@ -15,7 +15,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from profiles.api.ieee8021x_configs import enterprise_assistant_refusal
-from profiles.models import Ieee8021xConfig
+from profiles.models import ActivationMode, Ieee8021xConfig
 from profiles.selectors import profiles as profile_selectors
 from rps_site.api.validation import (
     INT64,
@@ -41,8 +41,6 @@ CLIENT_ACTIONS = (
     "tlsConfig",
     "maintenance",
 )
-ACM = "acmactivate"
-CCM = "ccmactivate"
 USER_CONSENTS = ("None", "All", "KVM")
 SIGNING_AUTHORITIES = ("SelfSigned", "MicrosoftCA")
 
@@ -102,7 +100,7 @@ def _activation_passwords(value: Any, body: Mapping[str, Any]) -> bool:
     if not _present(body, "amtPassword") and not js_truthy(body.get("generateRandomPassword", MISSING)):
         raise CustomCheckFailed("Either generateRandomPassword should be enabled or provide amtPassword")
     if (
-        value == ACM
+        value == ActivationMode.ACM
         and not _present(body, "mebxPassword")
         and not js_truthy(body.get("generateRandomMEBxPassword", MISSING))
     ):
@@ -130,7 +128,7 @@ def _random_amt_on_update(value: Any, body: Mapping[str, Any]) -> bool:
 
 
 def _random_mebx_on_create(value: Any, body: Mapping[str, Any]) -> bool:
-    if body.get("activation") == ACM:
+    if body.get("activation") == ActivationMode.ACM:
         if value is True:
             if _present(body, "mebxPassword"):
                 raise CustomCheckFailed(
@@ -142,7 +140,7 @@ def _random_mebx_on_create(value: Any, body: Mapping[str, Any]) -> bool:
 
 
 def _random_mebx_on_update(value: Any, body: Mapping[str, Any]) -> bool:
-    if body.get("activation") == ACM and value is True and _present(body, "mebxPassword"):
+    if body.get("activation") == ActivationMode.ACM and value is True and _present(body, "mebxPassword"):
         raise CustomCheckFailed(
             "Either generate MEBx password should be enabled or should provide MEBx password, but not both"
         )
@@ -156,7 +154,7 @@ def _cira_without_tls(value: Any, body: Mapping[str, Any]) -> bool:
 
 
 def _user_consent_for_ccm(value: Any, body: Mapping[str, Any]) -> bool:
-    if body.get("activation") == CCM and value != "All":
+    if body.get("activation") == ActivationMode.CCM and value != "All":
         raise CustomCheckFailed("User consent is required for all the actions in client control mode")
     return True
 
@@ -326,7 +324,7 @@ def update_chains(tenant_id: str) -> list[Field]:
 
 BODY: dict[str, Shape] = {
     "profileName": Text(max_length=256, pattern=PROFILE_NAME.replace("\\Z", "$")),
-    "activation": Text(choices=(ACM, CCM)),
+    "activation": Text(choices=(ActivationMode.ACM, ActivationMode.CCM)),
     "amtPassword": Text(),
     "generateRandomPassword": Boolean(),
     "mebxPassword": Text(),

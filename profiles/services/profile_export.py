@@ -19,11 +19,9 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from django.conf import settings
 
 from audit.services import audited_action
-from profiles.models import Domain, Profile, ProfileExportRecord, ProfileWirelessConfig
+from profiles.models import ActivationMode, Domain, Profile, ProfileExportRecord, ProfileWirelessConfig
 from profiles.services.profiles import profile_not_found
 from rps_site import vault
-
-ACM = "acmactivate"
 
 
 @dataclass(frozen=True)
@@ -89,7 +87,7 @@ def _wireless_profiles(profile: Profile) -> list[dict[str, Any]]:
 
 
 def _provisioning_certificate(profile: Profile, domain_name: str | None) -> tuple[str, str]:
-    if profile.activation != ACM or not domain_name:
+    if profile.activation != ActivationMode.ACM or not domain_name:
         return "", ""
     domain = Domain.objects.for_tenant(profile.tenant_id).named(domain_name).first()
     if domain is None:

@@ -24,6 +24,7 @@ from django.db.models.functions import Lower
 
 from audit.services import audited_record_write
 from profiles.models import (
+    ActivationMode,
     CiraConfig,
     Ieee8021xConfig,
     NamedTenantRecord,
@@ -40,8 +41,6 @@ from rps_site.errors import Duplicate, MissingReference, NotFound, OperationFail
 from rps_site.sensitive import Secret
 from rps_site.vault import SecretChanges, atomic_with_secrets, secret_store
 
-ACM = "acmactivate"
-CCM = "ccmactivate"
 SELF_SIGNED = "SelfSigned"
 AMT_PASSWORD = "AMT_PASSWORD"
 MEBX_PASSWORD = "MEBX_PASSWORD"
@@ -80,12 +79,12 @@ def _tls_authority(tls_mode: int | None, authority: str | None) -> str | None:
 def _password_values(*, activation: str, amt: Secret | None, mebx: Secret | None) -> dict[str, Secret]:
     return {
         AMT_PASSWORD: amt or Secret(""),
-        MEBX_PASSWORD: (mebx or Secret("")) if activation == ACM else Secret(""),
+        MEBX_PASSWORD: (mebx or Secret("")) if activation == ActivationMode.ACM else Secret(""),
     }
 
 
 def _needs_password_secret(*, activation: str, random_amt: bool, random_mebx: bool) -> bool:
-    return not random_amt or (activation == ACM and not random_mebx)
+    return not random_amt or (activation == ActivationMode.ACM and not random_mebx)
 
 
 def _cira_for_create(tenant_id: str, name: str | None) -> CiraConfig | None:
@@ -184,7 +183,7 @@ def profile_create(*, tenant_id: str, data: Mapping[str, Any]) -> Profile:
     tls_mode = data.get("tls_mode")
     user_consent = data.get("user_consent")
     if user_consent is None:
-        user_consent = "All" if activation == CCM else "KVM"
+        user_consent = "All" if activation == ActivationMode.CCM else "KVM"
     with atomic_with_secrets() as changes:
         cira_name = data.get("cira_config_name")
         profile = Profile(
@@ -284,13 +283,13 @@ def _password_modes_after_update(profile: Profile, data: Mapping[str, Any]) -> P
     mebx: Secret | None = data.get("mebx_password") or None
     random_amt = _random_mode(data.get("generate_random_password"), amt, profile.generate_random_password)
     random_mebx = _random_mode(data.get("generate_random_mebx_password"), mebx, profile.generate_random_mebx_password)
-    random_mebx = random_mebx and activation != CCM
+    random_mebx = random_mebx and activation != ActivationMode.CCM
 
-    has_stored_mebx = profile.generate_random_mebx_password is False and profile.activation == ACM
-    if activation == ACM and not random_mebx and mebx is None and not has_stored_mebx:
+    has_stored_mebx = profile.generate_random_mebx_password is False and profile.activation == ActivationMode.ACM
+    if activation == ActivationMode.ACM and not random_mebx and mebx is None and not has_stored_mebx:
         raise OperationFailed("MEBx password is required for acmactivate")
     keep_amt = not random_amt and amt is None
-    keep_mebx = activation == ACM and not random_mebx and mebx is None
+    keep_mebx = activation == ActivationMode.ACM and not random_mebx and mebx is None
     if keep_amt or keep_mebx:
         stored = _stored_passwords(profile)
         if keep_amt:

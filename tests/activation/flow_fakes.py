@@ -14,10 +14,11 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import NameOID
 
-from activation.plan.activation_plan import ActivationMode, ActivationPlan, ProvisioningCertificate
+from activation.plan.activation_plan import ActivationPlan, ProvisioningCertificate
 from activation.protocol.envelope import parse_client_message
 from activation.protocol.messages import DeviceRequest
 from activation.session import AmtSession
+from profiles.models import ActivationMode
 from rps_site.sensitive import Secret
 from tests.activation.scripted_device import ScriptedDevice, chunked_http
 

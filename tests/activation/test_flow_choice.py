@@ -12,7 +12,8 @@ import pytest
 from activation.plan.configuration_plan import ConfigurationUnavailable, TlsPlan
 from activation.plan.flow_choice import ACTIVATION_FLOWS, ActivationFlow, Transport, activation_flow, transport_for
 from activation.plan.resolve import fitted_to_flow
-from activation.protocol.messages import ControlMode, ProtocolError
+from activation.protocol.messages import ProtocolError
+from devices.models import ControlMode
 from tests.activation.flow_fakes import GUID, acm_plan, ccm_plan, device_request
 from tests.activation.test_configure import base_plan
 

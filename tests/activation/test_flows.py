@@ -9,11 +9,12 @@ from dataclasses import dataclass, field
 from activation.flows.ccm import activate_ccm
 from activation.flows.deactivate import deactivate
 from activation.flows.ports import StepOutcome
-from activation.plan.activation_plan import ActivationMode, ActivationPlan
+from activation.plan.activation_plan import ActivationPlan
 from activation.protocol.envelope import parse_client_message
 from activation.protocol.messages import DeviceRequest
 from activation.protocol.status import ActivationStatus
 from activation.session import AmtSession
+from profiles.models import ActivationMode
 from rps_site.sensitive import Secret
 from tests.activation.scripted_device import NO_ANSWER, Answer, ReceivedRequest, ScriptedDevice, chunked_http, ok
 

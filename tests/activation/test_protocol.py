@@ -23,12 +23,10 @@ from activation.protocol.envelope import parse_client_message
 from activation.protocol.messages import (
     ClientMethod,
     ConnectionReset,
-    ControlMode,
     DeviceRequest,
     DeviceResponse,
     HeartbeatResponse,
     MaintenanceTask,
-    ProfileActivation,
     ProtocolError,
 )
 from activation.protocol.server_messages import (
@@ -47,6 +45,8 @@ from activation.protocol.status import (
     ComponentStatus,
     PlainStatus,
 )
+from devices.models import ControlMode
+from profiles.models import ActivationMode
 
 CLIENT_ID = "5f0e2d7a-client"
 GUID = "4c4c4544-0046-3610-8052-b5c04f4c5032"
@@ -325,21 +325,17 @@ def request_for(mode: int, **changes: Any) -> DeviceRequest:
 
 
 def test_activation_mode_against_profile() -> None:
-    assert check_activation_mode(request_for(0), ProfileActivation.ACM) is ActivationStart.FROM_PRE_PROVISIONING
-    assert check_activation_mode(request_for(1), ProfileActivation.ACM) is ActivationStart.UPGRADE_TO_ACM
-    assert (
-        check_activation_mode(request_for(1), ProfileActivation.CCM).preset_status == "already enabled in client mode."
-    )
-    assert (
-        check_activation_mode(request_for(2), ProfileActivation.ACM).preset_status == "already enabled in admin mode."
-    )
+    assert check_activation_mode(request_for(0), ActivationMode.ACM) is ActivationStart.FROM_PRE_PROVISIONING
+    assert check_activation_mode(request_for(1), ActivationMode.ACM) is ActivationStart.UPGRADE_TO_ACM
+    assert check_activation_mode(request_for(1), ActivationMode.CCM).preset_status == "already enabled in client mode."
+    assert check_activation_mode(request_for(2), ActivationMode.ACM).preset_status == "already enabled in admin mode."
     with pytest.raises(ProtocolError, match="already enabled in admin control mode."):
-        check_activation_mode(request_for(2), ProfileActivation.CCM)
+        check_activation_mode(request_for(2), ActivationMode.CCM)
 
 
 def test_acm_prerequisites() -> None:
-    assert runs_acm_checks(request_for(0), ProfileActivation.ACM)
-    assert not runs_acm_checks(request_for(0, ver="19.0.1"), ProfileActivation.ACM)
+    assert runs_acm_checks(request_for(0), ActivationMode.ACM)
+    assert not runs_acm_checks(request_for(0, ver="19.0.1"), ActivationMode.ACM)
     with pytest.raises(ProtocolError, match="Missing certificate hashes from the device."):
         check_acm_prerequisites(request_for(0, certHashes=None))
     check_acm_prerequisites(request_for(0, certHashes=[]))  # an empty list passes, as upstream

@@ -18,7 +18,7 @@ from activation.flows import activate_acm, activate_ccm, deactivate, reconfigure
 from activation.flows.acm import upgrade_to_acm
 from activation.flows.tls_enforced import activate_ccm_tls_enforced
 from activation.flows.tls_tunnel import activate_through_tls_tunnel
-from activation.plan.activation_plan import ActivationMode, ActivationPlan, ProvisioningCertificate
+from activation.plan.activation_plan import ActivationPlan, ProvisioningCertificate
 from activation.runner import DeviceSessionRunner
 from activation.session import AmtSession
 from activation.wsman.response import UnsafeXml
@@ -27,7 +27,7 @@ from amtsim.pki import make_provisioning_chain
 from devices.models import Device, ProvisioningRun
 from devices.services.device_secrets import device_secret_create
 from devices.services.runs import DeviceReport, VerifiedChange, run_finish, run_start
-from profiles.models import Profile
+from profiles.models import ActivationMode, Profile
 from rps_site.sensitive import Secret
 from rps_site.vault import device_path
 from tests.activation.amtsim_link import InProcessDevice
