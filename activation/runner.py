@@ -54,10 +54,10 @@ from activation.socket_relay import Send, SocketProgress, SocketTransport
 from activation.tunnel import (
     PortSwitchingTransport,
     TlsTunnelTransport,
-    pause_for_tls_timer,
     session_options,
     tls_restart_seconds,
 )
+from activation.unexpected_failures import log_unexpected_failures, session_failures, unexpected_failure
 from activation.worker_threads import in_thread, landed
 from activation.wsman import setup
 from activation.wsman.response import UnsafeXml
@@ -82,11 +82,6 @@ TASKS_CHANGING_STORED_RECORDS: Final = frozenset(
     {MaintenanceTask.CHANGE_PASSWORD, MaintenanceTask.SYNC_HOSTNAME, MaintenanceTask.SYNC_DEVICE_INFO}
 )
 RECORDS_KEPT: Final = "Stored records kept: the password could not be verified against one stored for this device."
-
-
-async def pause_for_delay_timer(_: float) -> None:
-    """The flows ask for upstream's 12 s; the operator's `RPS_DELAY_TIMER` decides."""
-    await asyncio.sleep(settings.DELAY_TIMER)
 
 
 def amt_session(
@@ -126,6 +121,8 @@ class DeviceSessionRunner(RecordedSession):
 
     async def execute(self) -> str:
         token = session_steps.set(self._steps)
+        failures: list[BaseException] = []
+        failures_token = session_failures.set(failures)
         started, terminal = time.monotonic(), None
         session_events.publish(SessionStarted(self.session, datetime.now(UTC)))
         try:
@@ -133,6 +130,8 @@ class DeviceSessionRunner(RecordedSession):
             return terminal
         finally:
             session_steps.reset(token)
+            session_failures.reset(failures_token)
+            log_unexpected_failures(failures, device_guid=self.request.device_guid)
             recorded_cause = getattr(self.run, "failure_cause", "")
             session_events.publish(
                 session_ended(
@@ -256,9 +255,9 @@ class DeviceSessionRunner(RecordedSession):
         request, plan, flow = self.request, chosen.activation, chosen.flow
         amt = amt_session(self.transport, request, username=request.payload.username, password=request.amt_password)
         if flow is ActivationFlow.CCM:
-            return await activate_ccm(amt, plan, self.secrets, self.progress, pause=pause_for_delay_timer), amt
+            return await activate_ccm(amt, plan, self.secrets, self.progress), amt
         if flow is ActivationFlow.ACM:
-            return await activate_acm(amt, plan, self.secrets, self.progress, pause=pause_for_delay_timer), amt
+            return await activate_acm(amt, plan, self.secrets, self.progress), amt
         if flow is ActivationFlow.THROUGH_TLS_TUNNEL:
             assert isinstance(self.transport, PortSwitchingTransport) and chosen.tls_while_activating is not None
             tunnel = self.transport
@@ -274,7 +273,6 @@ class DeviceSessionRunner(RecordedSession):
                 ),
                 # rpc-go waits this long before reconnecting to AMT's restarted TLS listener (§5.3).
                 switch_delay_seconds=tls_restart_seconds(),
-                pause=pause_for_delay_timer,
             )
         assert isinstance(self.transport, TlsTunnelTransport)
         if flow is ActivationFlow.CCM_TLS_ENFORCED:
@@ -286,8 +284,6 @@ class DeviceSessionRunner(RecordedSession):
                 self.secrets,
                 self.progress,
                 local_password=request.amt_password,
-                pause=pause_for_delay_timer,
-                tls_pause=pause_for_tls_timer,
             )
             return result, amt
         # CCM through the tunnel, TLS between the phases when the profile has it, then the upgrade.
@@ -298,8 +294,6 @@ class DeviceSessionRunner(RecordedSession):
             self.secrets,
             self.progress,
             local_password=request.amt_password,
-            pause=pause_for_delay_timer,
-            tls_pause=pause_for_tls_timer,
             tls=chosen.tls_while_activating,
         )
         return result, amt
@@ -315,7 +309,6 @@ class DeviceSessionRunner(RecordedSession):
             self.secrets,
             self.progress,
             current_password=current_password,
-            pause=pause_for_delay_timer,
         )
         return result, amt
 
@@ -333,7 +326,6 @@ class DeviceSessionRunner(RecordedSession):
             secrets=self.secrets,
             mps=self.mps,
             progress=self.progress,
-            pause=pause_for_delay_timer,
         )
         if isinstance(result.status, ActivationStatus):
             # §4.5: the second registration carries the final component outcomes.
@@ -363,7 +355,9 @@ class DeviceSessionRunner(RecordedSession):
         except Exception as error:
             # The device is in pre-provisioning: what stays in Vault is no longer in use.
             credential = Device.Credential.UNCONFIRMED
-            result.fail("destroy device secret", "Failed to remove device from secret provider", type(error).__name__)
+            result.fail(
+                "destroy device secret", "Failed to remove device from secret provider", unexpected_failure(error)
+            )
         else:
             outcome = await self.mps.delete_device(guid=request.device_guid, tenant_id=request.tenant_id)
             removed = outcome.ok or outcome.status == 404  # §4.11: a 404 is fine

@@ -414,9 +414,8 @@ def tls_restart_seconds() -> int:
     return max(TLS_RESTART_MIN_SECONDS, math.ceil(settings.RETRY_DELAY))
 
 
-async def pause_for_tls_timer(_: float) -> None:
-    """The flows ask for upstream's `delay_tls_timer` (15 s); `RPS_RETRY_DELAY` decides, with a
-    floor for AMT's listener restart."""
+async def tls_restart_timer() -> None:
+    """Upstream's `delay_tls_timer`: `RPS_RETRY_DELAY`, with a floor for AMT's listener restart."""
     await asyncio.sleep(tls_restart_seconds())
 
 
@@ -426,7 +425,7 @@ __all__ = [
     "PortSwitchingTransport",
     "TlsTunnelTransport",
     "http_response_complete",
-    "pause_for_tls_timer",
+    "tls_restart_timer",
     "session_options",
     "tls_restart_seconds",
     "tunnel_client_context",

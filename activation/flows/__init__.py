@@ -7,6 +7,23 @@ step for the run history. Which activation flow runs is decided in one place,
 `activate_through_tls_tunnel`, `reconfigure_activated` and `upgrade_to_acm`. A successful
 activation is followed by `configure.configure_after_activation` (§4.6-4.10). `deactivate` and
 `run_maintenance` serve the other two actions (maintenance returns its MPS work, not done).
+
+Errors, one idiom (STYLE.md rules 6 and 8: straight-line code, typed errors that say the cause):
+
+- A WS-Man exchange that fails is caught as `activation.session_errors.CALL_ERRORS`, right at the
+  `await amt.call(...)`, and fails that step with its cause: `result.fail(...)` in an activation
+  flow, `raise ComponentFailed(...)` in a configuration component (which fails the component,
+  not the session). Nothing else is caught around a call.
+- A storage write the device must not run ahead of (Vault, MPS) is caught where it is made:
+  `DeviceSecretRefused` and `VaultUnavailable` by name, with the text the client is sent; any
+  other exception through `activation.unexpected_failures.unexpected_failure(error)`, which
+  records its type name on the step and leaves the exception, with its traceback, to be logged
+  once when the session ends.
+- Never caught in a flow: `ProtocolError` (a refusal), `UnsafeXml` and `DeviceStoppedAnswering`
+  (they end the session), `asyncio.CancelledError`. The runner's guard (`activation.runner`)
+  turns each into the session's terminal message and recorded failure.
+- Waits where AMT needs time are `await pause()` (`components.Pause`): the operator's timers,
+  no numbers in the flows.
 """
 
 from activation.flows.acm import activate_acm, upgrade_to_acm

@@ -9,9 +9,7 @@ the device decides. The MEBx password follows in its own call (§4.4), after Adm
 
 from __future__ import annotations
 
-import asyncio
 import os
-from collections.abc import Awaitable, Callable
 from typing import Final
 
 from cryptography import x509
@@ -20,6 +18,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
 from activation.flows.ccm import read_general_settings, send_setup_once
+from activation.flows.components import Pause, delay_timer
 from activation.flows.password_rotation import ensure_admin_password, set_mebx_password
 from activation.flows.ports import (
     DeviceSecretsPort,
@@ -37,7 +36,6 @@ from activation.wsman.setup import GeneralSettings
 from devices.models import ControlMode
 from rps_site.sensitive import Secret
 
-ACTIVATION_SYNC_DELAY: Final = 12.0  # delay_timer: AMT settles after AdminSetup before the next call
 NONCE_LENGTH: Final = 20
 ACM_FAILED: Final = "Failed to activate in admin control mode."
 UPGRADE_FAILED: Final = "Failed to upgrade to admin control mode."
@@ -82,7 +80,7 @@ async def activate_acm(
     secrets: DeviceSecretsPort,
     progress: ProgressPort,
     *,
-    pause: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    pause: Pause = delay_timer,
 ) -> FlowResult:
     """A device in pre-provisioning (`currentMode` 0) with an ACM profile. `amt` authenticates as
     the local system account of the payload, as for CCM."""
@@ -122,7 +120,7 @@ async def activate_acm(
     if not await _admin_setup(amt, plan, settings, mc_nonce, signature, secrets=secrets, result=result):
         return result
 
-    await pause(ACTIVATION_SYNC_DELAY)
+    await pause()
     amt.use_credentials(setup.ADMIN_USERNAME, plan.amt_password)
     await progress.report("Activation completed")
 
@@ -140,7 +138,7 @@ async def upgrade_to_acm(
     progress: ProgressPort,
     *,
     current_password: Secret,
-    pause: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    pause: Pause = delay_timer,
 ) -> FlowResult:
     """A device in CCM (`currentMode` 1) with an ACM profile (§4.3 steps 5, 7-9).
 
@@ -180,7 +178,7 @@ async def upgrade_to_acm(
             return result
         if not await _upgrade_client_to_admin(amt, *signed, result=result):
             return result
-        await pause(ACTIVATION_SYNC_DELAY)
+        await pause()
     await progress.report("Activation completed")
 
     return await _set_profile_passwords(

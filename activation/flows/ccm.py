@@ -7,9 +7,7 @@ control mode read from the device decides.
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Awaitable, Callable
-
+from activation.flows.components import Pause, delay_timer
 from activation.flows.ports import (
     DeviceSecretsPort,
     FlowResult,
@@ -22,13 +20,13 @@ from activation.plan.activation_plan import ActivationPlan
 from activation.protocol.status import ActivationStatus, Component, ComponentMode, ComponentResult, ComponentStatus
 from activation.session import AmtSession
 from activation.session_errors import CALL_ERRORS, AmtSessionError, NonIdempotentCallUnconfirmed
+from activation.unexpected_failures import unexpected_failure
 from activation.wsman import setup
 from activation.wsman.call import MethodResult, WsmanCall
 from activation.wsman.response import WsmanFault, WsmanParseError
 from activation.wsman.setup import GeneralSettings
 from devices.models import ControlMode
 
-ACTIVATION_SYNC_DELAY = 12.0  # delay_timer: AMT settles after Setup before the next call
 CCM_FAILED = "Failed to activate in client control mode."
 
 
@@ -75,7 +73,7 @@ async def send_setup_once(
     try:
         await secrets.confirm_initial(device_guid, reached_mode)
     except Exception as error:  # recorded; the run's successful end confirms it again
-        result.record("confirm device secret in use", StepOutcome.FAILURE, type(error).__name__)
+        result.record("confirm device secret in use", StepOutcome.FAILURE, unexpected_failure(error))
     return True
 
 
@@ -85,7 +83,7 @@ async def activate_ccm(
     secrets: DeviceSecretsPort,
     progress: ProgressPort,
     *,
-    pause: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    pause: Pause = delay_timer,
 ) -> FlowResult:
     result = FlowResult(status=ActivationStatus(status="Failed"))
 
@@ -108,7 +106,7 @@ async def activate_ccm(
     ):
         return result
 
-    await pause(ACTIVATION_SYNC_DELAY)
+    await pause()
     amt.use_credentials(setup.ADMIN_USERNAME, plan.amt_password)
     await progress.report("Activation completed")
 

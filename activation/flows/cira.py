@@ -12,6 +12,7 @@ from activation.flows.ports import DeviceSecretsPort, ProgressPort
 from activation.plan.configuration_plan import CiraPlan
 from activation.session import AmtSession
 from activation.session_errors import CALL_ERRORS
+from activation.unexpected_failures import unexpected_failure
 from activation.wsman import certificates, remote_access
 from activation.wsman.network import AddressFormat
 
@@ -47,7 +48,7 @@ async def configure_cira(
     try:
         await secrets.write_mps_password(device_guid, plan.mps_password)
     except Exception as error:
-        raise ComponentFailed("Failed to save MPS password to secret provider", type(error).__name__) from None
+        raise ComponentFailed("Failed to save MPS password to secret provider", unexpected_failure(error)) from None
 
     # 4. MPS learns the CIRA username (correction 12: a failure stops CIRA and says why).
     if mps is not None:

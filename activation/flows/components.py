@@ -4,14 +4,24 @@ into the status JSON (§2.7) and the run history, (the errors a WS-Man exchange 
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from django.conf import settings
+
 from activation.flows.ports import StepOutcome, StepRecord, new_step
 from activation.protocol.status import ActivationStatus, Component, ComponentMode, ComponentResult, ComponentStatus
 
-Pause = Callable[[float], Awaitable[None]]
+# Where AMT needs time (after Setup, AdminSetup, UpgradeClientToAdmin, a TLS Put) a flow awaits its
+# `pause`: upstream's delay_timer, the operator's `RPS_DELAY_TIMER` here (tests pass one that does
+# not wait). The TLS listener's restart has its own, `activation.tunnel.tls_restart_timer`.
+Pause = Callable[[], Awaitable[None]]
+
+
+async def delay_timer() -> None:
+    await asyncio.sleep(settings.DELAY_TIMER)
 
 
 class MpsPort(Protocol):

@@ -9,11 +9,10 @@ returned step records that the runner writes to the run history.
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 from activation.flows.cira import configure_cira
-from activation.flows.components import ComponentFailed, ConfigurationReport, MpsPort, Pause
+from activation.flows.components import ComponentFailed, ConfigurationReport, MpsPort, Pause, delay_timer
 from activation.flows.enterprise_certificates import describe
 from activation.flows.features import configure_features
 from activation.flows.network import configure_network
@@ -37,7 +36,7 @@ async def configure_device(
     *,
     mps: MpsPort | None,
     mps_record: dict[str, Any] | None = None,
-    pause: Pause = asyncio.sleep,
+    pause: Pause = delay_timer,
     general_settings: GeneralSettings | None = None,
 ) -> list[StepRecord]:
     """Configure an activated device (credentials already `admin`). Fills `status` in place and
@@ -89,7 +88,7 @@ async def configure_after_activation(
     secrets: DeviceSecretsPort,
     mps: MpsPort | None,
     progress: ProgressPort,
-    pause: Pause,
+    pause: Pause = delay_timer,
 ) -> list[StepRecord]:
     """The runner's entry (§4.1 step 11, §4.3 step 10): configure what the profile asks for once
     the activation succeeded; fills `result.status` and returns the step records. A plan that

@@ -22,6 +22,7 @@ from activation.flows.ports import (
 )
 from activation.session import AmtSession
 from activation.session_errors import CALL_ERRORS, AmtSessionError, AmtUnauthorized, NonIdempotentCallUnconfirmed
+from activation.unexpected_failures import unexpected_failure
 from activation.wsman import setup
 from activation.wsman.pt_status import return_value_text
 from activation.wsman.response import WsmanFault, WsmanParseError
@@ -137,7 +138,7 @@ async def rotate_admin_password(
         await secrets.promote_pending(device_guid)
     except Exception as error:
         # The device uses the new password and Vault holds it as PENDING_AMT_PASSWORD: not lost.
-        result.record("promote pending AMT password", StepOutcome.FAILURE, type(error).__name__)
+        result.record("promote pending AMT password", StepOutcome.FAILURE, unexpected_failure(error))
         return PasswordRotation(True, False, STATE_SAVE_TO_SECRET_PROVIDER, secret_store_failure(error))
     result.record("promote pending AMT password", StepOutcome.SUCCESS)
     return PasswordRotation(True, True)
@@ -153,7 +154,7 @@ async def _stage_pending(
         result.record("stage pending AMT password", StepOutcome.FAILURE, refused.client_text)
         return PasswordRotation(False, False, STATE_SAVE_TO_SECRET_PROVIDER, refused.client_text)
     except Exception as error:  # any storage failure: the device must not be told
-        result.record("stage pending AMT password", StepOutcome.FAILURE, type(error).__name__)
+        result.record("stage pending AMT password", StepOutcome.FAILURE, unexpected_failure(error))
         return PasswordRotation(False, False, STATE_SAVE_TO_SECRET_PROVIDER, secret_store_failure(error))
     result.record("stage pending AMT password", StepOutcome.SUCCESS)
     return None
@@ -202,7 +203,7 @@ async def set_mebx_password(
             result.record("save MEBx password", StepOutcome.FAILURE, refused.client_text)
             return MebxPasswordChange(stored=False, text=refused.client_text)
         except Exception as error:
-            result.record("save MEBx password", StepOutcome.FAILURE, type(error).__name__)
+            result.record("save MEBx password", StepOutcome.FAILURE, unexpected_failure(error))
             return MebxPasswordChange(stored=False, text=secret_store_failure(error))
         result.record("save MEBx password", StepOutcome.SUCCESS)
 

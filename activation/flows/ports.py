@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Protocol
 
 from activation.protocol.status import ActivationStatus, PlainStatus
+from activation.unexpected_failures import unexpected_failure
 from devices.models import ControlMode, RunStep
 from rps_site.sensitive import Secret
 from rps_site.vault import VaultUnavailable
@@ -141,7 +142,7 @@ async def forget_unused_device_secret(secrets: DeviceSecretsPort, device_guid: s
         await secrets.forget_initial(device_guid)
         result.record("forget unused device secret", StepOutcome.SUCCESS)
     except Exception as error:
-        result.record("forget unused device secret", StepOutcome.FAILURE, type(error).__name__)
+        result.record("forget unused device secret", StepOutcome.FAILURE, unexpected_failure(error))
 
 
 async def store_initial_secret(
@@ -155,7 +156,7 @@ async def store_initial_secret(
         result.fail("save device secret", refused.client_text)
         return False
     except Exception as error:  # any storage failure
-        cause = str(error) if isinstance(error, VaultUnavailable) else type(error).__name__
+        cause = str(error) if isinstance(error, VaultUnavailable) else unexpected_failure(error)
         result.fail("save device secret", secret_store_failure(error), cause)
         return False
     result.record("save device secret", StepOutcome.SUCCESS)

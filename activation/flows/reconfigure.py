@@ -10,10 +10,8 @@ TLS-tunnel flows and are not made here; the MPS tenant check (step 3) is the cal
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Awaitable, Callable
-
 from activation.flows.ccm import read_general_settings
+from activation.flows.components import Pause, delay_timer
 from activation.flows.password_rotation import ensure_admin_password, set_mebx_password
 from activation.flows.ports import DeviceSecretsPort, FlowResult, ProgressPort
 from activation.plan.activation_plan import ActivationPlan
@@ -33,7 +31,7 @@ async def reconfigure_activated(
     progress: ProgressPort,
     *,
     current_password: Secret,
-    pause: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    pause: Pause = delay_timer,
 ) -> FlowResult:
     """`current_password`: the device's working admin password (Vault's `AMT_PASSWORD`, which the
     validation compared with the payload's). `amt` may have been opened with any credentials: it

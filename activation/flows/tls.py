@@ -28,10 +28,10 @@ from activation.plan.configuration_plan import MpsCertificateAuthority, TlsPlan
 from activation.protocol.status import ActivationStatus, Component, ComponentResult, ComponentStatus
 from activation.session import AmtSession
 from activation.session_errors import CALL_ERRORS
+from activation.unexpected_failures import unexpected_failure
 from activation.wsman import certificates, setup, time_sync
 from activation.wsman.response import WsmanFault
 
-TLS_SETTLE_DELAY = 5.0  # §4.9 step 7: between the remote and the local TLS Put
 LEAF_LIFETIME = timedelta(days=3650)
 
 
@@ -80,7 +80,7 @@ async def serves_issued_certificate(amt: AmtSession, device_guid: str, secrets: 
     try:
         stored_pem = await secrets.read_tls_certificate(device_guid)
     except Exception as error:
-        raise ComponentFailed("Failed to read the issued TLS certificate", type(error).__name__) from None
+        raise ComponentFailed("Failed to read the issued TLS certificate", unexpected_failure(error)) from None
     if not stored_pem:
         return False
     try:
@@ -120,7 +120,7 @@ async def configure_tls(
         await secrets.write_tls_certificate(device_guid, leaf.public_bytes(serialization.Encoding.PEM).decode())
     except Exception as error:  # storage failure: TLS is on, but Vault does not know the leaf
         raise ComponentFailed(
-            "Failed to save the TLS certificate to the secret provider", type(error).__name__
+            "Failed to save the TLS certificate to the secret provider", unexpected_failure(error)
         ) from None
     await progress.report("TLS configuration completed")
     return leaf
@@ -211,7 +211,7 @@ async def _serve_certificate(amt: AmtSession, plan: TlsPlan, handle: str, pause:
                 mutual_authentication=plan.mode in (3, 4),
             )
         )
-        await pause(TLS_SETTLE_DELAY)
+        await pause()
         if local is not None:
             await amt.call(certificates.put_tls_setting_data(local, enabled=True))
     except (*CALL_ERRORS, IndexError) as error:

@@ -27,13 +27,12 @@ is committed, every new session must present exactly the certificate RPS issued 
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from typing import Final, Protocol
 
 from activation.flows.acm import upgrade_to_acm
 from activation.flows.ccm import CCM_FAILED, activate_ccm
-from activation.flows.components import ComponentFailed
+from activation.flows.components import ComponentFailed, Pause, delay_timer
 from activation.flows.deactivate import unprovision_once
 from activation.flows.enterprise_certificates import describe
 from activation.flows.ports import (
@@ -56,13 +55,10 @@ from activation.protocol.status import (
 )
 from activation.session import AmtSession
 from activation.session_errors import CALL_ERRORS, AmtUnauthorized
+from activation.tunnel import tls_restart_timer
 from activation.wsman import setup
 from rps_site.sensitive import Secret
 
-Pause = Callable[[float], Awaitable[None]]
-
-ACTIVATION_SYNC_DELAY: Final = 12.0  # delay_timer
-TLS_RESTART_DELAY: Final = 15.0  # delay_tls_timer: AMT restarts its TLS listener after CommitChanges
 PHASE_ONE_STATUS: Final = "Client control mode (TLS activation Phase 1)."
 COMMIT_CALL: Final = "AMT_SetupAndConfigurationService.CommitChanges"
 ACM_ROLLED_BACK: Final = "{error}.ACM activation failed."
@@ -78,7 +74,7 @@ class TunnelControl(Protocol):
     def trust(self, verify_chain: Callable[[list[bytes]], object] | None) -> None: ...
 
 
-async def _no_pause(_: float) -> None:
+async def _no_pause() -> None:
     return None
 
 
@@ -90,8 +86,8 @@ async def activate_ccm_tls_enforced(
     progress: ProgressPort,
     *,
     local_password: Secret | None,
-    pause: Pause = asyncio.sleep,
-    tls_pause: Pause = asyncio.sleep,
+    pause: Pause = delay_timer,
+    tls_pause: Pause = tls_restart_timer,
     phase_one: bool = False,
 ) -> FlowResult:
     """§5.5 "AMT 19+ CCM" steps 1-5: tunnel (ODCA-verified) → GeneralSettings → Setup →
@@ -109,12 +105,12 @@ async def activate_ccm_tls_enforced(
         status.components[Component.ACTIVATION] = ComponentStatus(ComponentResult.FAILURE, CCM_FAILED)
         return result
 
-    await tls_pause(TLS_RESTART_DELAY)
+    await tls_pause()
     tunnel.rebuild()
     # Activated: AMT now presents its temporary self-signed leaf, so no chain is checked; the admin
     # digest password protects this window (§5.4, module docstring).
     tunnel.trust(None)
-    await pause(ACTIVATION_SYNC_DELAY)
+    await pause()
     if phase_one:
         status = result.status
         assert isinstance(status, ActivationStatus)
@@ -130,8 +126,8 @@ async def activate_acm_tls_enforced(
     progress: ProgressPort,
     *,
     local_password: Secret | None,
-    pause: Pause = asyncio.sleep,
-    tls_pause: Pause = asyncio.sleep,
+    pause: Pause = delay_timer,
+    tls_pause: Pause = tls_restart_timer,
     tls: TlsPlan | None = None,
 ) -> FlowResult:
     """§5.5 "AMT 19+ ACM": Phase 1 (CCM, committed), TLS when `tls` is given (then a new tunnel
@@ -158,7 +154,7 @@ async def activate_acm_tls_enforced(
             phase_one.fail("configure TLS", f"{TLS_BETWEEN_PHASES_FAILED}: {failure.status_text}", failure.cause)
             return await _roll_back(amt, plan, secrets, phase_one)
         phase_one.record("configure TLS", StepOutcome.SUCCESS, f"between the phases, leaf pinned: {describe(leaf)}")
-        await tls_pause(TLS_RESTART_DELAY)  # AMT restarts its TLS listener with the new certificate
+        await tls_pause()  # AMT restarts its TLS listener with the new certificate
         tunnel.rebuild()  # the next session must present the pinned leaf
 
     upgrade = await upgrade_to_acm(amt, plan, secrets, progress, current_password=plan.amt_password, pause=pause)

@@ -16,13 +16,12 @@ clean-up, no second TLS machine).
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable
 from typing import Final, Protocol
 
 from activation.flows.acm import upgrade_to_acm
 from activation.flows.ccm import activate_ccm
-from activation.flows.components import ComponentFailed, Pause
+from activation.flows.components import ComponentFailed, Pause, delay_timer
 from activation.flows.enterprise_certificates import describe
 from activation.flows.ports import DeviceSecretsPort, FlowResult, ProgressPort, StepOutcome
 from activation.flows.tls import configure_tls_while_activating, mark_tls_configured
@@ -52,7 +51,7 @@ async def activate_through_tls_tunnel(
     *,
     open_tunnel_session: Callable[[], AmtSession],
     switch_delay_seconds: int,
-    pause: Pause = asyncio.sleep,
+    pause: Pause = delay_timer,
 ) -> tuple[FlowResult, AmtSession]:
     """Returns the result and the session the rest of the work goes through (the tunnel's once
     the port switch happened, else the plain one)."""

@@ -12,8 +12,6 @@ from activation.session import AmtSession
 from activation.session_errors import CALL_ERRORS
 from activation.wsman import certificates, network, proxies, remote_access, setup
 
-TLS_SETTLE_DELAY = 5.0  # §4.6 step 7: AMT restarts its TLS listener after the commit
-
 
 async def unconfigure(amt: AmtSession, plan: ConfigurationPlan, report: ConfigurationReport, *, pause: Pause) -> None:
     # 1. Which ports exist (a port exists when it reports a MAC address).
@@ -146,7 +144,7 @@ async def _disable_tls(amt: AmtSession, report: ConfigurationReport, *, pause: P
         return True
     report.status.tls_configuration = "unconfigured"
     report.step("clean-up: TLS disabled", StepOutcome.SUCCESS)
-    await pause(TLS_SETTLE_DELAY)
+    await pause()
     try:
         for context in await amt.enumerate(certificates.TLS_CREDENTIAL_CONTEXTS):
             if context.certificate_instance_id:

@@ -39,6 +39,7 @@ from activation.protocol.activation_checks import (
     runs_acm_checks,
 )
 from activation.protocol.messages import DeviceRequest, ProtocolError
+from activation.unexpected_failures import unexpected_failure
 from profiles.models import ActivationMode, Domain, Profile, ProfileProxyConfig, ProfileWirelessConfig
 from profiles.pfx import PfxRejected, decrypt
 from rps_site.sensitive import Secret
@@ -180,8 +181,7 @@ def resolve_activation(request: DeviceRequest) -> FlowPlan:
     try:
         configuration = resolve_configuration_plan(profile, request, plan.tenant_id)
     except Exception as error:  # noqa: BLE001 - reported on each configuration component
-        logger.warning("configuration plan unavailable for %s (%s)", request.device_guid, type(error).__name__)
-        configuration = ConfigurationUnavailable(type(error).__name__)
+        configuration = ConfigurationUnavailable(unexpected_failure(error))
     return fitted_to_flow(activation_flow(request, plan.mode), plan, configuration)
 
 

@@ -83,7 +83,7 @@ class Mps:
         return Outcome(self.ok, "MPS answered 200" if self.ok else "MPS answered 500")
 
 
-async def no_pause(_: float) -> None:
+async def no_pause(_: float = 0.0) -> None:
     return None
 
 

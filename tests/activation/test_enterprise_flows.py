@@ -18,7 +18,7 @@ from activation.flows.components import ComponentFailed, ConfigurationReport
 from activation.flows.enterprise_8021x import configure_wired_with_enterprise_assistant
 from activation.flows.enterprise_certificates import EnterpriseAssistantScope
 from activation.plan.configuration_plan import Ieee8021xPlan
-from activation.protocol import ActivationStatus
+from activation.protocol.status import ActivationStatus
 from amtsim import ControlMode, Fault, VirtualAmtDevice
 from rps_site.sensitive import Secret
 from tests.activation.amtsim_link import admin_session

@@ -53,7 +53,7 @@ class RecordingProgress:
         self.texts.append(text)
 
 
-async def no_pause(delay: float) -> None:
+async def no_pause(delay: float = 0.0) -> None:
     return None
 
 
