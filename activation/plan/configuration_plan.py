@@ -168,7 +168,7 @@ class ConfigurationUnavailable:
 
 
 def resolve_configuration_plan(profile: Profile | str, request: DeviceRequest, tenant_id: str) -> ConfigurationPlan:
-    """`profile` as `activation.plan.resolve.find_profile` reads it (its configs joined, and whether it
+    """`profile` as `profiles.selectors.profiles.profile_for_activation` reads it (with whether it
     links Wi-Fi or proxy configs at all), or a profile name."""
     from profiles.models import Profile
 

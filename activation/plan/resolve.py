@@ -40,8 +40,10 @@ from activation.protocol.activation_checks import (
 )
 from activation.protocol.messages import DeviceRequest, ProtocolError
 from activation.unexpected_failures import unexpected_failure
-from profiles.models import ActivationMode, Domain, Profile, ProfileProxyConfig, ProfileWirelessConfig
+from profiles.models import ActivationMode, Domain, Profile
 from profiles.pfx import PfxRejected, decrypt
+from profiles.selectors.domains import domain_for_suffixes
+from profiles.selectors.profiles import profile_for_activation
 from rps_site.sensitive import Secret
 from rps_site.vault import domain_certificate_path, profile_passwords_path, secret_store
 
@@ -74,28 +76,7 @@ def not_enrolled_text(request: DeviceRequest) -> str:
 
 
 def find_profile(request: DeviceRequest) -> Profile:
-    """The profile, and whether it links any Wi-Fi or proxy config (most profiles link none; the
-    configuration plan then skips those two look-ups), in one query. Its 802.1X and CIRA configs
-    load when the configuration plan reads them, and only when it has them.
-
-    Raw SQL on purpose: compiling the equivalent ORM query (case-insensitive match, two EXISTS
-    annotations) cost several times its run time, once per activation (bench/activation_bench.py).
-    """
-    profiles = Profile._meta.db_table
-    profile = next(
-        iter(
-            Profile.objects.raw(
-                f"SELECT p.*,"  # noqa: S608  (table names are the models' own, never input)
-                f" EXISTS (SELECT 1 FROM {ProfileWirelessConfig._meta.db_table} w WHERE w.profile_id = p.id)"
-                f" AS links_wireless,"
-                f" EXISTS (SELECT 1 FROM {ProfileProxyConfig._meta.db_table} x WHERE x.profile_id = p.id)"
-                f" AS links_proxies"
-                f" FROM {profiles} p WHERE p.tenant_id = %s AND LOWER(p.name) = LOWER(%s)",
-                [request.tenant_id, request.command.profile],
-            )
-        ),
-        None,
-    )
+    profile = profile_for_activation(tenant_id=request.tenant_id, name=request.command.profile)
     if profile is None or profile.activation not in (ActivationMode.CCM, ActivationMode.ACM):
         raise ProtocolError(profile_not_found_text(request))
     return profile
@@ -115,11 +96,10 @@ def static_passwords(profile: Profile) -> tuple[Secret | None, Secret | None]:
 
 
 def find_domain(request: DeviceRequest) -> Domain:
-    for suffix in domain_suffix_candidates(request.payload.fqdn):
-        domain = Domain.objects.filter(tenant_id=request.tenant_id, domain_suffix__iexact=suffix).first()
-        if domain is not None:
-            return domain
-    raise ProtocolError(domain_suffix_mismatch_text(request))
+    domain = domain_for_suffixes(tenant_id=request.tenant_id, suffixes=domain_suffix_candidates(request.payload.fqdn))
+    if domain is None:
+        raise ProtocolError(domain_suffix_mismatch_text(request))
+    return domain
 
 
 def provisioning_certificate(request: DeviceRequest, domain: Domain) -> ProvisioningCertificate:

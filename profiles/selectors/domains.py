@@ -16,3 +16,13 @@ def domain_certificates_expiring(*, tenant_id: str, before: datetime) -> list[Do
     return list(
         Domain.objects.for_tenant(tenant_id).filter(expiration_date__lt=before).order_by("expiration_date", "id")
     )
+
+
+def domain_for_suffixes(*, tenant_id: str, suffixes: list[str]) -> Domain | None:
+    """The tenant's domain for the first of `suffixes` (longest first) that names one, matched
+    case-insensitively: the domain whose provisioning certificate an ACM activation uses."""
+    for suffix in suffixes:
+        domain = Domain.objects.filter(tenant_id=tenant_id, domain_suffix__iexact=suffix).first()
+        if domain is not None:
+            return domain
+    return None

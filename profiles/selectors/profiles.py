@@ -1,6 +1,6 @@
-"""Reads of AMT profiles the API and its validation need beyond the profile rows, always within
-one tenant: a profile's Wi-Fi and proxy links (in upstream's order, rest-api.md §2.3: Wi-Fi by
-priority, proxies by name) and the configs a profile body names.
+"""Reads of AMT profiles beyond the API's profile rows, always within one tenant: a profile's Wi-Fi
+and proxy links (in upstream's order, rest-api.md §2.3: Wi-Fi by priority, proxies by name), the
+configs a profile body names, and the profile a device activation names.
 """
 
 from __future__ import annotations
@@ -95,3 +95,29 @@ def profiles_using_ieee8021x_config(*, tenant_id: str, name: str) -> list[str]:
         wireless_links__wireless_config__ieee8021x_config__name__iexact=name
     )
     return sorted({*wired.values_list("name", flat=True), *wireless.values_list("name", flat=True)})
+
+
+def profile_for_activation(*, tenant_id: str, name: str) -> Profile | None:
+    """The profile an activation names (name matched case-insensitively, as upstream does), and
+    whether it links any Wi-Fi or proxy config (`links_wireless`, `links_proxies`: most profiles
+    link none, and the configuration plan then skips those two look-ups), in one query. Its
+    802.1X and CIRA configs load when read, and only when it has them.
+
+    Raw SQL on purpose: compiling the equivalent ORM query (case-insensitive match, two EXISTS
+    annotations) cost several times its run time, once per activation (bench/activation_bench.py).
+    """
+    profiles = Profile._meta.db_table
+    return next(
+        iter(
+            Profile.objects.raw(
+                f"SELECT p.*,"  # noqa: S608  (table names are the models' own, never input)
+                f" EXISTS (SELECT 1 FROM {ProfileWirelessConfig._meta.db_table} w WHERE w.profile_id = p.id)"
+                f" AS links_wireless,"
+                f" EXISTS (SELECT 1 FROM {ProfileProxyConfig._meta.db_table} x WHERE x.profile_id = p.id)"
+                f" AS links_proxies"
+                f" FROM {profiles} p WHERE p.tenant_id = %s AND LOWER(p.name) = LOWER(%s)",
+                [tenant_id, name],
+            )
+        ),
+        None,
+    )
