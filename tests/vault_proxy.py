@@ -3,7 +3,8 @@
 What Vault sees and answers is real; only the path back is broken, the way a network or a load
 balancer breaks it: `lose_answer` lets the request reach Vault and closes the client's socket
 without its answer; `hold` keeps the request from Vault past the client's timeout, then sends it
-anyway (a write that lands late); `down` refuses connections until `up`. Each request goes to
+anyway (a write that lands late); `delay` answers every matching request late but answers it (a
+slow Vault); `down` refuses connections until `up`. Each request goes to
 Vault on a connection of its own (`Connection: close`), so one request is one decision.
 """
 
@@ -20,7 +21,7 @@ from dataclasses import dataclass, field
 
 @dataclass
 class Rule:
-    action: str  # "lose_answer" or "hold"
+    action: str  # "lose_answer", "hold" or "delay"
     pattern: re.Pattern[str]  # matched against the request line, e.g. "POST /v1/secret/data/x HTTP/1.1"
     hold_seconds: float = 0.0
     then_down: bool = False  # stop listening once Vault has answered (Vault "gone" right after)
@@ -58,6 +59,11 @@ class VaultProxy:
     def hold(self, method: str, path_pattern: str, seconds: float) -> Rule:
         return self._add(Rule("hold", re.compile(f"^{method} /v1/{path_pattern}"), hold_seconds=seconds))
 
+    def delay(self, methods: str, path_pattern: str, seconds: float) -> Rule:
+        """Every matching request (`methods` a regex, e.g. "GET|POST") reaches Vault `seconds` late,
+        and its answer comes back: a slow Vault, not a broken one. Stays until the proxy closes."""
+        return self._add(Rule("delay", re.compile(f"^({methods}) /v1/{path_pattern}"), hold_seconds=seconds))
+
     def _add(self, rule: Rule) -> Rule:
         with self._lock:
             self._rules.append(rule)
@@ -67,7 +73,8 @@ class VaultProxy:
         with self._lock:
             for rule in self._rules:
                 if rule.pattern.match(request_line):
-                    self._rules.remove(rule)  # one request each
+                    if rule.action != "delay":
+                        self._rules.remove(rule)  # one request each
                     return rule
         return None
 
@@ -89,10 +96,10 @@ class VaultProxy:
                 return
             request_line = request.split(b"\r\n", 1)[0].decode("latin-1")
             rule = self._take_rule(request_line)
-            if rule is not None and rule.action == "hold":
-                time.sleep(rule.hold_seconds)  # the client gives up meanwhile; the request still goes
+            if rule is not None and rule.action in ("hold", "delay"):
+                time.sleep(rule.hold_seconds)  # held: the client gives up meanwhile; the request still goes
             answer = self._forward(request)
-            if rule is not None:
+            if rule is not None and rule.action != "delay":
                 rule.answer = answer
                 if rule.then_down:
                     self.down()
