@@ -13,8 +13,7 @@ import pytest
 
 from activation import worker_threads
 from amtsim import DeviceIdentity, VirtualAmtDevice
-from profiles.models import Profile
-from tests.activation.test_device_trust import runner
+from tests.activation.test_device_trust import profile, runner  # noqa: F401 - profile is a fixture
 from tests.vault_proxy import VaultProxy, vault_proxy
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.asyncio]
@@ -45,16 +44,11 @@ def two_threads(settings, monkeypatch) -> Iterator[None]:  # type: ignore[no-unt
         pool.shutdown(wait=True)
 
 
-@pytest.fixture
-async def profile(settings) -> str:  # type: ignore[no-untyped-def]
-    settings.RETRY_DELAY = settings.DELAY_TIMER = 0
-    await Profile.objects.acreate(
-        name="pooled", activation="ccmactivate", generate_random_password=True, version=1, dhcp_enabled=True
-    )
-    return "pooled"
-
-
-async def test_a_slow_vault_holds_one_thread_while_other_sessions_complete(slow_vault, two_threads, profile) -> None:  # type: ignore[no-untyped-def]
+async def test_a_slow_vault_holds_one_thread_while_other_sessions_complete(  # type: ignore[no-untyped-def]
+    slow_vault,
+    two_threads,
+    profile,  # noqa: F811 - the fixture
+) -> None:
     slow_device = VirtualAmtDevice(DeviceIdentity())
     slow_vault.delay("GET|POST|PUT", f"secret/(data|metadata)/devices/{slow_device.identity.uuid}", SLOW_VAULT_SECONDS)
     slow = asyncio.create_task(runner(slow_device, profile).execute())
