@@ -10,7 +10,6 @@ Vault credential itself is checked when the server starts (rps_site.vault_auth).
 from __future__ import annotations
 
 import ipaddress
-import json
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -18,6 +17,7 @@ import environ
 from corsheaders.defaults import default_headers as cors_default_headers
 from django.core.exceptions import ImproperlyConfigured
 
+from rps_site.enterprise_assistant_settings import EA_PASSWORD_MIN_LENGTH, enterprise_assistant_accounts
 from rps_site.observability_settings import observability_from
 from rps_site.sensitive import Secret
 
@@ -64,8 +64,7 @@ DEVICE_ENROLLMENT_REQUIRED: list[str] = [item.strip() for item in _ENROLLMENT.sp
 WSMAN_TIMEOUT: float = env.float("RPS_WSMAN_TIMEOUT", default=12.0)
 DELAY_TIMER: float = env.float("RPS_DELAY_TIMER", default=12.0)
 RETRY_DELAY: float = env.float("RPS_RETRY_DELAY", default=15.0)
-# Threads for the device sessions' blocking work (ORM and Vault calls), their own pool: a slow
-# Vault fills it and nothing else; a call that waits over a second for a thread is logged.
+# The device sessions' own pool for ORM and Vault calls: a slow Vault fills it and nothing else.
 BLOCKING_THREADS: int = env.int("RPS_BLOCKING_THREADS", default=8)
 AMT_EXTRA_ODCA_ROOTS: str = env.str("RPS_AMT_EXTRA_ODCA_ROOTS", default="")  # PEM bundle, §5.4
 DEVICE_ALLOWED_ORIGINS: list[str] = env.list("RPS_DEVICE_ALLOWED_ORIGINS", default=[])
@@ -407,32 +406,7 @@ LOGGING = {
 # The EA authenticates with the user and password it already sends in `x-meshauth`. Accounts are a
 # JSON object {"<user>": {"password": "...", "tenant": "<tenantId>"}}; the tenant (default "") says
 # whose devices that EA serves, so tenants with different Active Directories use different EAs.
-EA_PASSWORD_MIN_LENGTH = 16
-
-
-def _enterprise_assistant_accounts(raw: str) -> dict[str, tuple[Secret, str]]:
-    """user → (password, tenant); a malformed value is refused without echoing it."""
-    if not raw.strip():
-        return {}
-    try:
-        parsed = json.loads(raw)
-    except ValueError:
-        raise ImproperlyConfigured("RPS_EA_ACCOUNTS must be a JSON object") from None
-    if not isinstance(parsed, dict):
-        raise ImproperlyConfigured("RPS_EA_ACCOUNTS must be a JSON object")
-    accounts = {}
-    for user, account in parsed.items():
-        password = account.get("password") if isinstance(account, dict) else None
-        tenant = account.get("tenant", "") if isinstance(account, dict) else None
-        if not user or not isinstance(password, str) or not password or not isinstance(tenant, str):
-            raise ImproperlyConfigured(
-                "each RPS_EA_ACCOUNTS entry needs a user name, a non-empty password and a text tenant"
-            )
-        accounts[user] = (Secret(password), tenant)
-    return accounts
-
-
-EA_ACCOUNTS: dict[str, tuple[Secret, str]] = _enterprise_assistant_accounts(env.str("RPS_EA_ACCOUNTS", default=""))
+EA_ACCOUNTS: dict[str, tuple[Secret, str]] = enterprise_assistant_accounts(env.str("RPS_EA_ACCOUNTS", default=""))
 # Upstream lets any EA in (B1); here only with debug on, to try the stock EA before configuring it.
 EA_ALLOW_ANONYMOUS: bool = env.bool("RPS_EA_ALLOW_ANONYMOUS", default=False)
 EA_TIMEOUT: float = env.float("RPS_EA_TIMEOUT", default=12.0)  # AD and CA work can outlast WS-Man's wait (B16)

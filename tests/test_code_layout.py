@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-CHECKED_APPS = ("activation", "audit", "devices", "events", "metrics", "profiles", "rps_site")
+CHECKED_APPS = ("activation", "audit", "devices", "events", "metrics", "portal", "profiles", "rps_site")
 MAX_FILE_LINES = 450
 MAX_FUNCTION_LINES = 60
 # Over the limits while another issue rewrites them; an entry fails once it is no longer needed.

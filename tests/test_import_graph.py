@@ -4,7 +4,11 @@
   Imports made only for type checking (`if TYPE_CHECKING:`) are not edges; an import inside a
   function is (it runs, later).
 - Apps depend downward only: `activation` → `devices` → `profiles` → `rps_site`; the portal is an
-  edge over all of them (it also hears `activation.session_events` for live progress).
+  edge over all of them (it also hears `activation.session_events` for live progress), and so are
+  the observers `metrics` and `events` (they hear the session events and report them).
+- Hooks: the few modules every layer calls into to report what it does (the audit decorator, the
+  metric instruments, the REST event hook). Any layer may import them; they import only
+  `rps_site` and one another, so a hook never pulls a caller's layer in.
 """
 
 from __future__ import annotations
@@ -14,20 +18,43 @@ from collections.abc import Iterator
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-SERVER_APPS = ("activation", "devices", "portal", "profiles", "rps_site")
+SERVER_APPS = ("activation", "audit", "devices", "events", "metrics", "portal", "profiles", "rps_site")
 # What each app may import from the others.
 ALLOWED = {
     "rps_site": set(),
+    "audit": {"rps_site"},
     "profiles": {"rps_site"},
     "devices": {"profiles", "rps_site"},
     "activation": {"devices", "profiles", "rps_site"},
+    "metrics": {"activation", "rps_site"},
+    "events": {"activation", "metrics", "rps_site"},
     "portal": {"activation", "devices", "profiles", "rps_site"},
 }
-# Known exceptions, each a place to look: the devices admin renders the portal's device page.
-EDGE_EXCEPTIONS = {("devices.admin", "portal.device_page")}
+HOOKS = {
+    "audit.context",
+    "audit.models",
+    "audit.services",
+    "events.config",
+    "events.payload",
+    "events.publisher",
+    "events.rest",
+    "metrics.devices",
+    "metrics.multiprocess",
+    "metrics.registry",
+}
+# Known exceptions, each a place to look: the devices admin renders the portal's device page; the
+# audit admin is read-only through the devices admin's read-only base.
+EDGE_EXCEPTIONS = {("devices.admin", "portal.device_page"), ("audit.admin", "devices.admin")}
 # rps_site is also the project: these modules wire or audit every app, so they may import any.
-# urls/asgi/serve mount each app's edge; vault_audit compares every app's records with Vault.
-PROJECT_WIRING = {"rps_site.urls", "rps_site.asgi", "rps_site.serve", "rps_site.vault_audit"}
+# urls/asgi/serve mount each app's edge; vault_audit compares every app's records with Vault;
+# observability_settings reads each observer's settings.
+PROJECT_WIRING = {
+    "rps_site.urls",
+    "rps_site.asgi",
+    "rps_site.serve",
+    "rps_site.vault_audit",
+    "rps_site.observability_settings",
+}
 
 
 def module_name(path: Path) -> str:
@@ -141,5 +168,18 @@ def test_apps_depend_downward_only() -> None:
         if (app := name.split(".")[0]) != (target_app := target.split(".")[0])
         and target_app not in ALLOWED[app]
         and (name, target) not in EDGE_EXCEPTIONS
+        and target not in HOOKS
     )
     assert upward == []
+
+
+def test_hooks_import_only_rps_site_and_one_another() -> None:
+    graph = import_graph()
+    assert not HOOKS - graph.keys(), f"not a server module: {sorted(HOOKS - graph.keys())}"
+    leaking = sorted(
+        f"{hook} imports {target}"
+        for hook in HOOKS
+        for target in graph[hook]
+        if target not in HOOKS and not target.startswith("rps_site.")
+    )
+    assert leaking == []
