@@ -1,10 +1,11 @@
 """The portal's live-progress socket (`/portal/live`): a logged-in portal user (the Django
 session's cookie) with view permission on devices hears of its own tenant's device sessions as
-they run, portal.live's groups: the tenant's (`/portal/live`, the dashboard) or one device's
-(`/portal/live?device=<guid>`, the device page, only for a device the user may see)."""
+they run, through portal.live's tenant groups: all of the tenant's (`/portal/live`, the dashboard) or
+one device's (`/portal/live?device=<guid>`, the device page, only for a device the user may see)."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, Final
 from urllib.parse import parse_qs, urlsplit
 
@@ -15,7 +16,7 @@ from channels.security.websocket import AllowedHostsOriginValidator
 
 from devices.models import Device
 from devices.selectors import canonical_guid, device_list
-from portal.live import device_group, tenant_group
+from portal.live import tenant_group
 from rps_site.models import TenantMembership
 from rps_site.permissions import portal_user_may
 
@@ -24,27 +25,33 @@ VIEW_DEVICE: Final = "devices.view_device"
 REFUSED: Final = 4403  # a close code the page can tell from a network failure
 
 
-def live_groups(user: Any, *, device: str, tenant: str | None) -> list[str]:
-    """The groups a socket joins, or [] when the user may not follow what it asked for."""
+@dataclass(frozen=True)
+class LiveSubscription:
+    group: str  # the tenant group whose sessions the socket hears
+    device: str | None  # a device page's device (canonical GUID): only its sessions are relayed
+
+
+def live_subscription(user: Any, *, device: str, tenant: str | None) -> LiveSubscription | None:
+    """What a socket follows, or None when the user may not follow what it asked for."""
     if not portal_user_may(user, [VIEW_DEVICE]):
-        return []
+        return None
     own = TenantMembership.tenant_of(user)
     if not device:
         from portal.site import known_tenants
 
         wanted = tenant if tenant is not None and user.is_superuser and tenant in known_tenants() else own
-        return [tenant_group(wanted)]
+        return LiveSubscription(tenant_group(wanted), None)
     try:
         guid = canonical_guid(device)
     except ValueError:
-        return []
+        return None
     visible = Device.objects.all() if user.is_superuser else device_list(tenant_id=own)
     found = visible.filter(guid=guid).values_list("id", "tenant_id").first()
     if found is None:
-        return []
+        return None
     # A superuser follows a bound device in its tenant; everyone else in their own.
     owner = found[1] if user.is_superuser and found[1] is not None else own
-    return [device_group(owner, guid)]
+    return LiveSubscription(tenant_group(owner), guid)
 
 
 def same_origin(scope: dict[str, Any]) -> bool:
@@ -62,27 +69,30 @@ class PortalLiveConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
             await self.close(code=REFUSED)
             return
         query = parse_qs(self.scope.get("query_string", b"").decode("ascii", "replace"))
-        self.joined: list[str] = await database_sync_to_async(live_groups)(
+        self.subscription = await database_sync_to_async(live_subscription)(
             self.scope.get("user"),
             device=query.get("device", [""])[0][:64],
             tenant=query["tenant"][0][:36] if "tenant" in query else None,
         )
-        if not self.joined:
+        if self.subscription is None:
             await self.close(code=REFUSED)
             return
-        for group in self.joined:
-            await self.channel_layer.group_add(group, self.channel_name)
+        await self.channel_layer.group_add(self.subscription.group, self.channel_name)
         await self.accept()
 
     async def disconnect(self, code: int) -> None:
-        for group in getattr(self, "joined", []):
-            await self.channel_layer.group_discard(group, self.channel_name)
+        subscription = getattr(self, "subscription", None)
+        if subscription is not None:
+            await self.channel_layer.group_discard(subscription.group, self.channel_name)
 
     async def receive_json(self, content: Any, **kwargs: Any) -> None:
         return None  # the page only listens
 
     async def portal_session_event(self, message: dict[str, Any]) -> None:
-        await self.send_json(message["event"])
+        device = self.subscription.device
+        for event in message["events"]:
+            if device is None or event["guid"].lower() == device:
+                await self.send_json(event)
 
 
 class PortalLiveRoute:

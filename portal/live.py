@@ -1,16 +1,17 @@
 """Live progress for the portal: device sessions, as activation.session_events announces them,
 relayed through the Channels layer to the portal's WebSocket (`/portal/live`).
 
-Every session event goes to two groups: its tenant's (the dashboard) and its device's within that
-tenant (the device page), so a socket only ever hears of its own tenant's sessions; the device
-group is per tenant too, because an unbound device's attempts belong to whoever made them. With
-`RPS_REDIS_URL` the layer is Redis and a socket on one worker hears of sessions on every worker;
-without it, the in-memory layer serves one worker.
+Every session event goes to its tenant's group, so a socket only ever hears of its own tenant's
+sessions: the dashboard's socket relays them all, a device page's socket only its device's (an
+unbound device's attempts belong to whoever made them, so the tenant is the session's, not the
+device's). With `RPS_REDIS_URL` the layer is Redis and a socket on one worker hears of sessions on
+every worker; without it, the in-memory layer serves one worker.
 
 The hub's listeners run on the session's event loop and must not block: events are queued and
-sent in order by one task per loop while there are any, and beyond `MAX_PENDING` unsent events
-new ones are dropped (a slow or unreachable layer costs the portal its live view, never a device
-session its time).
+sent in order by one task per loop while there are any, every event queued meanwhile in one layer
+message per tenant (hundreds of sessions at once cost Redis a few messages per round trip, not
+three commands per step per session), and beyond `MAX_PENDING` unsent events new ones are dropped
+(a slow or unreachable layer costs the portal its live view, never a device session its time).
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ logger = logging.getLogger(__name__)
 
 MESSAGE_TYPE: Final = "portal.session_event"  # the consumer's `portal_session_event`
 MAX_PENDING: Final = 1000
+MAX_BATCH: Final = 200  # events per layer message
 # Step outcomes as the registry labels them, and the ends of sessions no step outcome names.
 OUTCOME_LABELS: Final = {
     **{value: str(label) for value, label in RunStep.Outcome.choices},
@@ -45,7 +47,7 @@ class _Outbox:
     """The events of one event loop not sent yet, in order, and the task sending them (None when
     there is nothing to send: no task outlives its work)."""
 
-    pending: deque[tuple[tuple[str, ...], dict[str, Any]]] = field(default_factory=deque)
+    pending: deque[tuple[str, dict[str, Any]]] = field(default_factory=deque)  # (tenant group, event)
     sender: asyncio.Task[None] | None = None
 
 
@@ -55,10 +57,6 @@ _outboxes: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Outbox] = weakr
 def tenant_group(tenant_id: str) -> str:
     """A layer group name (ASCII letters, digits, `-_.`, under 100) for any tenant id."""
     return f"portal-tenant-{hashlib.sha256(tenant_id.encode()).hexdigest()[:32]}"
-
-
-def device_group(tenant_id: str, guid: str) -> str:
-    return f"{tenant_group(tenant_id)}.{hashlib.sha256(guid.lower().encode()).hexdigest()[:32]}"
 
 
 def event_message(event: SessionEvent) -> dict[str, Any]:
@@ -98,15 +96,19 @@ def event_message(event: SessionEvent) -> dict[str, Any]:
 
 
 async def _send_pending(outbox: _Outbox) -> None:
-    """One at a time, so a socket hears of a session's steps in the order they ended."""
+    """Everything queued, one layer message per tenant group, in the order the steps ended; then
+    whatever was queued while that was sent."""
     layer = get_channel_layer()
     try:
         while outbox.pending:
-            groups, payload = outbox.pending.popleft()
+            batches: dict[str, list[dict[str, Any]]] = {}
+            for _ in range(min(len(outbox.pending), MAX_BATCH)):
+                group, payload = outbox.pending.popleft()
+                batches.setdefault(group, []).append(payload)
             try:
-                for group in groups:
-                    await layer.group_send(group, {"type": MESSAGE_TYPE, "event": payload})
-            except Exception as error:  # the layer (Redis) unreachable: the live view misses it
+                for group, events in batches.items():
+                    await layer.group_send(group, {"type": MESSAGE_TYPE, "events": events})
+            except Exception as error:  # the layer (Redis) unreachable: the live view misses them
                 logger.warning("portal live progress not sent: %s", type(error).__name__)
     finally:
         outbox.sender = None
@@ -121,8 +123,6 @@ def relay_session_event(event: SessionEvent) -> None:
     outbox = _outboxes.setdefault(loop, _Outbox())
     if len(outbox.pending) >= MAX_PENDING:
         return
-    session = event.session
-    groups = (tenant_group(session.tenant_id), device_group(session.tenant_id, session.guid))
-    outbox.pending.append((groups, event_message(event)))
+    outbox.pending.append((tenant_group(event.session.tenant_id), event_message(event)))
     if outbox.sender is None:
         outbox.sender = loop.create_task(_send_pending(outbox))

@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 from asgiref.sync import sync_to_async
+from channels.layers import get_channel_layer
 from channels.testing import WebsocketCommunicator
 from django.conf import settings
 from django.contrib.auth.models import Permission, User
@@ -113,6 +114,34 @@ async def test_the_device_socket_hears_only_that_device() -> None:
     events = await received(communicator, 4)
     assert {event["guid"] for event in events} == {guid}
     assert await communicator.receive_nothing(timeout=0.3)
+    await communicator.disconnect()
+
+
+async def test_a_burst_of_sessions_reaches_the_socket_in_few_layer_messages_in_order() -> None:
+    """Hundreds of sessions at once: every event arrives, each session's in order, and the layer
+    carries them in batches (a message per tenant per round, not one per step per group)."""
+    communicator = socket(await session_cookie("acme"))
+    assert (await communicator.connect())[0]
+    layer = get_channel_layer()
+    sent: list[int] = []
+    original = layer.group_send
+
+    async def counting_group_send(group: str, message: dict[str, Any]) -> None:
+        sent.append(len(message["events"]))
+        await original(group, message)
+
+    layer.group_send = counting_group_send
+    try:
+        guids = [str(uuid.uuid4()) for _ in range(50)]
+        for guid in guids:
+            publish_session(session_of(guid, "acme"))
+        events = await received(communicator, 4 * len(guids))
+    finally:
+        del layer.group_send
+    for guid in guids:
+        assert [event["kind"] for event in events if event["guid"] == guid] == ["started", "step", "step", "ended"]
+    assert sum(sent) == 200
+    assert len(sent) <= 2
     await communicator.disconnect()
 
 
