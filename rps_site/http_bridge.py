@@ -3,8 +3,10 @@
 Under Django's ASGI handler every `MiddlewareMixin` hook of the (sync) middleware stack is its
 own hop to a thread, about fifteen per request with this stack, and those hops were most of a
 simple request's cost (bench/api_bench.py). Every view here is synchronous, so nothing is lost
-by running the whole request, middleware and view, in one worker thread. Each request gets its
-own thread (`ThreadSensitiveContext`), so a slow request never holds up the others.
+by running the whole request, middleware and view, in one worker thread, taken from a sized
+pool (`RPS_HTTP_THREADS`): a thread started and joined per request (asgiref's
+`ThreadSensitiveContext`) was a tenth of a simple read's CPU. A slow request holds up only its
+own thread.
 
 asgiref's `WsgiToAsgi` is not used: it never closes the WSGI response, so Django's
 `request_finished` never fires and pooled database connections are never given back.
@@ -12,12 +14,15 @@ asgiref's `WsgiToAsgi` is not used: it never closes the WSGI response, so Django
 
 from __future__ import annotations
 
+import asyncio
+import contextvars
 import io
 import sys
+import threading
 from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from asgiref.sync import ThreadSensitiveContext, sync_to_async
 from django.conf import settings
 
 WsgiApplication = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
@@ -57,8 +62,21 @@ def wsgi_environ(scope: dict[str, Any], body: bytes) -> dict[str, Any]:
     return environ
 
 
+_request_threads: ThreadPoolExecutor | None = None
+_request_threads_lock = threading.Lock()
+
+
+def request_threads() -> ThreadPoolExecutor:
+    """The worker's threads for HTTP requests, started as needed up to `RPS_HTTP_THREADS`."""
+    global _request_threads
+    with _request_threads_lock:
+        if _request_threads is None:
+            _request_threads = ThreadPoolExecutor(max_workers=settings.HTTP_THREADS, thread_name_prefix="rps-http")
+        return _request_threads
+
+
 class DjangoHttpBridge:
-    """An ASGI application that serves HTTP with a WSGI application, one thread per request."""
+    """An ASGI application that serves HTTP with a WSGI application, a pool thread per request."""
 
     def __init__(self, wsgi_application: WsgiApplication, *, max_body_bytes: int | None = None) -> None:
         self.wsgi_application = wsgi_application
@@ -77,8 +95,10 @@ class DjangoHttpBridge:
                 return
             if not message.get("more_body"):
                 break
-        async with ThreadSensitiveContext():
-            response = await sync_to_async(self._respond, thread_sensitive=True)(scope, bytes(body))
+        context = contextvars.copy_context()
+        response = await asyncio.get_running_loop().run_in_executor(
+            request_threads(), context.run, self._respond, scope, bytes(body)
+        )
         await self._send(send, response)
 
     def _respond(self, scope: dict[str, Any], body: bytes) -> Response:

@@ -66,6 +66,7 @@ DELAY_TIMER: float = env.float("RPS_DELAY_TIMER", default=12.0)
 RETRY_DELAY: float = env.float("RPS_RETRY_DELAY", default=15.0)
 # The device sessions' own pool for ORM and Vault calls: a slow Vault fills it and nothing else.
 BLOCKING_THREADS: int = env.int("RPS_BLOCKING_THREADS", default=8)
+HTTP_THREADS: int = env.int("RPS_HTTP_THREADS", default=12)  # HTTP requests served at once per worker
 AMT_EXTRA_ODCA_ROOTS: str = env.str("RPS_AMT_EXTRA_ODCA_ROOTS", default="")  # PEM bundle, §5.4
 DEVICE_ALLOWED_ORIGINS: list[str] = env.list("RPS_DEVICE_ALLOWED_ORIGINS", default=[])
 DEVICE_CLOSE_GRACE_SECONDS: float = env.float("RPS_DEVICE_CLOSE_GRACE", default=10.0)
@@ -93,8 +94,8 @@ if API_MAX_BODY_BYTES < 1 or API_MAX_JSON_DEPTH < 1:
 if WSMAN_TIMEOUT <= 0 or DELAY_TIMER < 0 or RETRY_DELAY < 0:
     # A zero wait per WS-Man attempt would fail every call; negative pauses make no sense.
     raise ImproperlyConfigured("RPS_WSMAN_TIMEOUT must be > 0; RPS_DELAY_TIMER and RPS_RETRY_DELAY must be >= 0")
-if BLOCKING_THREADS < 1:
-    raise ImproperlyConfigured("RPS_BLOCKING_THREADS must be >= 1")
+if BLOCKING_THREADS < 1 or HTTP_THREADS < 1:
+    raise ImproperlyConfigured("RPS_BLOCKING_THREADS and RPS_HTTP_THREADS must be >= 1")
 if DEVICE_SOCKETS_PER_ADDRESS < 1 or DEVICE_CONNECTIONS_PER_MINUTE < 1:
     raise ImproperlyConfigured("RPS_DEVICE_SOCKETS_PER_ADDRESS and RPS_DEVICE_CONNECTIONS_PER_MINUTE must be >= 1")
 if DEVICE_FIRST_FRAME_TIMEOUT <= 0 or DEVICE_SESSION_DEADLINE <= 0:

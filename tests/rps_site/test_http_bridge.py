@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
+import threading
 from typing import Any
 
 import pytest
+from django.conf import settings
 
 from rps_site.http_bridge import DjangoHttpBridge
 
@@ -95,3 +98,28 @@ async def test_a_client_gone_before_its_body_gets_no_response() -> None:
     app = RecordingApp()
     sent = await run(DjangoHttpBridge(app, max_body_bytes=100), [{"type": "http.disconnect"}], scope())
     assert sent == [] and app.environs == []
+
+
+async def test_requests_run_on_the_sized_pool_and_a_slow_one_holds_up_only_its_thread() -> None:
+    """Each request on one of `RPS_HTTP_THREADS` long-lived threads (none started per request);
+    while one request blocks, the others are served on the remaining threads."""
+    release = threading.Event()
+    threads: list[str] = []
+
+    def app(environ: dict[str, Any], start_response: Any) -> list[bytes]:
+        threads.append(threading.current_thread().name)
+        if environ["PATH_INFO"] == "/slow":
+            release.wait(timeout=10)
+        start_response("200 OK", [])
+        return [b"ok"]
+
+    bridge = DjangoHttpBridge(app, max_body_bytes=100)
+    request = [{"type": "http.request", "body": b""}]
+    slow = asyncio.ensure_future(run(bridge, request, scope(path="/slow")))
+    for _ in range(3 * settings.HTTP_THREADS):
+        assert (await asyncio.wait_for(run(bridge, request, scope(path="/fast")), timeout=5))[0]["status"] == 200
+    assert not slow.done()
+    release.set()
+    assert (await asyncio.wait_for(slow, timeout=5))[0]["status"] == 200
+    assert all(name.startswith("rps-http") for name in threads)
+    assert len(set(threads)) <= settings.HTTP_THREADS, "threads are reused, never one per request"
