@@ -22,7 +22,7 @@ from rps_site.vault import SecretStore
 from tests.devices.test_device_trust_admin import activated, reset_and_claimed_again
 from tests.mps_recorder import running_mps_recorder
 from tests.profiles.api_suite import client_for, unique_name
-from tests.profiles.factories import proxy_body, wireless_body
+from tests.profiles.factories import ccm_profile_body, proxy_body, wireless_body
 
 API = "/api/v1/admin"
 pytestmark = pytest.mark.django_db
@@ -56,6 +56,23 @@ def test_api_writes_are_recorded_with_caller_tenant_fields_and_no_secret(vault: 
     assert deleted.fields == [] and deleted.secret_fields == []
     stored = everything_stored()
     assert str(body["pskPassphrase"]) not in stored and "another-Passphrase-9" not in stored
+
+
+def test_a_profile_update_lists_exactly_the_fields_it_changed(vault: SecretStore) -> None:
+    """The changed fields compare the record as stored before with the record as saved: a field
+    the update did not touch (booleans, numbers, tags, choices) is never listed."""
+    api = client_for("acme")
+    name = unique_name("profile")
+    body = ccm_profile_body(name, tags=["a", "b"], dhcpEnabled=True)
+    assert api.post(f"{API}/profiles", body, format="json").status_code == 201
+    stored = api.get(f"{API}/profiles/{name}").json()
+    changed = {**stored, "kvmEnabled": not stored["kvmEnabled"], "tags": ["a", "c"]}
+    changed.pop("amtPassword", None)
+    changed.pop("mebxPassword", None)
+    assert api.patch(f"{API}/profiles", changed, format="json").status_code == 200, "update refused"
+    created, updated = entries(name=name)
+    assert created.action == "create" and {"kvm_enabled", "tags"} <= set(created.fields)
+    assert updated.action == "update" and sorted(updated.fields) == ["kvm_enabled", "tags"]
 
 
 def test_a_refused_write_records_nothing(vault: SecretStore) -> None:
