@@ -20,6 +20,7 @@ from typing import Any, Final
 
 from activation.flows.password_rotation import rotate_admin_password
 from activation.flows.ports import DeviceSecretsPort, FlowResult, StepOutcome
+from activation.mps_record import mps_device_info
 from activation.protocol.messages import DeviceRequest, HostnameInfo, IpConfiguration, MaintenanceTask
 from activation.protocol.status import PlainStatus
 from activation.session import AmtSession
@@ -242,20 +243,7 @@ async def change_password(
 def sync_device_info(request: DeviceRequest, *, clock: Callable[[], float] = time.time) -> MaintenanceResult:
     """No WS-Man at all: `mps_update` is the PATCH body built from the payload."""
     result = _result(MaintenanceTask.SYNC_DEVICE_INFO)
-    payload = request.payload
     now = datetime.datetime.fromtimestamp(clock(), datetime.UTC)
-    result.mps_update = {
-        "guid": request.device_guid,
-        "deviceInfo": {
-            "fwVersion": payload.ver,
-            "fwBuild": payload.build,
-            "fwSku": payload.sku,
-            "currentMode": str(int(payload.current_mode)),
-            "features": payload.features,
-            "ipAddress": payload.ip_configuration.ip_address if payload.ip_configuration is not None else "",
-            # JavaScript's Date.toJSON(), as upstream sends it.
-            "lastUpdated": now.isoformat(timespec="milliseconds").replace("+00:00", "Z"),
-        },
-    }
+    result.mps_update = {"guid": request.device_guid, "deviceInfo": mps_device_info(request, now=now)}
     result.record("build MPS device info", StepOutcome.SUCCESS)
     return result.complete()
