@@ -302,8 +302,13 @@ def up(args: argparse.Namespace) -> dict[str, Any]:
                 **overrides,
             },
         )
-        run_manage(environment, "migrate", "--noinput", "-v", "0")
-        token = run_manage(environment, "rps_token")
+        try:
+            run_manage(environment, "migrate", "--noinput", "-v", "0")
+            token = run_manage(environment, "rps_token")
+        except subprocess.CalledProcessError as step:
+            # e.g. a worker setting the settings refuse: its one-line cause, not a traceback of ours
+            cause = (str(step.stderr).strip().splitlines() or ["no message"])[-1]
+            raise ClusterError(f"manage.py {step.cmd[2]} failed: {cause}") from None
         (state / "token").write_text(token + "\n")
         (state / "token").chmod(0o600)
         rps_environment = {key: value for key, value in environment.items() if key.startswith("RPS_")}
