@@ -90,7 +90,9 @@ class PortalLiveConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
 
     async def portal_session_event(self, message: dict[str, Any]) -> None:
         device = self.subscription.device
-        for event in message["events"]:
+        # A worker not yet upgraded (a rolling restart) still sends one event per message.
+        events = message["events"] if "events" in message else [message["event"]]
+        for event in events:
             if device is None or event["guid"].lower() == device:
                 await self.send_json(event)
 

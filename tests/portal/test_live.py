@@ -25,6 +25,7 @@ from activation.session_events import SessionEnded, SessionInfo, SessionStarted,
 from devices.services import runs
 from devices.services.runs import DeviceReport, VerifiedChange
 from portal.consumers import PortalLiveRoute
+from portal.live import tenant_group
 from rps_site.models import TenantMembership
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.asyncio]
@@ -171,3 +172,13 @@ async def test_refused(case: str) -> None:
     connected, _ = await communicator.connect()
     assert not connected
     await asyncio.sleep(0)
+
+
+async def test_a_worker_of_the_previous_release_is_still_heard_during_a_rolling_restart() -> None:
+    """Before batching a message carried one `event`: a socket on an upgraded worker relays it."""
+    communicator = socket(await session_cookie("acme"))
+    assert (await communicator.connect())[0]
+    event = {"guid": str(uuid.uuid4()), "kind": "started", "run": 1, "action": "activate", "profile": "p"}
+    await get_channel_layer().group_send(tenant_group("acme"), {"type": "portal.session_event", "event": event})
+    assert await communicator.receive_json_from(timeout=5) == event
+    await communicator.disconnect()
