@@ -178,8 +178,10 @@ def _insert_steps(
     thirty rows, and building a model instance per row was most of a worker's registry CPU; values
     are prepared by the model's own fields, so the stored text is what the ORM would store."""
     meta = RunStep._meta
-    columns = [meta.get_field(name).column for name in ("run", "position", "name", "outcome", "detail", "recorded_at")]
-    recorded_at = meta.get_field("recorded_at")
+    fields = {field.name: field for field in meta.concrete_fields}
+    names = ("run", "position", "name", "outcome", "detail", "recorded_at")
+    columns = [str(fields[name].column) for name in names]
+    recorded_at = fields["recorded_at"]
     values: list[Any] = []
     for position, step in enumerate(steps, start=1):
         when = step[3] if len(step) > 3 else now
