@@ -11,7 +11,7 @@ from asgiref.sync import async_to_sync
 from django.db import transaction
 from django.utils import timezone
 
-from audit.services import audited_action, by_guid, enrolled_guids
+from audit.services import audit_record, audited_action, by_guid, enrolled_guids
 from devices.models import Device, EnrolledDevice, ProvisioningRun, ReprovisioningRequest
 from devices.mps import MpsClient, MpsOutcome
 from devices.services.device_secrets import device_secret_destroy
@@ -74,7 +74,8 @@ MPS_RECORD_FIELDS: Final = ("guid", "hostname", "tags", "mpsusername", "friendly
 def device_move(*, tenant_id: str, guid: str, target_tenant_id: str, mps: MpsClient | None = None) -> Device:
     """An admin of the device's tenant gives it to another tenant: the registry row, its open
     re-provisioning requests and its MPS record (re-registered under the target tenant). The
-    secret at `devices/<guid>` is global and stays. Nothing changes when MPS cannot follow."""
+    secret at `devices/<guid>` is global and stays. Nothing changes when MPS cannot follow.
+    The audit trail records the move in both tenants: the target's admins see what arrived."""
     canonical = guid.lower()
     client = mps or MpsClient.from_settings()
     with transaction.atomic():
@@ -88,6 +89,13 @@ def device_move(*, tenant_id: str, guid: str, target_tenant_id: str, mps: MpsCli
             Device.objects.filter(pk=device.pk).update(tenant_id=target_tenant_id)
             ReprovisioningRequest.objects.filter(device=device).update(tenant_id=target_tenant_id)
             ProvisioningRun.objects.filter(device=device).update(tenant_id=target_tenant_id)
+            audit_record(
+                tenant_id=target_tenant_id,
+                resource="devices",
+                name=canonical,
+                action="move",
+                detail=f"from tenant {tenant_id!r}",
+            )
         except Exception:
             if restore is not None:
                 async_to_sync(client.register_device)(restore)

@@ -140,6 +140,9 @@ def test_export_purge_move_and_release_are_recorded(vault: SecretStore, settings
     assert Device.objects.get(guid=moved).tenant_id == "beta"
     recorded = {(entry.action, entry.name, entry.detail) for entry in entries(tenant_id="acme", resource="devices")}
     assert recorded == {("release", released, ""), ("move", moved, "to tenant 'beta'"), ("purge", purged, "")}
+    [arrived] = entries(tenant_id="beta", resource="devices")
+    assert (arrived.action, arrived.name, arrived.detail) == ("move", moved, "from tenant 'acme'")
+    assert arrived.actor.startswith("bearer:") and arrived.via == "api"
 
 
 def test_portal_device_actions_are_recorded_too(vault: SecretStore) -> None:
@@ -151,13 +154,11 @@ def test_portal_device_actions_are_recorded_too(vault: SecretStore) -> None:
         url, {"action": "move_to_tenant", "_selected_action": [str(device.pk)], "confirm": "yes", "tenant_id": "beta"}
     )
     assert moved.status_code == 302
-    [entry] = entries(name=guid)
-    assert (entry.actor, entry.via, entry.action, entry.tenant_id) == (
-        f"user:{user.username}",
-        "portal",
-        "move",
-        "acme",
-    )
+    recorded = {(entry.actor, entry.via, entry.action, entry.tenant_id, entry.detail) for entry in entries(name=guid)}
+    assert recorded == {
+        (f"user:{user.username}", "portal", "move", "acme", "to tenant 'beta'"),
+        (f"user:{user.username}", "portal", "move", "beta", "from tenant 'acme'"),
+    }
 
 
 @pytest.mark.django_db
