@@ -219,3 +219,22 @@ def test_portal_user_and_group_changes_are_recorded_without_the_password() -> No
         (f"user:{admin.username}", "portal", "acme")
     }
     assert password not in everything_stored()
+
+
+@pytest.mark.parametrize("count", [1, 3])
+def test_deleting_selected_users_records_each_one_once(count: int) -> None:
+    """The changelist's "delete selected": Django logs several deletions with bulk_create (no
+    post_save), one with save; either way every deleted user has exactly one entry."""
+    client, admin = portal_user(tenant_id="acme", superuser=True)
+    users = [User.objects.create_user(username=f"d{uuid.uuid4().hex[:8]}") for _ in range(count)]
+    selected = [str(user.pk) for user in users]
+    confirm = client.post("/admin/auth/user/", {"action": "delete_selected", "_selected_action": selected})
+    assert confirm.status_code == 200 and entries(action="delete", resource="auth.user") == [], "asked, not done"
+    done = client.post("/admin/auth/user/", {"action": "delete_selected", "_selected_action": selected, "post": "yes"})
+    assert done.status_code == 302
+    assert not User.objects.filter(pk__in=selected).exists()
+    recorded = entries(action="delete", resource="auth.user")
+    assert sorted(entry.name for entry in recorded) == sorted(user.username for user in users)
+    assert {(entry.actor, entry.via, entry.tenant_id) for entry in recorded} == {
+        (f"user:{admin.username}", "portal", "acme")
+    }
