@@ -43,7 +43,7 @@ def record_admin_log_entry(sender: Any, instance: LogEntry, created: bool, **kwa
     if action is None:
         return
     audit_record(
-        tenant_id=_tenant_of(instance),
+        tenant_id=_tenant_of(instance.user),
         resource=f"{content_type.app_label}.{content_type.model}",
         name=instance.object_repr,
         action=action,
@@ -62,26 +62,22 @@ def audited_delete_selected(
     content_type = modeladmin.model._meta
     audited_here = bool(request.POST.get("post")) and content_type.app_label not in SERVICE_AUDITED_APPS
     with transaction.atomic():
-        selected = {record.pk: str(record)[:200] for record in queryset} if audited_here else {}
+        names = [str(record)[:200] for record in queryset] if audited_here else []  # as LogEntry.object_repr
         response: HttpResponse | None = delete_selected(modeladmin, request, queryset)
-        if len(selected) > 1 and response is None:
-            remaining = set(modeladmin.model._default_manager.filter(pk__in=selected).values_list("pk", flat=True))
-            for pk, name in selected.items():
-                if pk not in remaining:
-                    audit_record(
-                        tenant_id=_tenant_of_user(request.user),
-                        resource=f"{content_type.app_label}.{content_type.model_name}",
-                        name=name,
-                        action="delete",
-                    )
+        # None after a confirmed POST: every selected record was deleted (a protected one or a
+        # missing permission gets a page or PermissionDenied instead).
+        if len(names) > 1 and response is None:
+            for name in names:
+                audit_record(
+                    tenant_id=_tenant_of(request.user),
+                    resource=f"{content_type.app_label}.{content_type.model_name}",
+                    name=name,
+                    action="delete",
+                )
     return response
 
 
-def _tenant_of(instance: LogEntry) -> str:
-    return _tenant_of_user(instance.user)
-
-
-def _tenant_of_user(user: Any) -> str:
+def _tenant_of(user: Any) -> str:
     """The tenant the portal user acts for (their membership; none is the default tenant)."""
     membership = getattr(user, "tenant_membership", None)
     return str(membership.tenant_id) if membership is not None else ""
