@@ -13,18 +13,18 @@ import ipaddress
 from pathlib import Path
 from urllib.parse import urlsplit
 
-import environ
 from corsheaders.defaults import default_headers as cors_default_headers
 from django.core.exceptions import ImproperlyConfigured
 
 from rps_site.enterprise_assistant_settings import EA_PASSWORD_MIN_LENGTH, enterprise_assistant_accounts
 from rps_site.observability_settings import observability_from
 from rps_site.sensitive import Secret
+from rps_site.settings_env import SettingsEnv
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 RUN_DIR = BASE_DIR / "var"
 
-env = environ.Env()
+env = SettingsEnv()
 
 DEBUG: bool = env.bool("RPS_DEBUG", default=False)
 

@@ -181,6 +181,26 @@ def test_timer_settings_are_checked(overrides: dict[str, str]) -> None:
     ]
 
 
+@pytest.mark.parametrize(
+    ("overrides", "expected"),
+    [
+        ({"RPS_HTTP_THREADS": "many"}, "RPS_HTTP_THREADS must be a whole number"),
+        ({"RPS_BLOCKING_THREADS": "1.5"}, "RPS_BLOCKING_THREADS must be a whole number"),
+        ({"RPS_HTTP_THREADS": "0"}, "RPS_BLOCKING_THREADS and RPS_HTTP_THREADS must be >= 1"),
+        ({"RPS_WSMAN_TIMEOUT": "soon"}, "RPS_WSMAN_TIMEOUT must be a number"),
+        ({"RPS_JWT_LIFETIME_SECONDS": "a day; DROP TABLE"}, "RPS_JWT_LIFETIME_SECONDS must be a whole number"),
+    ],
+)
+def test_a_number_setting_given_garbage_is_refused_in_one_line_naming_it(
+    overrides: dict[str, str], expected: str
+) -> None:
+    """One line naming the variable, not a ValueError traceback, and not the value given."""
+    result = run(["manage.py", "check"], RPS_DEBUG="true", **overrides)
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines() == [f"rps-django: {expected}"]
+    assert all(value not in result.stderr for value in overrides.values() if value != "0")
+
+
 def test_zero_delays_are_allowed() -> None:
     result = run(["manage.py", "check"], RPS_DELAY_TIMER="0", RPS_RETRY_DELAY="0")
     assert result.returncode == 0, result.stderr
